@@ -1,0 +1,343 @@
+"""The `intake` command: thin wrappers that parse arguments, call one use case, and turn
+domain errors into one-line messages and exit codes (0 ok, 1 user-facing error, 2 usage)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from click.core import ParameterSource
+
+from bot.app import App
+from bot.config import DEFAULT_CONFIG_NAME, render_example_config
+from bot.contacts import check_contacts
+from bot.errors import UserError
+from bot.logs import setup_logging
+
+log = logging.getLogger("intake")
+
+
+class IntakeGroup(click.Group):
+    """Turns UserError into `intake: message` on stderr with exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            for line in str(exc).splitlines():
+                click.echo(f"intake: {line}", err=True)
+            ctx.exit(1)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            # A bug, not a user mistake: say so in one line; -v shows the traceback.
+            log.debug("internal error", exc_info=True)
+            click.echo(f"intake: internal error: {type(exc).__name__}: {exc} "
+                       f"(run with -v for details)", err=True)
+            ctx.exit(1)
+        finally:
+            app = ctx.find_object(App)
+            if app is not None:
+                app.close()
+
+
+def _not_implemented(feature: str) -> NoReturn:
+    click.echo(f"intake: {feature}: not implemented yet", err=True)
+    sys.exit(1)
+
+
+@click.group(cls=IntakeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", envvar="INTAKE_CONFIG", type=click.Path(path_type=Path),
+              help=f"the TOML configuration file (default ./{DEFAULT_CONFIG_NAME})")
+@click.option("--now", envvar="INTAKE_NOW", metavar="ISO-8601",
+              help="run as if the clock showed this time (tests, demos, backfills)")
+@click.option("-v", "--verbose", count=True, help="more logging (repeatable)")
+@click.option("-q", "--quiet", count=True, help="less logging (repeatable)")
+@click.version_option(package_name="intake-bot")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, now: str | None, verbose: int,
+        quiet: int) -> None:
+    """intake-bot: collects upcoming topics from the departments by e-mail."""
+    explicit = ctx.get_parameter_source("config_path") in (
+        ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    if now is not None:
+        try:
+            from datetime import datetime
+
+            datetime.fromisoformat(now)
+        except ValueError:
+            raise click.BadParameter(f"{now!r} is not ISO-8601 (e.g. 2027-01-04T08:00)",
+                                     param_hint="--now") from None
+    ctx.obj = App(config_path=config_path, config_explicit=explicit, now_override=now,
+                  verbosity=verbose - quiet)
+    setup_logging("INFO", verbose - quiet)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _configure_logging(app: App) -> None:
+    setup_logging(app.settings.logging.level, app.verbosity, app.settings.logging.file)
+
+
+# --- init -------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+def init(directory: Path) -> None:
+    """Write a commented intake.toml and an example contacts.yaml into DIRECTORY."""
+    from importlib.resources import files
+
+    targets = {
+        directory / DEFAULT_CONFIG_NAME: render_example_config(),
+        directory / "contacts.yaml": files("bot").joinpath("examples/contacts.yaml").read_text(
+            encoding="utf-8"),
+    }
+    existing = [str(path) for path in targets if path.exists()]
+    if existing:
+        raise UserError(f"{', '.join(existing)}: already exists; not overwriting "
+                        f"(move it away or choose another directory)")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for path, text in targets.items():
+            with path.open("x", encoding="utf-8") as fh:  # "x": never overwrite, even racing
+                fh.write(text)
+    except OSError as exc:
+        raise UserError(f"{exc.filename}: cannot write ({exc.strerror})") from None
+    for path in targets:
+        click.echo(f"wrote {path}")
+    click.echo("next: edit both files, then run `intake check --offline` and `intake db upgrade`")
+
+
+# --- check ------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--offline", is_flag=True, help="only validate files; do not contact servers")
+@pass_app
+def check(app: App, offline: bool) -> None:
+    """Validate the configuration and the contacts file; without --offline also log in to
+    IMAP and SMTP."""
+    app.config_explicit = True  # checking a configuration that is not there is an error
+    settings = app.settings
+    _configure_logging(app)
+    click.echo(f"{settings.source}: configuration OK")
+    entries = app.contacts()
+    active = sum(1 for e in entries if e.active)
+    deputies = sum(len(e.deputies) for e in entries)
+    click.echo(f"{settings.resolve_path(settings.contacts.file)}: {len(entries)} departments "
+               f"({active} active), {deputies} deputies")
+    app.engine  # noqa: B018 (validates the database URL without connecting)
+    if not offline:
+        _not_implemented("check (online: IMAP and SMTP login)")
+
+
+# --- contacts ---------------------------------------------------------------------------
+
+@cli.group()
+def contacts() -> None:
+    """The contacts file."""
+
+
+@contacts.command("check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@pass_app
+def contacts_check(app: App, file: Path | None) -> None:
+    """Validate a contacts file (YAML or CSV); print every problem as FILE:LINE: message."""
+    path = file or app.settings.resolve_path(app.settings.contacts.file)
+    report = check_contacts(path)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        sys.exit(1)
+    active = sum(1 for e in report.entries if e.active)
+    click.echo(f"{path}: {len(report.entries)} departments ({active} active), OK")
+
+
+@contacts.command("sync")
+@pass_app
+def contacts_sync(app: App) -> None:
+    """Bring the database in line with the contacts file (removed contacts are deactivated)."""
+    from bot.usecases import sync_contacts_file
+
+    app.require_schema()
+    summary = sync_contacts_file(app)
+    click.echo(f"added {len(summary.added)}, updated {len(summary.updated)}, "
+               f"deactivated {len(summary.deactivated)}, reactivated {len(summary.reactivated)}")
+
+
+# --- db ---------------------------------------------------------------------------------
+
+@cli.group()
+def db() -> None:
+    """The database."""
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: App) -> None:
+    """Create or migrate the database schema."""
+    from sqlalchemy.exc import OperationalError
+
+    from db import migrate
+
+    _configure_logging(app)
+    try:
+        before, after = migrate.upgrade(app.engine)
+    except OperationalError as exc:
+        raise UserError(f"database {app.safe_db_url()}: {exc.orig}") from None
+    if before == after:
+        click.echo(f"database {app.safe_db_url()}: schema already at {after}")
+    else:
+        click.echo(f"database {app.safe_db_url()}: schema upgraded from {before or 'empty'} "
+                   f"to {after}")
+
+
+# --- the flows (later issues) -------------------------------------------------------------
+
+@cli.command("send-requests")
+@click.option("--month", metavar="YYYY-MM", help="the round's month (default: the current one)")
+@click.option("--only", "only", metavar="DEPARTMENT", help="only this department")
+@click.option("--dry-run", is_flag=True, help="show what would be sent; send nothing")
+def send_requests(month: str | None, only: str | None, dry_run: bool) -> None:
+    """Open the month's request round and send every active contact its request."""
+    _not_implemented("send-requests")
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="one pass, then exit")
+def poll(once: bool) -> None:
+    """Fetch new mail from IMAP and process it."""
+    _not_implemented("poll")
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="show what is due; send nothing")
+def followups(dry_run: bool) -> None:
+    """Send the follow-up questions and reminders that are due now."""
+    _not_implemented("followups")
+
+
+@cli.command()
+@click.option("--send", is_flag=True, help="mail the digest to the officer")
+@click.option("--preview", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE.html", help="write the digest's HTML to this file")
+@click.option("--week", metavar="YYYY-Www", help="the ISO week (default: the current one)")
+def digest(send: bool, preview: Path | None, week: str | None) -> None:
+    """Build the officer's digest for the week."""
+    _not_implemented("digest")
+
+
+@cli.group()
+def topics() -> None:
+    """Stored topics."""
+
+
+@topics.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+@click.option("--from", "date_from", metavar="DATE")
+@click.option("--to", "date_to", metavar="DATE")
+@click.option("--department", metavar="NAME")
+@click.option("--status", metavar="STATUS")
+def topics_list(fmt: str, date_from: str | None, date_to: str | None, department: str | None,
+                status: str | None) -> None:
+    """List stored topics."""
+    _not_implemented("topics list")
+
+
+@topics.command("export")
+@click.option("--format", "fmt", type=click.Choice(["ics", "csv"]), required=True)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def topics_export(fmt: str, out: Path) -> None:
+    """Write the annual overview as a calendar file or spreadsheet."""
+    _not_implemented("topics export")
+
+
+@cli.command()
+@click.option("--retry-failed", is_flag=True, help="requeue the mails that failed for good")
+def outbox(retry_failed: bool) -> None:
+    """Show queued, failed and sent mail; send what is due."""
+    _not_implemented("outbox")
+
+
+@cli.command()
+def run() -> None:
+    """The daemon: scheduler + poller + outbox until SIGTERM/SIGINT."""
+    _not_implemented("run")
+
+
+@cli.command()
+def demo() -> None:
+    """The whole cycle on an embedded default, no servers to set up."""
+    _not_implemented("demo")
+
+
+# --- parse ------------------------------------------------------------------------------
+
+def _parse_today(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date as YYYY-MM-DD") from None
+
+
+def _parse_asked(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    from parsers.model import FIELDS
+
+    fields = tuple(f.strip() for f in value.split(",") if f.strip())
+    unknown = [f for f in fields if f not in FIELDS]
+    if unknown:
+        raise click.BadParameter(f"unknown field(s) {', '.join(unknown)}; "
+                                 f"known: {', '.join(FIELDS)}")
+    return fields
+
+
+@cli.command()
+@click.option("--today", callback=_parse_today, metavar="YYYY-MM-DD",
+              help="reference date for partial and relative dates")
+@click.option("--asked", callback=_parse_asked, metavar="FIELD,FIELD",
+              help="the follow-up question this mail answers asked for these fields")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@pass_app
+def parse(app: App, today: date | None, asked: tuple[str, ...], files: tuple[Path, ...]) -> None:
+    """Parse reply mails (.eml) and print one JSON object per file (JSON Lines)."""
+    from parsers import parse_message
+    from parsers.model import ParseOptions
+
+    settings = app.settings
+    options = ParseOptions(
+        today=today,
+        fallback_today=app.now().astimezone(app.tz).date(),
+        asked=asked,
+        labels=settings.labels(),
+        max_attachment_bytes=settings.mail.max_attachment_mb * 1024 * 1024,
+        keep_attachment_content=False,
+    )
+    unreadable = 0
+    for file in files:
+        try:
+            raw = file.read_bytes()
+        except OSError as exc:
+            click.echo(f"intake parse: {file}: cannot read ({exc.strerror})", err=True)
+            unreadable += 1
+            continue
+        result = parse_message(raw, options)
+        click.echo(json.dumps(result.to_json_dict(str(file)), ensure_ascii=False))
+    if unreadable:
+        sys.exit(2)
+
+
+def main() -> None:
+    cli(prog_name="intake")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,361 @@
+"""The contacts file: YAML or CSV, validated with every problem reported as FILE:LINE.
+
+The admin edits this file by hand or in Excel, so reading it is forgiving where that is
+safe (Excel's ";" separator, a UTF-8 byte-order mark, German column names, "ja"/"nein")
+and strict where a mistake would misroute mail (bad or duplicate addresses, one address in
+two departments, unknown keys that are probably typos).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from email_validator import EmailNotValidError, validate_email
+
+from bot.errors import UserError
+
+KEYS = ("department", "email", "name", "salutation", "deputies", "active")
+REQUIRED = ("department", "email")
+
+#: column names Excel users tend to write; mapped onto the canonical keys
+CSV_ALIASES = {
+    "abteilung": "department",
+    "fachbereich": "department",
+    "amt": "department",
+    "e-mail": "email",
+    "mail": "email",
+    "e_mail": "email",
+    "emailadresse": "email",
+    "e-mail-adresse": "email",
+    "anrede": "salutation",
+    "vertreter": "deputies",
+    "vertretung": "deputies",
+    "stellvertreter": "deputies",
+    "aktiv": "active",
+}
+
+_TRUE = {"true", "yes", "ja", "1", "x", "y", "j", "wahr", ""}
+_FALSE = {"false", "no", "nein", "0", "n", "falsch"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class ContactEntry:
+    """One validated contact: the department's primary address plus deputies."""
+
+    department: str
+    email: str
+    line: int
+    name: str | None = None
+    salutation: str | None = None
+    deputies: tuple[str, ...] = ()
+    active: bool = True
+
+
+@dataclass
+class ContactsReport:
+    path: Path
+    entries: list[ContactEntry] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, line: int, message: str) -> None:
+        self.problems.append((line, message))
+
+    def lines(self) -> list[str]:
+        return [f"{self.path}:{line}: {message}" for line, message in sorted(self.problems)]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class _Raw:
+    """An entry as read, before validation; `lines` maps each key to its line number."""
+
+    line: int
+    values: dict[str, Any]
+    lines: dict[str, int]
+
+
+def load_contacts(path: Path) -> list[ContactEntry]:
+    """Read and validate; raise UserError listing every problem as FILE:LINE: message."""
+    report = check_contacts(path)
+    if not report.ok:
+        raise UserError("\n".join(report.lines()))
+    return report.entries
+
+
+def check_contacts(path: Path) -> ContactsReport:
+    report = ContactsReport(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: contacts file not found") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read contacts file ({exc.strerror})") from None
+    if path.suffix.lower() in (".csv", ".txt"):
+        raws = _read_csv(data, report)
+    elif path.suffix.lower() in (".yaml", ".yml"):
+        raws = _read_yaml(data, report)
+    else:
+        raise UserError(f"{path}: unknown contacts file type; use .yaml, .yml or .csv")
+    _validate(raws, report)
+    return report
+
+
+def _decode(data: bytes, report: ContactsReport) -> str | None:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:200]:
+        report.add(1, "the file is UTF-16 (Excel's 'Unicode Text'); save it as "
+                      "'CSV UTF-8 (Trennzeichen-getrennt)' instead")
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        report.add(line, f"not UTF-8 (byte 0x{data[exc.start]:02x}, probably Windows-1252); "
+                         f"save it as 'CSV UTF-8 (Trennzeichen-getrennt)' or UTF-8 text")
+        return None
+
+
+def _read_yaml(data: bytes, report: ContactsReport) -> list[_Raw]:
+    text = _decode(data, report)
+    if text is None:
+        return []
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        report.add(line, f"YAML syntax error: {exc.problem or exc.context}; check indentation "
+                         f"and that values with ':' are quoted")
+        return []
+    except yaml.YAMLError as exc:
+        report.add(1, f"YAML error: {exc}")
+        return []
+    if root is None:
+        report.add(1, "the file is empty; it needs a top-level 'contacts:' list")
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        report.add(root.start_mark.line + 1, "expected a top-level 'contacts:' list")
+        return []
+    contacts_node = None
+    for key_node, value_node in root.value:
+        if key_node.value == "contacts":
+            contacts_node = value_node
+        else:
+            report.add(key_node.start_mark.line + 1,
+                       f"unknown top-level key {key_node.value!r}; expected only 'contacts:'")
+    if contacts_node is None:
+        report.add(1, "no top-level 'contacts:' list")
+        return []
+    if isinstance(contacts_node, yaml.ScalarNode) and contacts_node.value in ("", "~", "null"):
+        return []
+    if not isinstance(contacts_node, yaml.SequenceNode):
+        report.add(contacts_node.start_mark.line + 1,
+                   "'contacts:' must be a list of entries, each starting with '- department:'")
+        return []
+    raws: list[_Raw] = []
+    for item in contacts_node.value:
+        line = item.start_mark.line + 1
+        if not isinstance(item, yaml.MappingNode):
+            report.add(line, "each entry must be a mapping like '- department: ...' "
+                             "with 'email: ...' below it")
+            continue
+        values: dict[str, Any] = {}
+        lines: dict[str, int] = {}
+        for key_node, value_node in item.value:
+            key = str(key_node.value)
+            if key in values:
+                report.add(key_node.start_mark.line + 1, f"key {key!r} appears twice in this entry")
+                continue
+            lines[key] = value_node.start_mark.line + 1
+            values[key] = _yaml_value(value_node)
+        raws.append(_Raw(line, values, lines))
+    return raws
+
+
+def _yaml_value(node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        return [_yaml_value(n) for n in node.value]
+    if isinstance(node, yaml.MappingNode):
+        return {str(k.value): _yaml_value(v) for k, v in node.value}
+    # Booleans and null as YAML resolves them; everything else stays text, so that a
+    # department named "2024" or a number-like value is not silently turned into an int.
+    if node.tag == "tag:yaml.org,2002:bool":
+        return str(node.value).lower() in ("true", "yes", "on", "y")
+    if node.tag == "tag:yaml.org,2002:null":
+        return None
+    return str(node.value)
+
+
+def _read_csv(data: bytes, report: ContactsReport) -> list[_Raw]:
+    text = _decode(data, report)
+    if text is None:
+        return []
+    first = text.split("\n", 1)[0]
+    if not first.strip():
+        report.add(1, "the first line must be the header row (department;email;name;...)")
+        return []
+    counts = {sep: first.count(sep) for sep in (";", ",", "\t")}
+    sep = max(counts, key=lambda s: counts[s])
+    if counts[sep] == 0 or sep == "\t":
+        shown = "tab" if sep == "\t" else "none"
+        report.add(1, f"unexpected separator ({shown}); separate columns with ';' (Excel) or ','")
+        return []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error) as exc:
+        report.add(1, f"cannot read the header row: {exc}")
+        return []
+    columns: list[str | None] = []
+    for col in header:
+        name = col.strip().lower()
+        name = CSV_ALIASES.get(name, name)
+        if name and name not in KEYS:
+            report.add(1, f"unknown column {col.strip()!r} (known: {', '.join(KEYS)})")
+            columns.append(None)
+        elif name in columns:
+            report.add(1, f"column {col.strip()!r} appears twice")
+            columns.append(None)
+        else:
+            columns.append(name or None)
+    raws: list[_Raw] = []
+    line = 1
+    try:
+        for row in reader:
+            line_start = line + 1
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) > len(columns):
+                extra = [c for c in row[len(columns):] if c.strip()]
+                if extra:
+                    report.add(line_start, f"more cells ({len(row)}) than header columns "
+                                           f"({len(columns)}); is a value containing '{sep}' "
+                                           f"missing its quotes?")
+            values: dict[str, Any] = {}
+            for name, cell in zip(columns, row, strict=False):
+                if name is not None and cell.strip():
+                    values[name] = cell.strip()
+            if "deputies" in values:
+                values["deputies"] = [d for d in re.split(r"[\s|,;]+", values["deputies"]) if d]
+            if "active" in values:
+                flag = values["active"].lower()
+                values["active"] = True if flag in _TRUE else False if flag in _FALSE else flag
+            raws.append(_Raw(line_start, values, dict.fromkeys(values, line_start)))
+    except csv.Error as exc:
+        report.add(line + 1, f"CSV error: {exc}")
+    return raws
+
+
+def _check_address(value: Any, line: int, what: str, report: ContactsReport) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        report.add(line, f"{what} must be an e-mail address")
+        return None
+    try:
+        # No DNS look-ups (check_deliverability=False); test_environment admits the
+        # reserved .test domain so demo and test set-ups can use it.
+        result = validate_email(value.strip(), check_deliverability=False,
+                                test_environment=True)
+    except EmailNotValidError as exc:
+        report.add(line, f"{what} {value.strip()!r} is not a valid address: {exc}")
+        return None
+    return result.normalized.lower()
+
+
+def _check_text(raw: _Raw, key: str, report: ContactsReport) -> str | None:
+    value = raw.values.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        report.add(raw.lines.get(key, raw.line), f"{key} must be text")
+        return None
+    if _CONTROL.search(value):
+        report.add(raw.lines.get(key, raw.line), f"{key} contains a line break or control "
+                                                 f"character; write it on one line")
+        return None
+    return " ".join(value.split()) or None
+
+
+def _validate(raws: list[_Raw], report: ContactsReport) -> None:
+    #: address -> (line, department) of its first appearance
+    seen: dict[str, tuple[int, str]] = {}
+    departments: dict[str, int] = {}
+    for raw in raws:
+        ok = True
+        for key in raw.values:
+            if key not in KEYS:
+                report.add(raw.lines.get(key, raw.line),
+                           f"unknown key {key!r} (known: {', '.join(KEYS)})")
+                ok = False
+        for key in REQUIRED:
+            value = raw.values.get(key)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                report.add(raw.line, f"entry has no {key}")
+                ok = False
+        department = _check_text(raw, "department", report)
+        name = _check_text(raw, "name", report)
+        salutation = _check_text(raw, "salutation", report)
+        email = None
+        if raw.values.get("email") is not None:
+            email = _check_address(raw.values["email"], raw.lines.get("email", raw.line),
+                                   "email", report)
+            ok = ok and email is not None
+        deputies_value = raw.values.get("deputies", [])
+        if isinstance(deputies_value, str):
+            deputies_value = [d for d in re.split(r"[\s|,;]+", deputies_value) if d]
+        deputies: list[str] = []
+        if not isinstance(deputies_value, list):
+            report.add(raw.lines.get("deputies", raw.line), "deputies must be a list of addresses")
+            ok = False
+        else:
+            for dep in deputies_value:
+                address = _check_address(dep, raw.lines.get("deputies", raw.line),
+                                         "deputy", report)
+                if address is None:
+                    ok = False
+                else:
+                    deputies.append(address)
+        active = raw.values.get("active", True)
+        if not isinstance(active, bool):
+            report.add(raw.lines.get("active", raw.line),
+                       f"active must be true or false, not {active!r}")
+            ok = False
+        if department:
+            key = department.casefold()
+            if key in departments:
+                report.add(raw.line, f"department {department!r} already has a contact "
+                                     f"(line {departments[key]}); list further people as "
+                                     f"deputies of that entry")
+                ok = False
+            else:
+                departments[key] = raw.line
+        for address, line in [(email, raw.lines.get("email", raw.line))] + [
+            (d, raw.lines.get("deputies", raw.line)) for d in deputies
+        ]:
+            if address is None or department is None:
+                continue
+            if address in seen:
+                first_line, first_department = seen[address]
+                if first_department.casefold() == department.casefold():
+                    report.add(line, f"duplicate address {address} (already on line {first_line})")
+                else:
+                    report.add(line, f"address {address} is also listed for department "
+                                     f"{first_department!r} (line {first_line}); an address "
+                                     f"may belong to one department only")
+                ok = False
+            else:
+                seen[address] = (line, department)
+        if ok and department and email:
+            report.entries.append(ContactEntry(
+                department=department, email=email, line=raw.line, name=name,
+                salutation=salutation, deputies=tuple(deputies), active=active,
+            ))
