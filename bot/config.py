@@ -462,7 +462,7 @@ def _describe(exc: ValidationError, source: str, text: str,
         if err["type"] == "extra_forbidden":
             model = SECTIONS.get(section)
             known = ", ".join(model.model_fields) if model else ""
-            message = f"unknown key (known keys: {known})"
+            message = f"unknown key (known: {known})"
         if key is not None and key in overrides.get(section, {}):
             where = f"environment variable {ENV_PREFIX}{section.upper()}__{key.upper()}"
         else:

@@ -1,0 +1,114 @@
+"""The bot's German mail templates and their pure renderer.
+
+Pure: a template name and a context mapping in, a :class:`RenderedMail` (subject, plain text,
+HTML) out. Nothing of the project is imported here.
+
+Usage::
+
+    renderer = TemplateRenderer(override_dir=None)
+    mail = renderer.render("request", context)     # raises TemplateError on any problem
+    block = template_block(DEFAULT_TEMPLATE_LABELS)  # the fill-in block for the context
+
+Rendering rules
+---------------
+Each template ``NAME`` is three files in ``mailtemplates/templates/``: ``NAME.subject.j2``,
+``NAME.txt.j2`` and ``NAME.html.j2`` (Jinja2, ``StrictUndefined``: every variable a template
+uses must be in the context, or :class:`TemplateError` names it). Only ``.html.j2`` files are
+autoescaped. The subject is reduced to one line (control characters dropped, whitespace runs
+collapsed to one space), so no context value can inject a header. The text part has trailing
+spaces removed, at most one blank line in a row, and ends with one newline.
+
+Files starting with ``_`` are shared parts (``_layout.html.j2``, ``_greeting.*``,
+``_signature.*``, ``_macros.html.j2``, ``_digest_macros.*``); they are not templates of their own.
+
+Changing the wording
+--------------------
+All fixed wording lives in the template files. An admin changes it without touching the package
+by naming an override directory in the configuration: a file there with the name of a packaged
+file (e.g. ``request.txt.j2`` or ``_signature.html.j2``) replaces that one file; everything
+else still comes from the package. Copy the packaged file as a starting point. Three new files
+``NAME.*.j2`` there add a template ``NAME``.
+
+Contexts
+--------
+Values are plain ``str``/``int``/``list``/``dict``; dates and numbers come preformatted in
+German by the caller. The names below are the contract; each template needs exactly the
+variables listed for it (``contact_name`` is accepted by all and used by none of the packaged
+templates, so overrides may use it).
+
+Common to the mails to contacts (request, reminder, followup, receipt):
+
+- ``contact_salutation``: e.g. ``"Frau Muster"``, greeting "Guten Tag Frau Muster,"; may be
+  ``""``, greeting "Guten Tag,".
+- ``department``: the department's name, e.g. ``"Bauamt"`` (subject and text).
+- ``sender_name``: who signs, e.g. ``"Julia Beispiel"`` or a team name.
+- ``organisation``: e.g. ``"Stadt Musterhausen"`` (signature).
+- ``subject_tag``: e.g. ``"[Themen 2027-01 #K7Q2]"``, at the end of every subject.
+
+``request``: common plus
+
+- ``month_label``: ``"Januar 2027"``;
+- ``deadline``: ``"Freitag, 15. Januar 2027"``;
+- ``template_block``: the string from :func:`template_block`.
+
+Subject "Ihre Themen für Januar 2027 – Bauamt [Themen 2027-01 #K7Q2]".
+
+``reminder``: as ``request``, plus ``original_date`` (``"4. Januar 2027"``, when the request
+went out). Subject "Erinnerung: Ihre Themen für ...".
+
+``followup``: common plus
+
+- ``questions``: list of ``{"topic_what": str (may be ""), "missing_labels": list[str]}``,
+  e.g. ``{"topic_what": "Sommerfest", "missing_labels": ["Wann", "Wo"]}``; one mini block per
+  entry, in list order, holding only the missing labels (so the reply parses; blocks come back
+  in the same order);
+- ``reply_hint``: one line the caller adds before the thanks (``""`` for none);
+- optional ``block_start`` / ``block_end``: the block markers if configured differently
+  (default ``"--- Thema ---"`` / ``"--- Ende ---"``).
+
+Subject "Kurze Rückfrage zu Ihren Themen – Bauamt [tag]".
+
+``receipt``: common plus ``topics``: list of ``{"what": str, "when_text": str}`` (either may be
+``""``; an empty list thanks for the answer without listing topics, e.g. after "keine Themen").
+Subject "Danke für Ihre Rückmeldung – Bauamt [tag]".
+
+``digest`` (to the social-media officer; no contact variables):
+
+- ``week_label``: ``"KW 3/2027"``; ``officer_name``: ``"Julia Beispiel"`` (may be ``""``);
+- ``organisation``: in the footer;
+- ``new_topics``: grouped by department (sorted by name, caller's order inside a department);
+- ``upcoming_topics``: in the caller's order, each labelled with its department;
+  each topic a dict ``{"department", "what", "when_text", "where", "who", "how_many_text",
+  "quote": str, "attachments": list[str], "missing_labels": list[str], "status": str}``;
+  empty strings leave a line out; non-empty ``missing_labels`` mark it "fehlt: Wann, Wo";
+  ``status`` is shown unless it is "", "new", "complete" or "incomplete" (cancelled, canceled,
+  postponed, published, planned, rejected, done are shown in German, anything else as given);
+- ``departments_without_answer``: list[str]; ``incomplete_count``: int;
+- ``calendar_hint``: a closing line, ``""`` for none.
+
+Subject "Themen-Übersicht KW 3/2027: 3 neue Themen, 1 unvollständig".
+"""
+
+from mailtemplates.block import (
+    DEFAULT_BLOCK_END,
+    DEFAULT_BLOCK_START,
+    DEFAULT_HINTS,
+    DEFAULT_TEMPLATE_LABELS,
+    QUOTE_HEADER_WORDS,
+    check_label,
+    template_block,
+)
+from mailtemplates.renderer import RenderedMail, TemplateError, TemplateRenderer
+
+__all__ = [
+    "DEFAULT_BLOCK_END",
+    "DEFAULT_BLOCK_START",
+    "DEFAULT_HINTS",
+    "DEFAULT_TEMPLATE_LABELS",
+    "QUOTE_HEADER_WORDS",
+    "RenderedMail",
+    "TemplateError",
+    "TemplateRenderer",
+    "check_label",
+    "template_block",
+]

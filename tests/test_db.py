@@ -1,0 +1,145 @@
+"""The database on SQLite and PostgreSQL alike: migrations, constraints, contact sync."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
+
+from bot.contacts import ContactEntry
+from db import migrate
+from db.contacts import active_primary_contacts, contact_by_address, sync_contacts
+from db.engine import make_engine, session_factory
+from db.models import Base, Contact, Department, Request, RequestRound, Topic
+
+NOW = datetime(2027, 1, 4, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def engine(db_url: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def entry(department: str, email: str, *deputies: str, active: bool = True,
+          name: str | None = None) -> ContactEntry:
+    return ContactEntry(department=department, email=email, line=1, name=name,
+                        deputies=tuple(deputies), active=active)
+
+
+def test_migrations_create_exactly_the_models(engine) -> None:  # type: ignore[no-untyped-def]
+    assert migrate.current_revision(engine) == migrate.head_revision(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    tables = set(inspect(engine).get_table_names())
+    assert {"departments", "contacts", "request_rounds", "requests", "outbox", "inbound",
+            "topics", "attachments", "followups", "alembic_version"} <= tables
+
+
+def test_upgrade_twice_is_a_no_op(engine) -> None:  # type: ignore[no-untyped-def]
+    before, after = migrate.upgrade(engine)
+    assert before == after == migrate.head_revision(engine)
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_sync_adds_updates_and_deactivates_without_deleting(engine) -> None:  # type: ignore[no-untyped-def]
+    sessions = session_factory(engine)
+    with sessions.begin() as s:
+        summary = sync_contacts(s, [
+            entry("Bauamt", "erika@musterhausen.de", "max@musterhausen.de", name="Erika"),
+            entry("Kita", "kita@musterhausen.de"),
+        ], NOW)
+    assert sorted(summary.added) == ["erika@musterhausen.de", "kita@musterhausen.de",
+                                     "max@musterhausen.de"]
+    with sessions.begin() as s:
+        assert [c.email for c in active_primary_contacts(s)] == ["erika@musterhausen.de",
+                                                                 "kita@musterhausen.de"]
+        deputy = contact_by_address(s, "MAX@musterhausen.de")
+        assert deputy is not None and deputy.role == "deputy"
+    # Kita leaves the file, Erika's name changes, the deputy becomes Kita's... no: is dropped
+    later = NOW + timedelta(days=30)
+    with sessions.begin() as s:
+        summary = sync_contacts(s, [entry("Bauamt", "erika@musterhausen.de", name="Erika M.")],
+                                later)
+    assert summary.updated == ["erika@musterhausen.de"]
+    assert sorted(summary.deactivated) == ["kita@musterhausen.de", "max@musterhausen.de"]
+    with sessions.begin() as s:
+        everyone = {c.email: c for c in s.scalars(select(Contact))}
+        assert len(everyone) == 3  # nothing deleted
+        assert everyone["kita@musterhausen.de"].active is False
+        assert everyone["kita@musterhausen.de"].deactivated_at == later
+        assert s.scalar(select(Department).where(Department.name == "Kita")).active is False
+        assert [c.email for c in active_primary_contacts(s)] == ["erika@musterhausen.de"]
+    # coming back reactivates the same row
+    with sessions.begin() as s:
+        summary = sync_contacts(s, [entry("Bauamt", "erika@musterhausen.de", name="Erika M."),
+                                    entry("Kita", "kita@musterhausen.de")], later)
+    assert summary.reactivated == ["kita@musterhausen.de"]
+    with sessions.begin() as s:
+        assert len(s.scalars(select(Contact)).all()) == 3
+
+
+def test_sync_is_idempotent(engine) -> None:  # type: ignore[no-untyped-def]
+    sessions = session_factory(engine)
+    specs = [entry("Bauamt", "erika@musterhausen.de", "max@musterhausen.de")]
+    with sessions.begin() as s:
+        sync_contacts(s, specs, NOW)
+    with sessions.begin() as s:
+        summary = sync_contacts(s, specs, NOW)
+    assert not summary.changed
+
+
+def test_one_request_per_round_and_contact_is_a_constraint(engine) -> None:  # type: ignore[no-untyped-def]
+    sessions = session_factory(engine)
+    with sessions.begin() as s:
+        sync_contacts(s, [entry("Bauamt", "erika@musterhausen.de")], NOW)
+    with sessions.begin() as s:
+        contact = s.scalars(select(Contact)).one()
+        rnd = RequestRound(month="2027-01", opened_at=NOW)
+        s.add(rnd)
+        s.flush()
+        s.add(Request(round_id=rnd.id, contact_id=contact.id,
+                      department_id=contact.department_id, tag="K7Q2",
+                      message_id="<a@x>", created_at=NOW))
+    with pytest.raises(IntegrityError), sessions.begin() as s:
+        contact = s.scalars(select(Contact)).one()
+        rnd = s.scalars(select(RequestRound)).one()
+        s.add(Request(round_id=rnd.id, contact_id=contact.id,
+                      department_id=contact.department_id, tag="ZZZZ",
+                      message_id="<b@x>", created_at=NOW))
+    with pytest.raises(IntegrityError), sessions.begin() as s:
+        s.add(RequestRound(month="2027-01", opened_at=NOW))
+
+
+def test_foreign_keys_are_enforced(engine) -> None:  # type: ignore[no-untyped-def]
+    sessions = session_factory(engine)
+    with pytest.raises(IntegrityError), sessions.begin() as s:
+        s.add(Topic(inbound_id=999, position=0, department_id=999, created_at=NOW,
+                    updated_at=NOW))
+
+
+def test_datetimes_come_back_aware_in_utc(engine) -> None:  # type: ignore[no-untyped-def]
+    sessions = session_factory(engine)
+    berlin_time = datetime(2027, 3, 28, 3, 30, tzinfo=timezone(timedelta(hours=2)))
+    with sessions.begin() as s:
+        s.add(RequestRound(month="2027-03", opened_at=berlin_time))
+    with sessions.begin() as s:
+        opened = s.scalars(select(RequestRound)).one().opened_at
+    assert opened == berlin_time
+    assert opened.utcoffset() == timedelta(0)
+    with pytest.raises(Exception, match="naive datetime"), sessions.begin() as s:
+        s.add(RequestRound(month="2027-04", opened_at=datetime(2027, 4, 1)))
