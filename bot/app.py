@@ -32,6 +32,11 @@ def parse_now(value: str, tz: ZoneInfo) -> datetime:
     return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed
 
 
+def one_line(exc: BaseException | None) -> str:
+    """A driver's message on one line (psycopg adds hints on further lines)."""
+    return " ".join(str(exc).split())
+
+
 @dataclass
 class App:
     config_path: Path | None
@@ -87,7 +92,7 @@ class App:
         try:
             current = migrate.current_revision(self.engine)
         except OperationalError as exc:
-            raise UserError(f"database {self.safe_db_url()}: cannot connect ({exc.orig})") from None
+            raise UserError(f"database {self.safe_db_url()}: {one_line(exc.orig)}") from None
         head = migrate.head_revision(self.engine)
         if current != head:
             raise UserError(

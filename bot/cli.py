@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 import click
 from click.core import ParameterSource
 
-from bot.app import App
+from bot.app import App, one_line
 from bot.config import DEFAULT_CONFIG_NAME, render_example_config
 from bot.contacts import check_contacts
 from bot.errors import UserError
@@ -189,7 +189,7 @@ def db_upgrade(app: App) -> None:
     try:
         before, after = migrate.upgrade(app.engine)
     except OperationalError as exc:
-        raise UserError(f"database {app.safe_db_url()}: {exc.orig}") from None
+        raise UserError(f"database {app.safe_db_url()}: {one_line(exc.orig)}") from None
     if before == after:
         click.echo(f"database {app.safe_db_url()}: schema already at {after}")
     else:
@@ -287,7 +287,9 @@ def _parse_today(_ctx: click.Context, _param: click.Parameter, value: str | None
         raise click.BadParameter(f"{value!r} is not a date as YYYY-MM-DD") from None
 
 
-def _parse_asked(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[str, ...]:
+def _parse_asked(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> tuple[str, ...]:
     if not value:
         return ()
     from parsers.model import FIELDS

@@ -1,0 +1,148 @@
+"""The `intake` command as an admin uses it: exit codes, one-line errors, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+COMMANDS = ["init", "check", "contacts", "db", "send-requests", "poll", "followups", "digest",
+            "topics", "outbox", "run", "parse", "demo"]
+
+
+def intake(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    runner = CliRunner()
+    old = Path.cwd()
+    if cwd:
+        os.chdir(cwd)
+    try:
+        return runner.invoke(cli, list(args), env=env or {}, catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+def test_help_lists_every_command() -> None:
+    result = intake("--help")
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert f"\n  {command} " in result.output, command
+
+
+def test_console_script_and_module_entry_points() -> None:
+    exe = shutil.which("intake", path=str(Path(sys.executable).parent))
+    assert exe, "the intake console script is not installed next to this Python"
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True)
+    assert "send-requests" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "bot", "--help"], capture_output=True, text=True,
+                         check=True)
+    assert "send-requests" in out.stdout
+
+
+def test_init_writes_both_files_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    result = intake("init", str(tmp_path / "neu"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "neu" / "intake.toml").read_text(encoding="utf-8").startswith("# intake")
+    contacts = (tmp_path / "neu" / "contacts.yaml").read_text(encoding="utf-8")
+    assert "department: Bauamt" in contacts
+    before = (tmp_path / "neu" / "intake.toml").stat().st_mtime_ns
+    result = intake("init", str(tmp_path / "neu"))
+    assert result.exit_code == 1
+    assert "already exists; not overwriting" in result.stderr
+    assert (tmp_path / "neu" / "intake.toml").stat().st_mtime_ns == before
+
+
+def test_check_offline_after_init(tmp_path: Path) -> None:
+    assert intake("init", str(tmp_path)).exit_code == 0
+    result = intake("check", "--offline", cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "intake.toml: configuration OK" in result.stdout
+    assert "5 departments (4 active), 2 deputies" in result.stdout
+
+
+def test_check_without_config_file_says_what_to_do(tmp_path: Path) -> None:
+    result = intake("check", "--offline", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == ("intake: intake.toml: configuration file not found "
+                                     "(create one with `intake init`)")
+
+
+def test_check_reports_bad_config_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "intake.toml").write_text("[imap]\nport = \"x\"\n", encoding="utf-8")
+    result = intake("check", "--offline", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "intake: intake.toml:2: [imap] port: Input should be a valid integer, unable to parse "
+        "string as an integer"]
+
+
+def test_contacts_check_reports_line_3_and_line_6() -> None:
+    path = FIXTURES / "contacts" / "bad_address_line3_missing_department_line6.yaml"
+    result = intake("contacts", "check", str(path))
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{path}:3: email ")
+    assert lines[1] == f"{path}:6: entry has no department"
+    assert "Traceback" not in result.output
+
+
+def test_contacts_check_ok_csv() -> None:
+    result = intake("contacts", "check", str(FIXTURES / "contacts" / "excel_semicolon_utf8_bom.csv"))
+    assert result.exit_code == 0
+    assert result.stdout.strip().endswith("3 departments (2 active), OK")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_db_upgrade_and_contacts_sync(tmp_path: Path, backend: str,
+                                      request: pytest.FixtureRequest) -> None:
+    assert intake("init", str(tmp_path)).exit_code == 0
+    env = {}
+    if backend == "postgresql":
+        env["INTAKE_DATABASE__URL"] = request.getfixturevalue("pg_url")
+    result = intake("db", "upgrade", cwd=tmp_path, env=env)
+    assert result.exit_code == 0, result.output
+    assert "schema upgraded from empty to 0001" in result.stdout
+    result = intake("db", "upgrade", cwd=tmp_path, env=env)
+    assert "schema already at 0001" in result.stdout
+    if backend == "sqlite":
+        assert (tmp_path / "intake.db").exists()
+    result = intake("contacts", "sync", cwd=tmp_path, env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "added 7, updated 0, deactivated 0, reactivated 0"
+
+
+def test_commands_on_an_unmigrated_database_say_run_db_upgrade(tmp_path: Path) -> None:
+    assert intake("init", str(tmp_path)).exit_code == 0
+    result = intake("contacts", "sync", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "run `intake db upgrade`" in result.stderr
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    assert intake("init", str(tmp_path)).exit_code == 0
+    env = {"INTAKE_DATABASE__URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    result = intake("db", "upgrade", cwd=tmp_path, env=env)
+    assert result.exit_code == 1
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("intake: database postgresql+psycopg://nobody@127.0.0.1:1/none")
+
+
+def test_bad_now_is_a_usage_error() -> None:
+    result = intake("--now", "gestern", "check", "--offline")
+    assert result.exit_code == 2
+    assert "is not ISO-8601" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["demo"]])
+def test_later_features_say_not_implemented(command: list[str]) -> None:
+    result = intake(*command)
+    assert result.exit_code == 1
+    assert "not implemented yet" in result.stderr
