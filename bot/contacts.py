@@ -242,9 +242,9 @@ def _read_csv(data: bytes, report: ContactsReport) -> list[_Raw]:
                                            f"({len(columns)}); is a value containing '{sep}' "
                                            f"missing its quotes?")
             values: dict[str, Any] = {}
-            for name, cell in zip(columns, row, strict=False):
-                if name is not None and cell.strip():
-                    values[name] = cell.strip()
+            for column, cell in zip(columns, row, strict=False):
+                if column is not None and cell.strip():
+                    values[column] = cell.strip()
             if "deputies" in values:
                 values["deputies"] = [d for d in re.split(r"[\s|,;]+", values["deputies"]) if d]
             if "active" in values:

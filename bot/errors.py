@@ -6,3 +6,30 @@ class UserError(Exception):
 
     The message is complete and printable as is; it may span several lines, one per problem.
     """
+
+
+class DeliveryError(Exception):
+    """Sending one mail failed. `transient` decides: retry later, or mark failed for a human."""
+
+    transient: bool = True
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientDeliveryError(DeliveryError):
+    """4xx answers, refused connections, time-outs: the outbox retries with backoff."""
+
+    transient = True
+
+
+class PermanentDeliveryError(DeliveryError):
+    """5xx answers for this mail: marked failed with the server's text (`intake outbox`)."""
+
+    transient = False
+
+
+class ConnectionProblem(TransientDeliveryError):
+    """The server as a whole is unusable (unreachable, TLS, login): nothing of the batch is
+    sent; every row stays queued. Also raised by `intake check` as a user-facing message."""

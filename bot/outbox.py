@@ -1,0 +1,214 @@
+"""The outbox: every outgoing mail is a row first; `deliver_due` sends what is due.
+
+Delivery is at-least-once. A row is claimed by setting status "sending" with a lease (its
+`next_attempt_at` moves LEASE into the future) and committed before the SMTP transaction.
+After the server accepted the mail the row becomes "sent". If the process dies between the
+server's acceptance and that update, the lease runs out and the row is sent again, with
+the same bytes and the same Message-ID, so mail clients and the bot's own matching treat
+the two copies as one mail. The other order (mark sent, then send) could lose a mail,
+which is worse for a bot whose whole job is that nobody is forgotten.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import ConnectionProblem, DeliveryError
+from db.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=10)
+FIRST_RETRY = timedelta(minutes=1)
+MAX_RETRY = timedelta(hours=6)
+#: transient failures over about two days, then the row fails for a human to look at
+MAX_ATTEMPTS = 15
+
+
+class Transport:
+    """What deliver_due needs from SMTP (bot.smtp.SmtpTransport)."""
+
+    def open(self) -> None: ...
+    def close(self) -> None: ...
+    def send(self, sender: str, recipients: list[str], raw: bytes) -> None: ...
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    connection_error: str | None = None
+
+
+def enqueue(session: Session, *, kind: str, dedupe_key: str, message_id: str, to_address: str,
+            subject: str, raw: bytes, now: datetime, request_id: int | None = None,
+            contact_id: int | None = None) -> OutboxMessage | None:
+    """Insert a row unless one with this dedupe_key exists; None if it did (idempotent).
+
+    Uses a savepoint so that a concurrent insert of the same key does not abort the
+    caller's transaction.
+    """
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)):
+        return None
+    row = OutboxMessage(kind=kind, dedupe_key=dedupe_key, message_id=message_id,
+                        to_address=to_address, subject=subject, raw=raw, status="queued",
+                        attempts=0, next_attempt_at=now, created_at=now, request_id=request_id,
+                        contact_id=contact_id)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    return row
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, ... minutes after the n-th failed attempt, at most 6 hours."""
+    delay: timedelta = FIRST_RETRY * (2 ** max(0, attempts - 1))
+    return min(delay, MAX_RETRY)
+
+
+def _claim(sessions: sessionmaker[Session], now: datetime, limit: int) -> list[int]:
+    """Claim up to `limit` due rows for this process (lease); committed at once."""
+    with sessions.begin() as session:
+        stmt = (
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status.in_(("queued", "sending")),
+                   OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        ids = list(session.scalars(stmt))
+        if ids:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(ids))
+                .values(status="sending", next_attempt_at=now + LEASE,
+                        attempts=OutboxMessage.attempts + 1)
+            )
+    return ids
+
+
+def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[], Transport],
+                sender: str, now: datetime, batch: int = 100) -> DeliveryReport:
+    """Send every due row, one SMTP connection per batch, one commit per mail."""
+    report = DeliveryReport()
+    while True:
+        ids = _claim(sessions, now, batch)
+        if not ids:
+            return report
+        transport = transport_factory()
+        try:
+            transport.open()
+        except ConnectionProblem as exc:
+            _release(sessions, ids, now, str(exc))
+            report.retrying += len(ids)
+            report.connection_error = str(exc)
+            log.error("outbox: %s; %d mail(s) stay queued", exc, len(ids))
+            return report
+        try:
+            for row_id in ids:
+                if not _deliver_one(sessions, transport, sender, row_id, now, report):
+                    # the connection is gone: give the rest back and stop this round
+                    rest = ids[ids.index(row_id) + 1:]
+                    _release(sessions, rest, now, report.connection_error or "connection lost")
+                    report.retrying += len(rest)
+                    return report
+        finally:
+            transport.close()
+        if len(ids) < batch:
+            return report
+
+
+def _deliver_one(sessions: sessionmaker[Session], transport: Transport, sender: str,
+                 row_id: int, now: datetime, report: DeliveryReport) -> bool:
+    with sessions() as session:
+        row = session.get(OutboxMessage, row_id)
+        if row is None or row.status != "sending":
+            return True
+        raw, to_address, attempts = row.raw, row.to_address, row.attempts
+    try:
+        transport.send(sender, [to_address], raw)
+    except DeliveryError as exc:
+        with sessions.begin() as session:
+            row = session.get(OutboxMessage, row_id)
+            assert row is not None
+            row.last_error = str(exc)[:2000]
+            if not exc.transient:
+                row.status = "failed"
+                report.failed += 1
+                log.error("outbox: mail %s to %s failed for good: %s", row.message_id,
+                          to_address, exc)
+            elif attempts >= MAX_ATTEMPTS:
+                row.status = "failed"
+                row.last_error = f"gave up after {attempts} attempts: {exc}"[:2000]
+                report.failed += 1
+                log.error("outbox: mail %s to %s: %s", row.message_id, to_address,
+                          row.last_error)
+            else:
+                row.status = "queued"
+                row.next_attempt_at = now + backoff(attempts)
+                report.retrying += 1
+                log.warning("outbox: mail %s to %s deferred (%s); retry at %s",
+                            row.message_id, to_address, exc, row.next_attempt_at)
+        if isinstance(exc, ConnectionProblem):
+            report.connection_error = str(exc)
+            return False
+        return True
+    with sessions.begin() as session:
+        row = session.get(OutboxMessage, row_id)
+        assert row is not None
+        row.status = "sent"
+        row.sent_at = now
+        row.last_error = None
+    report.sent += 1
+    log.info("outbox: sent %s to %s", row.kind, to_address)
+    return True
+
+
+def _release(sessions: sessionmaker[Session], ids: list[int], now: datetime, error: str) -> None:
+    """Give claimed rows back: queued again, with backoff by their attempt count."""
+    if not ids:
+        return
+    with sessions.begin() as session:
+        for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
+            row.status = "queued"
+            row.next_attempt_at = now + backoff(row.attempts)
+            row.last_error = error[:2000]
+
+
+def retry_failed(session: Session, now: datetime) -> int:
+    """Requeue every failed row (after the admin fixed the cause)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == "failed")
+        .values(status="queued", next_attempt_at=now, attempts=0)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def summary(session: Session) -> dict[str, int]:
+    rows = session.execute(select(OutboxMessage.status, func.count()).group_by(
+        OutboxMessage.status))
+    return {status: count for status, count in rows}
+
+
+def listing(session: Session, limit: int = 50) -> list[OutboxMessage]:
+    """Failed and waiting mail first, then the most recently sent."""
+    pending = list(session.scalars(
+        select(OutboxMessage).where(or_(OutboxMessage.status != "sent"))
+        .order_by(OutboxMessage.status, OutboxMessage.next_attempt_at).limit(limit)))
+    sent = list(session.scalars(
+        select(OutboxMessage).where(OutboxMessage.status == "sent")
+        .order_by(OutboxMessage.sent_at.desc()).limit(max(0, limit - len(pending)))))
+    return pending + sent

@@ -1,0 +1,148 @@
+"""SMTP delivery: the one module that imports smtplib.
+
+Library exceptions are translated here into the small tree in bot.errors (transient versus
+permanent), so the outbox can decide about retries without knowing smtplib.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable
+from types import TracebackType
+
+from bot.config import SmtpSettings
+from bot.errors import ConnectionProblem, PermanentDeliveryError, TransientDeliveryError
+from bot.logs import register_secret
+
+log = logging.getLogger(__name__)
+
+#: construction seam: tests and `intake check` use the real classes; nothing monkeypatches
+SmtpFactory = Callable[[SmtpSettings, ssl.SSLContext], smtplib.SMTP]
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """System trust store plus an optional extra CA; verification is never switched off."""
+    context = ssl.create_default_context()
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConnectionProblem(f"{ca_file}: cannot load ca_file ({exc})") from None
+    return context
+
+
+def _connect(settings: SmtpSettings, context: ssl.SSLContext) -> smtplib.SMTP:
+    if settings.security == "ssl":
+        return smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                context=context)
+    return smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+
+
+def _text(resp: bytes | str) -> str:
+    return (resp.decode("utf-8", "replace") if isinstance(resp, bytes) else resp).strip()
+
+
+class SmtpTransport:
+    """One connection for a batch: `with SmtpTransport(...) as t: t.send(...)`."""
+
+    def __init__(self, settings: SmtpSettings, password: str | None,
+                 factory: SmtpFactory = _connect) -> None:
+        self.settings = settings
+        self._password = password
+        register_secret(password)
+        self._factory = factory
+        self._smtp: smtplib.SMTP | None = None
+
+    @property
+    def server(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def open(self) -> None:
+        s = self.settings
+        try:
+            context = tls_context(s.ca_file)
+            smtp = self._factory(s, context)
+            smtp.ehlo()
+            if s.security == "starttls":
+                if not smtp.has_extn("starttls"):
+                    smtp.close()
+                    raise ConnectionProblem(f"SMTP {self.server}: the server offers no STARTTLS; "
+                                            f"check [smtp] security and port")
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if s.username:
+                smtp.login(s.username, self._password or "")
+        except smtplib.SMTPAuthenticationError as exc:
+            raise ConnectionProblem(f"SMTP {self.server}: login as {s.username} refused "
+                                    f"({exc.smtp_code} {_text(exc.smtp_error)}); check the "
+                                    f"password", code=exc.smtp_code) from None
+        except (ssl.SSLCertVerificationError, ssl.CertificateError) as exc:
+            raise ConnectionProblem(f"SMTP {self.server}: TLS certificate not trusted "
+                                    f"({getattr(exc, 'verify_message', exc)}); set [smtp] ca_file "
+                                    f"for an internal CA") from None
+        except ssl.SSLError as exc:
+            raise ConnectionProblem(f"SMTP {self.server}: TLS failed ({exc.reason}); check "
+                                    f"[smtp] security and port") from None
+        except smtplib.SMTPNotSupportedError as exc:
+            raise ConnectionProblem(f"SMTP {self.server}: {exc}") from None
+        except smtplib.SMTPResponseException as exc:
+            raise ConnectionProblem(f"SMTP {self.server}: {exc.smtp_code} "
+                                    f"{_text(exc.smtp_error)}", code=exc.smtp_code) from None
+        except socket.gaierror:
+            raise ConnectionProblem(f"SMTP {self.server}: unknown host {s.host}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise ConnectionProblem(f"SMTP {self.server}: cannot connect "
+                                    f"({exc.__class__.__name__}: {exc})") from None
+        self._smtp = smtp
+
+    def __enter__(self) -> SmtpTransport:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._smtp is None:
+            return
+        try:
+            self._smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            self._smtp.close()
+        self._smtp = None
+
+    def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
+        """Hand one mail to the server; raises TransientDeliveryError or
+        PermanentDeliveryError. Returns only once the server accepted it."""
+        if self._smtp is None:
+            self.open()
+        assert self._smtp is not None
+        try:
+            refused = self._smtp.sendmail(sender, recipients, raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            detail = "; ".join(f"{rcpt}: {code} {_text(msg)}"
+                               for rcpt, (code, msg) in exc.recipients.items())
+            if all(code >= 500 for code in codes):
+                raise PermanentDeliveryError(f"recipient refused: {detail}",
+                                             code=max(codes)) from None
+            raise TransientDeliveryError(f"recipient deferred: {detail}", code=min(codes)) from None
+        except smtplib.SMTPServerDisconnected as exc:
+            self._smtp = None
+            raise ConnectionProblem(f"SMTP {self.server}: connection lost ({exc})") from None
+        except smtplib.SMTPResponseException as exc:
+            message = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            if exc.smtp_code >= 500:
+                raise PermanentDeliveryError(message, code=exc.smtp_code) from None
+            raise TransientDeliveryError(message, code=exc.smtp_code) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            self._smtp = None
+            raise ConnectionProblem(f"SMTP {self.server}: {exc.__class__.__name__}: "
+                                    f"{exc}") from None
+        if refused:  # some recipients refused, others accepted: we send one per mail
+            detail = "; ".join(f"{r}: {c} {_text(m)}" for r, (c, m) in refused.items())
+            log.warning("partly refused: %s", detail)
