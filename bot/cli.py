@@ -133,7 +133,15 @@ def check(app: App, offline: bool) -> None:
                f"({active} active), {deputies} deputies")
     app.engine  # noqa: B018 (validates the database URL without connecting)
     if not offline:
-        _not_implemented("check (online: IMAP and SMTP login)")
+        from bot.usecases import check_servers
+
+        ok, problems = check_servers(app)
+        for line in ok:
+            click.echo(line)
+        for line in problems:
+            click.echo(f"intake: {line}", err=True)
+        if problems:
+            sys.exit(1)
 
 
 # --- contacts ---------------------------------------------------------------------------
@@ -203,9 +211,32 @@ def db_upgrade(app: App) -> None:
 @click.option("--month", metavar="YYYY-MM", help="the round's month (default: the current one)")
 @click.option("--only", "only", metavar="DEPARTMENT", help="only this department")
 @click.option("--dry-run", is_flag=True, help="show what would be sent; send nothing")
-def send_requests(month: str | None, only: str | None, dry_run: bool) -> None:
+@pass_app
+def send_requests(app: App, month: str | None, only: str | None, dry_run: bool) -> None:
     """Open the month's request round and send every active contact its request."""
-    _not_implemented("send-requests")
+    from bot.rounds import send_requests as run_round
+    from bot.usecases import deliver_outbox
+
+    _configure_logging(app)
+    app.require_schema()
+    result = run_round(app, month, only, dry_run)
+    deadline = result.deadline.isoformat() if result.deadline else "-"
+    if dry_run:
+        for mail in result.queued:
+            click.echo(f"--- would send to {mail.to_address} ({mail.department})")
+            click.echo(f"Subject: {mail.subject}\n")
+            click.echo(mail.text)
+        click.echo(f"round {result.month} (reply by {deadline}): {len(result.queued)} request(s) "
+                   f"would be sent, {len(result.already)} already sent; nothing was changed")
+        return
+    click.echo(f"round {result.month} (reply by {deadline}): {len(result.queued)} request(s) "
+               f"queued, {len(result.already)} already had theirs")
+    report = deliver_outbox(app)
+    click.echo(f"outbox: {report.sent} sent, {report.retrying} waiting for retry, "
+               f"{report.failed} failed")
+    if report.connection_error:
+        raise UserError(f"{report.connection_error} (the requests stay queued and go out with "
+                        f"`intake outbox` or `intake run`)")
 
 
 @cli.command()
@@ -217,9 +248,25 @@ def poll(once: bool) -> None:
 
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="show what is due; send nothing")
-def followups(dry_run: bool) -> None:
+@pass_app
+def followups(app: App, dry_run: bool) -> None:
     """Send the follow-up questions and reminders that are due now."""
-    _not_implemented("followups")
+    from bot.rounds import queue_reminders
+    from bot.usecases import deliver_outbox
+
+    _configure_logging(app)
+    app.require_schema()
+    planned = queue_reminders(app, dry_run=dry_run)
+    verb = "would be sent" if dry_run else "queued"
+    for mail in planned:
+        click.echo(f"{mail.kind} to {mail.to_address} ({mail.department}): {mail.subject}")
+    click.echo(f"{len(planned)} reminder(s) {verb}")
+    if not dry_run:
+        report = deliver_outbox(app)
+        click.echo(f"outbox: {report.sent} sent, {report.retrying} waiting for retry, "
+                   f"{report.failed} failed")
+        if report.connection_error:
+            raise UserError(report.connection_error)
 
 
 @cli.command()
@@ -259,15 +306,44 @@ def topics_export(fmt: str, out: Path) -> None:
 
 @cli.command()
 @click.option("--retry-failed", is_flag=True, help="requeue the mails that failed for good")
-def outbox(retry_failed: bool) -> None:
+@pass_app
+def outbox(app: App, retry_failed: bool) -> None:
     """Show queued, failed and sent mail; send what is due."""
-    _not_implemented("outbox")
+    from bot import outbox as box
+    from bot.usecases import deliver_outbox
+
+    _configure_logging(app)
+    app.require_schema()
+    if retry_failed:
+        with app.sessions.begin() as session:
+            count = box.retry_failed(session, app.now())
+        click.echo(f"{count} failed mail(s) queued again")
+    report = deliver_outbox(app)
+    tz = app.tz
+    with app.sessions() as session:
+        rows = box.listing(session)
+        counts = box.summary(session)
+    for row in rows:
+        when = row.sent_at if row.status == "sent" else row.next_attempt_at
+        stamp = when.astimezone(tz).strftime("%Y-%m-%d %H:%M") if when else "-"
+        line = f"{row.status:8} {stamp}  {row.kind:9} {row.to_address}  {row.subject}"
+        if row.status != "sent" and row.last_error:
+            line += f"\n         last error (attempt {row.attempts}): {row.last_error}"
+        click.echo(line)
+    click.echo(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "empty")
+    if report.connection_error:
+        raise UserError(report.connection_error)
 
 
 @cli.command()
-def run() -> None:
+@pass_app
+def run(app: App) -> None:
     """The daemon: scheduler + poller + outbox until SIGTERM/SIGINT."""
-    _not_implemented("run")
+    from bot.daemon import run_daemon
+
+    _configure_logging(app)
+    app.require_schema()
+    run_daemon(app)
 
 
 @cli.command()

@@ -61,20 +61,35 @@ class SmtpTransport:
         return f"{self.settings.host}:{self.settings.port}"
 
     def open(self) -> None:
+        """Connect, secure and log in; ConnectionProblem with a one-line reason."""
+        self._translated_open()
+
+    def _open(self) -> None:
         s = self.settings
+        smtp: smtplib.SMTP | None = None
         try:
             context = tls_context(s.ca_file)
             smtp = self._factory(s, context)
             smtp.ehlo()
             if s.security == "starttls":
                 if not smtp.has_extn("starttls"):
-                    smtp.close()
                     raise ConnectionProblem(f"SMTP {self.server}: the server offers no STARTTLS; "
                                             f"check [smtp] security and port")
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if s.username:
                 smtp.login(s.username, self._password or "")
+        except BaseException:
+            if smtp is not None:
+                smtp.close()
+            self._smtp = None
+            raise
+        self._smtp = smtp
+
+    def _translated_open(self) -> None:
+        s = self.settings
+        try:
+            self._open()
         except smtplib.SMTPAuthenticationError as exc:
             raise ConnectionProblem(f"SMTP {self.server}: login as {s.username} refused "
                                     f"({exc.smtp_code} {_text(exc.smtp_error)}); check the "
@@ -96,7 +111,6 @@ class SmtpTransport:
         except (OSError, smtplib.SMTPException) as exc:
             raise ConnectionProblem(f"SMTP {self.server}: cannot connect "
                                     f"({exc.__class__.__name__}: {exc})") from None
-        self._smtp = smtp
 
     def __enter__(self) -> SmtpTransport:
         self.open()

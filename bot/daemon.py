@@ -1,0 +1,294 @@
+"""`intake run`: the scheduler that asks, listens, reminds and reports until it is stopped.
+
+The jobs are thin: each calls one use case in `bot.usecases` and nothing else. Durable
+state lives in the bot's own tables (rounds, outbox, inbound mail), and the use cases are
+idempotent by database constraints, so a missed tick or a restart can neither lose nor
+duplicate work. That is why the daemon needs no persistent job store: on start it simply
+runs the monthly request job and the digest job once (catch-up), and a second start finds
+nothing to do.
+
+The triggers are pure (`get_next_fire_time(previous, now)` with the `now` APScheduler
+passes) and built on `bot.calendar`, so they can be tested with explicit datetimes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import math
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from types import FrameType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot import calendar
+from bot.app import App, one_line
+from bot.errors import UserError
+
+log = logging.getLogger(__name__)
+
+OUTBOX_SECONDS = 30
+REMINDER_MINUTES = 15
+
+_ONE_MICROSECOND = timedelta(microseconds=1)
+
+
+# --- triggers (pure) -----------------------------------------------------------------------
+
+class MonthlyRequestTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no types
+    """Fires at `request_time` local on the first working day of every month."""
+
+    def __init__(self, tz: ZoneInfo, state: str, request_time: str) -> None:
+        calendar.parse_hhmm(request_time)  # fail at construction, not at the first tick
+        self.tz = tz
+        self.state = state
+        self.request_time = request_time
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime,
+                           ) -> datetime:
+        # After a fire: the next moment strictly after it (APScheduler coalesces any it
+        # missed). First call: the first moment at or after `now`.
+        after = previous_fire_time if previous_fire_time is not None else now - _ONE_MICROSECOND
+        return calendar.next_request_time(after, self.tz, self.state, self.request_time)
+
+    def __str__(self) -> str:
+        return f"first working day of the month at {self.request_time} ({self.state})"
+
+    def __repr__(self) -> str:
+        return (f"<MonthlyRequestTrigger tz={self.tz.key!r} state={self.state!r} "
+                f"request_time={self.request_time!r}>")
+
+
+class WeeklyDigestTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no types
+    """Fires at `hhmm` local on `weekday` every week; on a holiday, on the next working day
+    (see `bot.calendar.digest_time_for`)."""
+
+    def __init__(self, tz: ZoneInfo, weekday: str | int, hhmm: str, state: str) -> None:
+        calendar.parse_hhmm(hhmm)
+        calendar.weekday_index(weekday)
+        self.tz = tz
+        self.weekday = weekday
+        self.hhmm = hhmm
+        self.state = state
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime,
+                           ) -> datetime:
+        after = previous_fire_time if previous_fire_time is not None else now - _ONE_MICROSECOND
+        return calendar.next_digest_time(after, self.tz, self.weekday, self.hhmm, self.state)
+
+    def __str__(self) -> str:
+        return f"weekly on {self.weekday} at {self.hhmm}, next working day on holidays"
+
+    def __repr__(self) -> str:
+        return (f"<WeeklyDigestTrigger tz={self.tz.key!r} weekday={self.weekday!r} "
+                f"hhmm={self.hhmm!r} state={self.state!r}>")
+
+
+class WorkingDayIntervalTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 ships no types
+    """Fires every `minutes` minutes (on the UTC grid: :00, :15, :30, :45 for 15) while the
+    local day is a working day; silent on weekends and public holidays."""
+
+    def __init__(self, minutes: int, tz: ZoneInfo, state: str) -> None:
+        if not 1 <= minutes <= 24 * 60:
+            raise ValueError(f"minutes must be 1 to 1440, not {minutes}")
+        self.step = minutes * 60
+        self.tz = tz
+        self.state = state
+
+    def _at_or_after(self, moment: datetime) -> datetime:
+        """The first grid point at or after `moment` that lies on a local working day."""
+        candidate = moment
+        for _ in range(100):  # a handful of days off in a row at most
+            grid = math.ceil(candidate.timestamp() / self.step) * self.step
+            point = datetime.fromtimestamp(grid, UTC).astimezone(self.tz)
+            if calendar.is_working_day(point.date(), self.state):
+                return point
+            # jump to local midnight of the next day and look again
+            candidate = calendar.local_moment(point.date() + timedelta(days=1), "00:00", self.tz)
+        raise ValueError(f"no working day found after {moment} in {self.state}")
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime,
+                           ) -> datetime:
+        if previous_fire_time is not None:
+            return self._at_or_after(previous_fire_time + timedelta(seconds=self.step))
+        return self._at_or_after(now)
+
+    def __str__(self) -> str:
+        return f"every {self.step // 60} min on working days ({self.state})"
+
+    def __repr__(self) -> str:
+        return (f"<WorkingDayIntervalTrigger minutes={self.step // 60} tz={self.tz.key!r} "
+                f"state={self.state!r}>")
+
+
+# --- jobs ----------------------------------------------------------------------------------
+
+class UseCaseJob:
+    """A scheduler job: call `bot.usecases.<function>(app)`, never let an exception out.
+
+    The use case is looked up at each run (lazily: importing the use cases pulls in the
+    IMAP and SMTP adapters). If the function does not exist (a feature not built yet), the
+    job says so once and does nothing. An exception is logged with its message and the
+    scheduler keeps running; the next tick tries again.
+    """
+
+    def __init__(self, app: App, function: str, description: str) -> None:
+        self.app = app
+        self.function = function
+        self.description = description
+        self._missing_reported = False
+
+    def _resolve(self) -> Callable[[App], object] | None:
+        module = importlib.import_module("bot.usecases")
+        func = getattr(module, self.function, None)
+        if func is None:
+            if not self._missing_reported:
+                self._missing_reported = True
+                log.warning("intake run: %s is not available (bot.usecases.%s is missing); "
+                            "skipping it", self.description, self.function)
+            return None
+        return func  # type: ignore[no-any-return]
+
+    def __call__(self) -> None:
+        try:
+            func = self._resolve()
+            if func is not None:
+                func(self.app)
+        except UserError as exc:
+            # the admin can fix it (login refused, bad contacts file): no traceback
+            log.error("intake run: %s failed: %s", self.description, one_line(exc))
+        except Exception as exc:
+            log.exception("intake run: %s failed: %s: %s", self.description,
+                          type(exc).__name__, one_line(exc))
+
+    def __repr__(self) -> str:
+        return f"<UseCaseJob {self.function}>"
+
+
+#: job id -> (use case function, description)
+JOBS: dict[str, tuple[str, str]] = {
+    "monthly-requests": ("run_monthly_requests", "the monthly requests"),
+    "outbox": ("deliver_outbox", "the outbox delivery"),
+    "reminders-followups": ("run_reminders_and_followups", "the reminders and follow-ups"),
+    "poll-mailbox": ("poll_mailbox", "the mailbox poll"),
+    "weekly-digest": ("run_weekly_digest", "the weekly digest"),
+}
+
+
+def build_triggers(app: App) -> dict[str, BaseTrigger]:
+    """Each job's trigger, from the [schedule] settings."""
+    s = app.settings.schedule
+    tz = app.tz
+    return {
+        "monthly-requests": MonthlyRequestTrigger(tz, s.state, s.request_time),
+        "outbox": IntervalTrigger(seconds=OUTBOX_SECONDS, timezone=tz),
+        "reminders-followups": WorkingDayIntervalTrigger(REMINDER_MINUTES, tz, s.state),
+        "poll-mailbox": IntervalTrigger(seconds=s.poll_seconds, timezone=tz),
+        "weekly-digest": WeeklyDigestTrigger(tz, s.digest_weekday, s.digest_time, s.state),
+    }
+
+
+def build_scheduler(app: App, jobs: dict[str, UseCaseJob]) -> BackgroundScheduler:
+    """A scheduler in the configured time zone with every job added (not started)."""
+    tz = app.tz
+    scheduler = BackgroundScheduler(
+        timezone=tz,
+        # one thread per job: a slow IMAP server must not hold up the outbox; max_instances=1
+        # keeps each job from overlapping itself
+        executors={"default": ThreadPoolExecutor(max_workers=len(jobs))},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    # the edge of the system: the real clock decides when outbox and mailbox start
+    started = datetime.now(tz)
+    for job_id, trigger in build_triggers(app).items():
+        extra: dict[str, Any] = {}
+        if job_id in ("outbox", "poll-mailbox"):
+            extra["next_run_time"] = started  # deliver and listen right away
+        scheduler.add_job(jobs[job_id], trigger=trigger, id=job_id,
+                          name=JOBS[job_id][1], **extra)
+    return scheduler
+
+
+# --- the daemon ----------------------------------------------------------------------------
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
+    """SIGTERM/SIGINT set `stop`; returns a function that restores the old handlers.
+
+    Only the main thread may install handlers; elsewhere (tests, embedding) `stop` is the
+    only way to end the daemon.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous: dict[int, Any] = {}
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("intake run: %s received; stopping after the running jobs (send it again "
+                 "to stop at once)", signal.Signals(signum).name)
+        stop.set()
+
+    for sig in _SIGNALS:
+        previous[sig] = signal.signal(sig, on_signal)
+
+    def restore() -> None:
+        while previous:
+            sig, handler = previous.popitem()
+            signal.signal(sig, handler)
+
+    return restore
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M %Z") if moment else "none"
+
+
+def run_daemon(app: App, stop_event: threading.Event | None = None) -> None:
+    """Run the scheduler until SIGTERM/SIGINT (main thread only) or until `stop_event` is set.
+
+    On start: check the schema, run the monthly request job and the digest job once
+    (catch-up after downtime; idempotent), then schedule every job. On stop: no new jobs
+    start, running ones finish (`shutdown(wait=True)`), then this returns.
+    """
+    stop = stop_event if stop_event is not None else threading.Event()
+    app.require_schema()
+    jobs = {job_id: UseCaseJob(app, function, description)
+            for job_id, (function, description) in JOBS.items()}
+    restore = _install_signal_handlers(stop)
+    try:
+        # the signal handlers only set `stop`, so a signal during the catch-up lets the
+        # running use case finish and the scheduler is then never started
+        log.info("intake run: catching up (monthly requests, weekly digest)")
+        jobs["monthly-requests"]()
+        jobs["weekly-digest"]()
+        if stop.is_set():
+            log.info("intake run: stopped before the scheduler started")
+            return
+        scheduler = build_scheduler(app, jobs)
+        scheduler.start()
+        try:
+            requests_job = scheduler.get_job("monthly-requests")
+            digest_job = scheduler.get_job("weekly-digest")
+            log.info("intake run: started (next requests: %s, next digest: %s)",
+                     _when(requests_job.next_run_time if requests_job else None),
+                     _when(digest_job.next_run_time if digest_job else None))
+            # a timeout keeps the wait responsive to signals on every platform
+            while not stop.wait(timeout=1.0):
+                pass
+        finally:
+            # from here on a second SIGINT/SIGTERM has its default effect: stop at once
+            restore()
+            log.info("intake run: stopping; waiting for running jobs to finish")
+            scheduler.shutdown(wait=True)
+            log.info("intake run: stopped")
+    finally:
+        restore()

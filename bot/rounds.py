@@ -1,0 +1,276 @@
+"""Asking: the monthly request round and the reminders to those who have not answered.
+
+Idempotent by construction: a round is unique per month, a request unique per round and
+contact, an outbox row unique per dedupe key. A second call, a crash and restart, or two
+processes at once can therefore never queue a contact two requests for one round.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.utils import format_datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot import calendar
+from bot.app import App
+from bot.errors import UserError
+from bot.german import long_date, month_label, short_date
+from bot.mailer import build_mail, new_message_id, new_tag, subject_tag
+from bot.outbox import enqueue
+from db.contacts import active_primary_contacts
+from db.models import Contact, Department, OutboxMessage, Request, RequestRound
+from mailtemplates import RenderedMail, TemplateRenderer, template_block
+
+log = logging.getLogger(__name__)
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@dataclass
+class PlannedMail:
+    department: str
+    to_address: str
+    subject: str
+    text: str
+    kind: str = "request"
+
+
+@dataclass
+class RoundResult:
+    month: str
+    deadline: date | None
+    queued: list[PlannedMail] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)  # departments that had their request
+
+
+def check_month(month: str) -> str:
+    if not _MONTH.match(month):
+        raise UserError(f"--month {month!r}: expected YYYY-MM, e.g. 2027-01")
+    return month
+
+
+def renderer(app: App) -> TemplateRenderer:
+    directory = app.settings.templates.directory
+    return TemplateRenderer(app.settings.resolve_path(directory) if directory else None)
+
+
+def the_block(app: App) -> str:
+    labels = app.settings.labels()
+    t = app.settings.templates
+    return template_block([(f, labels[f][0]) for f in labels], t.block_start, t.block_end)
+
+
+def _domain(app: App) -> str:
+    return app.settings.mail.from_address.rpartition("@")[2] or "localhost"
+
+
+def _get_or_open_round(session: Session, month: str, now: datetime, deadline: date
+                       ) -> RequestRound:
+    rnd = session.scalar(select(RequestRound).where(RequestRound.month == month))
+    if rnd is not None:
+        return rnd
+    try:
+        with session.begin_nested():
+            rnd = RequestRound(month=month, opened_at=now, deadline=deadline)
+            session.add(rnd)
+    except IntegrityError:  # another process opened it a moment ago
+        rnd = session.scalar(select(RequestRound).where(RequestRound.month == month))
+        assert rnd is not None
+    return rnd
+
+
+def _unused_tag(session: Session) -> str:
+    for _ in range(20):
+        tag = new_tag()
+        if session.scalar(select(Request.id).where(Request.tag == tag)) is None:
+            return tag
+    return new_tag(6)
+
+
+def _contact_context(app: App, contact: Contact, department: str, tag: str) -> dict[str, object]:
+    return {
+        "contact_salutation": contact.salutation or "",
+        "contact_name": contact.name or "",
+        "department": department,
+        "sender_name": app.settings.mail.from_name,
+        "organisation": app.settings.mail.organisation,
+        "subject_tag": tag,
+    }
+
+
+def send_requests(app: App, month: str | None = None, only: str | None = None,
+                  dry_run: bool = False) -> RoundResult:
+    """Open the round and queue one request per active contact (not yet sent ones only).
+
+    The contacts file is synced first, so the round asks exactly who the file names today.
+    With dry_run the same code runs in a transaction that is rolled back at the end: what
+    it shows is exactly what would have been queued.
+    """
+    from db.contacts import sync_contacts
+
+    now = app.now()
+    tz, state = app.tz, app.settings.schedule.state
+    month = check_month(month) if month else calendar.month_of(now, tz)
+    deadline = calendar.reply_deadline(now, tz, state, app.settings.schedule.reply_working_days)
+    entries = app.contacts()
+    result = RoundResult(month=month, deadline=None)
+    mails = renderer(app)
+    block = the_block(app)
+
+    session = app.sessions()
+
+    def checkpoint() -> None:
+        # one transaction per unit of work; a dry run keeps everything in one and rolls back
+        if not dry_run:
+            session.commit()
+
+    try:
+        sync_contacts(session, entries, now)
+        checkpoint()
+        rnd = _get_or_open_round(session, month, now, deadline)
+        result.deadline = rnd.deadline
+        checkpoint()
+        contacts = active_primary_contacts(session)
+        if only:
+            wanted = [c for c in contacts if c.department.name.casefold() == only.casefold()]
+            if not wanted:
+                known = ", ".join(sorted(c.department.name for c in contacts))
+                raise UserError(f"--only {only!r}: no active department of that name "
+                                f"(active: {known})")
+            contacts = wanted
+        for contact in contacts:
+            department = contact.department.name
+            try:
+                planned = _queue_request(app, session, mails, block, rnd, contact, now)
+                checkpoint()
+            except IntegrityError:  # a concurrent run queued this contact first
+                session.rollback()
+                planned = None
+            if planned is None:
+                result.already.append(department)
+            else:
+                result.queued.append(planned)
+    finally:
+        session.rollback()
+        session.close()
+    return result
+
+
+def _queue_request(app: App, session: Session, mails: TemplateRenderer, block: str,
+                   rnd: RequestRound, contact: Contact, now: datetime) -> PlannedMail | None:
+    exists = session.scalar(select(Request.id).where(Request.round_id == rnd.id,
+                                                     Request.contact_id == contact.id))
+    if exists is not None:
+        return None
+    tag = _unused_tag(session)
+    department = contact.department.name
+    message_id = new_message_id("req", _domain(app), f"{rnd.month}-{tag}")
+    deadline = rnd.deadline or calendar.reply_deadline(
+        now, app.tz, app.settings.schedule.state, app.settings.schedule.reply_working_days)
+    rendered = mails.render("request", {
+        **_contact_context(app, contact, department, subject_tag(rnd.month, tag)),
+        "month_label": month_label(rnd.month),
+        "deadline": long_date(deadline),
+        "template_block": block,
+    })
+    request = Request(round_id=rnd.id, contact_id=contact.id,
+                      department_id=contact.department_id, tag=tag, message_id=message_id,
+                      status="queued", created_at=now, reminders_sent=0)
+    session.add(request)
+    session.flush()
+    raw = _build(app, rendered, contact, message_id, now)
+    enqueue(session, kind="request", dedupe_key=f"request:{rnd.month}:{contact.id}",
+            message_id=message_id, to_address=contact.email, subject=rendered.subject, raw=raw,
+            now=now, request_id=request.id, contact_id=contact.id)
+    return PlannedMail(department, contact.email, rendered.subject, rendered.text)
+
+
+def _build(app: App, rendered: RenderedMail, contact: Contact, message_id: str, now: datetime,
+           *, suppress_oof: bool = False, in_reply_to: str | None = None) -> bytes:
+    return build_mail(
+        rendered=rendered, from_address=app.settings.mail.from_address,
+        from_name=app.settings.mail.from_name, to_address=contact.email, to_name=contact.name,
+        message_id=message_id, date=now.astimezone(app.tz), suppress_oof=suppress_oof,
+        in_reply_to=in_reply_to, references=(in_reply_to,) if in_reply_to else (),
+    )
+
+
+def mark_sent_requests(session: Session) -> int:
+    """Requests whose mail went out become 'sent' (with the outbox's sending time)."""
+    count = 0
+    stmt = (select(Request, OutboxMessage.sent_at)
+            .join(OutboxMessage, OutboxMessage.message_id == Request.message_id)
+            .where(Request.status == "queued", OutboxMessage.status == "sent"))
+    for request, sent_at in session.execute(stmt):
+        request.status = "sent"
+        request.sent_at = sent_at
+        count += 1
+    return count
+
+
+def queue_reminders(app: App, dry_run: bool = False) -> list[PlannedMail]:
+    """A reminder, in the same thread, to each contact who has not answered in time.
+
+    At most `schedule.reminders` per request, the first `reminder_after_working_days`
+    working days after the request, never after the reply deadline, never to an inactive
+    contact, and only on working days.
+    """
+    s = app.settings.schedule
+    now = app.now()
+    planned: list[PlannedMail] = []
+    if s.reminders == 0 or not calendar.may_send_now(now, app.tz, s.state):
+        return planned
+    mails = renderer(app)
+    block = the_block(app)
+    with app.sessions() as session:
+        session.begin()
+        mark_sent_requests(session)
+        stmt = (select(Request).join(Contact).join(Department)
+                .where(Request.status == "sent", Request.reminders_sent < s.reminders,
+                       Contact.active.is_(True), Department.active.is_(True))
+                .order_by(Request.id))
+        for request in session.scalars(stmt):
+            assert request.sent_at is not None
+            nth = request.reminders_sent + 1
+            if not calendar.reminder_due(request.sent_at, now, app.tz, s.state,
+                                         s.reminder_after_working_days, s.request_time, nth):
+                continue
+            deadline = request.round.deadline
+            if deadline and calendar.local_date(now, app.tz) > deadline:
+                continue
+            contact = request.contact
+            rnd = request.round
+            rendered = mails.render("reminder", {
+                **_contact_context(app, contact, contact.department.name,
+                                   subject_tag(rnd.month, request.tag)),
+                "month_label": month_label(rnd.month),
+                "deadline": long_date(deadline) if deadline else "",
+                "template_block": block,
+                "original_date": short_date(calendar.local_date(request.sent_at, app.tz)),
+            })
+            message_id = new_message_id("rem", _domain(app), f"{rnd.month}-{request.tag}")
+            raw = _build(app, rendered, contact, message_id, now, suppress_oof=True,
+                         in_reply_to=request.message_id)
+            row = enqueue(session, kind="reminder", dedupe_key=f"reminder:{request.id}:{nth}",
+                          message_id=message_id, to_address=contact.email,
+                          subject=rendered.subject, raw=raw, now=now, request_id=request.id,
+                          contact_id=contact.id)
+            if row is not None:
+                request.reminders_sent = nth
+                request.last_reminder_at = now
+                planned.append(PlannedMail(contact.department.name, contact.email,
+                                           rendered.subject, rendered.text, kind="reminder"))
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    return planned
+
+
+__all__ = ["format_datetime", "queue_reminders", "send_requests"]

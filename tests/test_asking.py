@@ -1,0 +1,315 @@
+"""Asking, end to end against the real Postfix + Dovecot stack and both databases:
+request rounds, idempotency, the outbox's retries and failures, reminders, `intake check`."""
+
+from __future__ import annotations
+
+import email
+import os
+import subprocess
+import sys
+import uuid
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from bot.app import App
+from bot.cli import cli
+from bot.outbox import deliver_due
+from bot.smtp import SmtpTransport
+from db.models import OutboxMessage, Request
+from tests.mailstack import MailStack
+
+CONTACTS = """\
+contacts:
+  - department: Bauamt
+    name: Erika Muster
+    email: contact1@musterhausen.test
+    salutation: Frau Muster
+    deputies: [contact9@musterhausen.test]
+  - department: Wirtschaftsförderung
+    name: Jörg Überall
+    email: contact2@musterhausen.test
+    salutation: Herr Überall
+  - department: Kita Sonnenschein
+    email: contact3@musterhausen.test
+"""
+#: Monday 4 January 2027, 08:00 in Berlin: the first working day of the month
+MONDAY = "2027-01-04T08:00:00+01:00"
+
+
+@pytest.fixture
+def site(tmp_path: Path, clean_mailboxes: MailStack, db_url: str) -> Path:
+    """A configured intake directory pointing at the loopback stack."""
+    (tmp_path / "contacts.yaml").write_text(CONTACTS, encoding="utf-8")
+    (tmp_path / "intake.toml").write_text(f"""
+[database]
+url = "{db_url}"
+[mail]
+from_address = "bot@musterhausen.test"
+from_name = "Social-Media-Team Stadt Musterhausen"
+[smtp]
+host = "127.0.0.1"
+port = {clean_mailboxes.smtp_port}
+security = "none"
+username = ""
+[imap]
+host = "127.0.0.1"
+port = {clean_mailboxes.imaps_port}
+security = "ssl"
+username = "bot@musterhausen.test"
+password_env = "TEST_IMAP_PW"
+ca_file = "{clean_mailboxes.cafile}"
+[schedule]
+state = "NW"
+""", encoding="utf-8")
+    assert intake(tmp_path, "db", "upgrade").exit_code == 0
+    return tmp_path
+
+
+def intake(site: Path, *args: str, now: str | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    full = ["--config", str(site / "intake.toml")]
+    if now:
+        full += ["--now", now]
+    return CliRunner().invoke(cli, full + list(args), env=env or {}, catch_exceptions=False)
+
+
+def parse(raw: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def body_text(msg: EmailMessage) -> str:
+    part = msg.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content()).replace("\r\n", "\n")
+
+
+def db_rows(site: Path, model: type) -> list:  # type: ignore[type-arg]
+    app = App(config_path=site / "intake.toml", config_explicit=True)
+    with app.sessions() as session:
+        rows = list(session.scalars(select(model)))
+    app.close()
+    return rows
+
+
+def test_requests_arrive_with_german_text_and_identity_headers(site: Path,
+                                                               mailstack: MailStack) -> None:
+    result = intake(site, "send-requests", now=MONDAY)
+    assert result.exit_code == 0, result.output
+    assert "round 2027-01 (reply by 2027-01-18): 3 request(s) queued" in result.stdout
+    assert "outbox: 3 sent, 0 waiting for retry, 0 failed" in result.stdout
+
+    requests = {r.message_id: r for r in db_rows(site, Request)}
+    (raw,) = mailstack.wait_for_messages("contact2@musterhausen.test")
+    msg = parse(raw)
+    request = requests[msg["Message-ID"]]
+    assert request.status == "sent"
+    assert msg["Subject"] == (f"Ihre Themen für Januar 2027 – Wirtschaftsförderung "
+                              f"[Themen 2027-01 #{request.tag}]")
+    assert msg["To"] == "Jörg Überall <contact2@musterhausen.test>"
+    assert msg["From"] == "Social-Media-Team Stadt Musterhausen <bot@musterhausen.test>"
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["X-Auto-Response-Suppress"] is None  # the first request reveals absences
+    assert msg["Date"].endswith("+0100")
+    text = body_text(msg)
+    assert text.startswith("Guten Tag Herr Überall,")
+    assert "Montag, 18. Januar 2027" in text
+    assert "--- Thema ---\nWas:\nWann:\nWo:\nWer:\nWie viele:\nZitat:\n" in text
+    assert msg.get_body(("html",)) is not None
+    # the subject is RFC 2047 encoded on the wire, never raw 8-bit
+    assert b"Subject: Ihre Themen =?utf-8?" in raw
+    greeting = body_text(parse(mailstack.wait_for_messages("contact3@musterhausen.test")[0]))
+    assert greeting.startswith("Guten Tag,")
+    # the deputy gets nothing: requests go to the primary contact
+    assert mailstack.wait_for_messages("contact9@musterhausen.test", count=0) == []
+
+
+def test_a_second_run_sends_nothing_new(site: Path, mailstack: MailStack) -> None:
+    assert intake(site, "send-requests", now=MONDAY).exit_code == 0
+    result = intake(site, "send-requests", now="2027-01-05T09:00:00+01:00")
+    assert result.exit_code == 0, result.output
+    assert "0 request(s) queued, 3 already had theirs" in result.stdout
+    mailstack.wait_queue_empty()
+    for n in (1, 2, 3):
+        assert len(mailstack.wait_for_messages(f"contact{n}@musterhausen.test")) == 1
+    assert len(db_rows(site, OutboxMessage)) == 3
+
+
+def test_two_concurrent_runs_send_each_contact_exactly_one_request(site: Path,
+                                                                    mailstack: MailStack) -> None:
+    env = {**os.environ, "INTAKE_NOW": MONDAY, "INTAKE_CONFIG": str(site / "intake.toml")}
+    procs = [subprocess.Popen([sys.executable, "-m", "bot", "send-requests"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    queued = sum(int(out.split("request(s) queued")[0].split(": ")[-1]) for out, _ in outputs)
+    assert queued == 3, outputs
+    mailstack.wait_queue_empty()
+    for n in (1, 2, 3):
+        assert len(mailstack.wait_for_messages(f"contact{n}@musterhausen.test")) == 1
+    assert len(db_rows(site, Request)) == 3
+
+
+def test_dry_run_shows_the_mails_and_changes_nothing(site: Path, mailstack: MailStack) -> None:
+    result = intake(site, "send-requests", "--dry-run", "--only", "bauamt", now=MONDAY)
+    assert result.exit_code == 0, result.output
+    assert "--- would send to contact1@musterhausen.test (Bauamt)" in result.stdout
+    assert "Guten Tag Frau Muster," in result.stdout
+    assert "1 request(s) would be sent" in result.stdout
+    assert db_rows(site, Request) == []
+    assert db_rows(site, OutboxMessage) == []
+    assert mailstack.wait_for_messages("contact1@musterhausen.test", count=0) == []
+
+
+def test_only_an_unknown_department_is_a_clear_error(site: Path) -> None:
+    result = intake(site, "send-requests", "--only", "Bauhof", now=MONDAY)
+    assert result.exit_code == 1
+    assert "--only 'Bauhof': no active department of that name" in result.stderr
+
+
+class StopsPostfixAfter:
+    """The real SMTP transport; after `n` mails the real Postfix is stopped (mid-batch)."""
+
+    def __init__(self, inner: SmtpTransport, stack: MailStack, n: int) -> None:
+        self.inner, self.stack, self.n = inner, stack, n
+
+    def open(self) -> None:
+        self.inner.open()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
+        if self.n == 0:
+            self.stack.stop_postfix()
+        self.n -= 1
+        self.inner.send(sender, recipients, raw)
+
+
+def test_postfix_stopped_mid_batch_keeps_rows_queued_until_it_is_back(
+        site: Path, mailstack: MailStack) -> None:
+    result = intake(site, "send-requests", "--dry-run", now=MONDAY)
+    assert result.exit_code == 0
+    app = App(config_path=site / "intake.toml", config_explicit=True, now_override=MONDAY)
+    from bot.rounds import send_requests
+
+    assert len(send_requests(app).queued) == 3
+    smtp = app.settings.smtp
+    now = app.now()
+    try:
+        report = deliver_due(app.sessions,
+                             lambda: StopsPostfixAfter(SmtpTransport(smtp, None), mailstack, 1),
+                             "bot@musterhausen.test", now)
+        assert report.sent == 1
+        assert report.retrying == 2
+        assert report.connection_error
+        with app.sessions() as session:
+            statuses = sorted(session.scalars(select(OutboxMessage.status)))
+        assert statuses == ["queued", "queued", "sent"]
+        # while Postfix is down, the CLI says so in one line and keeps the mail
+        later = "2027-01-04T09:00:00+01:00"
+        result = intake(site, "outbox", now=later)
+        assert result.exit_code == 1
+        assert "cannot connect" in result.stderr
+        assert result.stderr.strip().splitlines()[-1].startswith("intake: SMTP 127.0.0.1:")
+        assert "Traceback" not in result.stderr
+    finally:
+        mailstack.start_postfix()
+    result = intake(site, "outbox", now="2027-01-04T12:00:00+01:00")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().endswith("3 sent")
+    mailstack.wait_queue_empty()
+    for n in (1, 2, 3):
+        assert len(mailstack.wait_for_messages(f"contact{n}@musterhausen.test")) == 1
+    app.close()
+
+
+def test_permanent_failure_is_shown_and_can_be_retried(site: Path, mailstack: MailStack) -> None:
+    nobody = f"nobody-{uuid.uuid4().hex[:8]}@musterhausen.test"  # unknown to the server
+    contacts = CONTACTS.replace("contact3@musterhausen.test", nobody)
+    (site / "contacts.yaml").write_text(contacts, encoding="utf-8")
+    result = intake(site, "send-requests", now=MONDAY)
+    assert result.exit_code == 0, result.output
+    assert "outbox: 2 sent, 0 waiting for retry, 1 failed" in result.stdout
+    result = intake(site, "outbox", now=MONDAY)
+    assert "failed" in result.stdout
+    assert f"{nobody}: 550" in result.stdout  # the server's own text
+    mailstack.add_user(nobody)
+    result = intake(site, "outbox", "--retry-failed", now="2027-01-04T10:00:00+01:00")
+    assert result.exit_code == 0, result.output
+    assert "1 failed mail(s) queued again" in result.stdout
+    assert result.stdout.strip().endswith("3 sent")
+    assert len(mailstack.wait_for_messages(nobody)) == 1
+
+
+def test_one_reminder_in_the_same_thread_after_five_working_days(site: Path,
+                                                                 mailstack: MailStack) -> None:
+    assert intake(site, "send-requests", now=MONDAY).exit_code == 0
+    # Friday: four working days later, nothing due yet
+    result = intake(site, "followups", now="2027-01-08T10:00:00+01:00")
+    assert "0 reminder(s) queued" in result.stdout
+    # Saturday of the next week: no mail on weekends
+    result = intake(site, "followups", now="2027-01-16T10:00:00+01:00")
+    assert "0 reminder(s) queued" in result.stdout
+    # Monday 11 January 08:00: five working days later
+    result = intake(site, "followups", now="2027-01-11T08:30:00+01:00")
+    assert result.exit_code == 0, result.output
+    assert "3 reminder(s) queued" in result.stdout
+    first = parse(mailstack.wait_for_messages("contact1@musterhausen.test")[0])
+    reminder = parse(mailstack.wait_for_messages("contact1@musterhausen.test", count=2)[1])
+    assert reminder["Subject"].startswith("Erinnerung:")
+    assert reminder["In-Reply-To"] == first["Message-ID"]
+    assert reminder["References"] == first["Message-ID"]
+    assert reminder["X-Auto-Response-Suppress"] == "OOF"
+    assert reminder["Auto-Submitted"] == "auto-generated"
+    tag = first["Subject"].rsplit(" ", 1)[-1]
+    assert reminder["Subject"].endswith(tag)
+    assert "4. Januar 2027" in body_text(reminder)
+    # at most one
+    result = intake(site, "followups", now="2027-01-15T10:00:00+01:00")
+    assert "0 reminder(s) queued" in result.stdout
+    mailstack.wait_queue_empty()
+    assert len(mailstack.wait_for_messages("contact1@musterhausen.test", count=2)) == 2
+
+
+def test_check_online_reports_both_servers(site: Path, mailstack: MailStack) -> None:
+    result = intake(site, "check", env={"TEST_IMAP_PW": "secret"})
+    assert result.exit_code == 0, result.output
+    assert "IMAP 127.0.0.1" in result.stdout and "logged in as bot@musterhausen.test" in result.stdout
+    assert "SMTP 127.0.0.1" in result.stdout and "no AUTH (relay)" in result.stdout
+
+
+def test_check_online_wrong_password_tls_and_unreachable(site: Path,
+                                                         mailstack: MailStack) -> None:
+    result = intake(site, "check", env={"TEST_IMAP_PW": "wrong"})
+    assert result.exit_code == 1
+    assert "login as bot@musterhausen.test refused; check the password" in result.stderr
+    result = intake(site, "check", env={"TEST_IMAP_PW": "secret", "INTAKE_IMAP__CA_FILE": ""})
+    assert result.exit_code == 1
+    assert "TLS certificate not trusted" in result.stderr
+    result = intake(site, "check", env={"TEST_IMAP_PW": "secret", "INTAKE_SMTP__PORT": "1"})
+    assert result.exit_code == 1
+    assert "SMTP 127.0.0.1:1: cannot connect" in result.stderr
+
+
+def test_submission_port_with_starttls_and_auth(site: Path, mailstack: MailStack) -> None:
+    env = {"INTAKE_SMTP__PORT": str(mailstack.submission_port),
+           "INTAKE_SMTP__SECURITY": "starttls",
+           "INTAKE_SMTP__USERNAME": "bot@musterhausen.test",
+           "INTAKE_SMTP__CA_FILE": str(mailstack.cafile),
+           "INTAKE_SMTP__PASSWORD_ENV": "TEST_SMTP_PW",
+           "TEST_SMTP_PW": "secret"}
+    result = intake(site, "send-requests", "--only", "Bauamt", now=MONDAY, env=env)
+    assert result.exit_code == 0, result.output
+    assert len(mailstack.wait_for_messages("contact1@musterhausen.test")) == 1
+    result = intake(site, "check", env={**env, "TEST_SMTP_PW": "falsch", "TEST_IMAP_PW": "secret"})
+    assert result.exit_code == 1
+    assert "SMTP 127.0.0.1" in result.stderr and "login as bot@musterhausen.test refused" \
+        in result.stderr
+    assert "falsch" not in result.output
