@@ -184,12 +184,15 @@ def next_request_time(after: datetime, tz: ZoneInfo, state: str, request_time: s
 # --- the weekly digest ---------------------------------------------------------------------
 
 def weekday_index(weekday: str | int) -> int:
-    """ "mon" / 0 -> 0 ... "sun" / 6 -> 6."""
+    """ "mon" / "monday" / 0 -> 0 ... "sun" / 6 -> 6."""
     if isinstance(weekday, int):
         if not 0 <= weekday <= 6:
             raise ValueError(f"weekday must be 0 (Monday) to 6 (Sunday), not {weekday}")
         return weekday
-    key = weekday.strip().lower()[:3]
+    key = weekday.strip().lower()
+    full = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    if key in full:
+        key = key[:3]
     if key not in WEEKDAYS:
         raise ValueError(f"{weekday!r} is not a weekday (mon, tue, wed, thu, fri, sat, sun)")
     return WEEKDAYS.index(key)

@@ -6,6 +6,7 @@ For now the login check of `intake check`; the poller of the listening issue bui
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from collections.abc import Callable
@@ -54,10 +55,8 @@ def _connect(settings: ImapSettings, password: str | None, factory: ImapFactory)
 
 
 def _close_quietly(client: IMAPClient) -> None:
-    try:
+    with contextlib.suppress(OSError, IMAPClientError):
         client.shutdown()
-    except (OSError, IMAPClientError):
-        pass
 
 
 def _translate(settings: ImapSettings, exc: BaseException) -> ConnectionProblem | None:
@@ -90,9 +89,7 @@ def check_login(settings: ImapSettings, password: str | None) -> str:
         raise ConnectionProblem(f"IMAP {settings.host}: folder {settings.folder!r}: "
                                 f"{exc}") from None
     finally:
-        try:
+        with contextlib.suppress(OSError, IMAPClientError):
             client.logout()
-        except (OSError, IMAPClientError):
-            pass
     return (f"IMAP {settings.host}:{settings.port} ({settings.security}): logged in as "
             f"{settings.username}, {settings.folder} has {count} message(s)")

@@ -281,8 +281,10 @@ def test_one_reminder_in_the_same_thread_after_five_working_days(site: Path,
 def test_check_online_reports_both_servers(site: Path, mailstack: MailStack) -> None:
     result = intake(site, "check", env={"TEST_IMAP_PW": "secret"})
     assert result.exit_code == 0, result.output
-    assert "IMAP 127.0.0.1" in result.stdout and "logged in as bot@musterhausen.test" in result.stdout
-    assert "SMTP 127.0.0.1" in result.stdout and "no AUTH (relay)" in result.stdout
+    imap_line, smtp_line = result.stdout.strip().splitlines()[-2:]
+    assert imap_line.startswith(f"IMAP 127.0.0.1:{mailstack.imaps_port} (ssl): logged in as "
+                                f"bot@musterhausen.test")
+    assert smtp_line == f"SMTP 127.0.0.1:{mailstack.smtp_port} (none): no AUTH (relay)"
 
 
 def test_check_online_wrong_password_tls_and_unreachable(site: Path,

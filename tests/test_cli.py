@@ -95,7 +95,8 @@ def test_contacts_check_reports_line_3_and_line_6() -> None:
 
 
 def test_contacts_check_ok_csv() -> None:
-    result = intake("contacts", "check", str(FIXTURES / "contacts" / "excel_semicolon_utf8_bom.csv"))
+    path = FIXTURES / "contacts" / "excel_semicolon_utf8_bom.csv"
+    result = intake("contacts", "check", str(path))
     assert result.exit_code == 0
     assert result.stdout.strip().endswith("3 departments (2 active), OK")
 

@@ -1,0 +1,86 @@
+"""Outgoing mail headers (pure): identity, encoding, no header injection; retry backoff."""
+
+from __future__ import annotations
+
+import email
+from datetime import UTC, datetime, timedelta
+from email import policy
+
+import pytest
+
+from bot.mailer import TAG_ALPHABET, build_mail, new_message_id, new_tag, one_line, subject_tag
+from bot.outbox import MAX_RETRY, backoff
+from mailtemplates import RenderedMail
+
+NOW = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
+
+
+def build(**kwargs: object) -> bytes:
+    args: dict[str, object] = {
+        "rendered": RenderedMail("Ihre Themen für März – Bauamt [Themen 2027-03 #K7Q2]",
+                                 "Guten Tag,\nÄÖÜß\n", "<p>Guten Tag</p>"),
+        "from_address": "themen@musterhausen.de", "from_name": "Social-Media-Team",
+        "to_address": "erika@musterhausen.de", "to_name": "Erika Muster",
+        "message_id": "<req-1@musterhausen.de>", "date": NOW,
+    }
+    args.update(kwargs)
+    return build_mail(**args)  # type: ignore[arg-type]
+
+
+def test_a_newline_in_a_name_cannot_inject_a_header() -> None:
+    raw = build(to_name="Erika\r\nBcc: evil@example.org", from_name="Team\nX-Evil: 1")
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert msg["Bcc"] is None and msg["X-Evil"] is None
+    assert msg["To"] == '"Erika Bcc: evil@example.org" <erika@musterhausen.de>'
+    assert b"\nBcc:" not in raw and b"\nX-Evil:" not in raw
+
+
+def test_a_newline_in_the_subject_stays_in_the_subject() -> None:
+    raw = build(rendered=RenderedMail("Themen\r\nBcc: evil@example.org", "x\n", "<p>x</p>"))
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert msg["Subject"] == "Themen Bcc: evil@example.org"
+    assert msg["Bcc"] is None
+
+
+def test_umlauts_are_rfc2047_encoded_and_round_trip() -> None:
+    raw = build(to_name="Jörg Überall", from_name="Stadt Müsterhausen")
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(byte < 128 for byte in head)
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert msg["To"] == "Jörg Überall <erika@musterhausen.de>"
+    assert msg["Subject"] == "Ihre Themen für März – Bauamt [Themen 2027-03 #K7Q2]"
+
+
+@pytest.mark.parametrize("suppress, expected", [(False, None), (True, "OOF")])
+def test_auto_headers(suppress: bool, expected: str | None) -> None:
+    msg = email.message_from_bytes(build(suppress_oof=suppress), policy=policy.default)
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["X-Auto-Response-Suppress"] == expected
+
+
+def test_threading_headers() -> None:
+    msg = email.message_from_bytes(build(in_reply_to="<req-1@x>", references=["<req-1@x>"]),
+                                   policy=policy.default)
+    assert msg["In-Reply-To"] == "<req-1@x>"
+    assert msg["References"] == "<req-1@x>"
+
+
+def test_tags_and_message_ids() -> None:
+    tags = {new_tag() for _ in range(200)}
+    assert len(tags) > 190
+    assert all(len(t) == 4 and set(t) <= set(TAG_ALPHABET) for t in tags)
+    assert not set("01OIL") & set(TAG_ALPHABET)
+    assert subject_tag("2027-01", "K7Q2") == "[Themen 2027-01 #K7Q2]"
+    mid = new_message_id("req", "musterhausen.de", "2027-01-K7Q2")
+    assert mid.startswith("<req-2027-01-K7Q2.") and mid.endswith("@musterhausen.de>")
+    assert new_message_id("req", "x.de") != new_message_id("req", "x.de")
+
+
+def test_one_line() -> None:
+    assert one_line(" Erika\r\n\tMuster\x00 ") == "Erika Muster"
+    assert one_line(None) == ""
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff(n) for n in (1, 2, 3, 4)] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
+    assert backoff(30) == MAX_RETRY
