@@ -7,9 +7,12 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import format_datetime, formataddr
+from typing import cast
 
 from mailtemplates import RenderedMail
 
@@ -58,19 +61,21 @@ def build_mail(
 ) -> bytes:
     """A multipart/alternative mail (text + HTML) as CRLF bytes, ready for SMTP.
 
-    Names and subjects are encoded per RFC 2047 by the standard library's policy; any line
-    break in a name from the contacts file is flattened first, so no header can be injected.
+    Names and subjects are encoded per RFC 2047 (quoted-printable bodies in UTF-8); any
+    line break or control character in a name or subject is flattened first, so no header
+    can be injected. Built with the compat32 classes: same wire format as EmailMessage,
+    several times faster, which matters when a round renders thousands of requests.
     """
-    msg = EmailMessage(policy=policy.SMTP)
-    msg["Subject"] = one_line(rendered.subject)
-    msg["From"] = Address(display_name=one_line(from_name), addr_spec=from_address)
-    msg["To"] = Address(display_name=one_line(to_name), addr_spec=to_address)
+    msg = MIMEMultipart("alternative")
+    msg["Subject"] = _encoded(one_line(rendered.subject))
+    msg["From"] = formataddr((one_line(from_name), from_address), charset="utf-8")
+    msg["To"] = formataddr((one_line(to_name), to_address), charset="utf-8")
     msg["Date"] = format_datetime(date)
-    msg["Message-ID"] = message_id
+    msg["Message-ID"] = one_line(message_id)
     if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
+        msg["In-Reply-To"] = one_line(in_reply_to)
     if references:
-        msg["References"] = " ".join(references)
+        msg["References"] = one_line(" ".join(references))
     if auto_submitted:
         # RFC 3834: automatic mail; well-behaved responders do not answer it
         msg["Auto-Submitted"] = "auto-generated"
@@ -79,7 +84,25 @@ def build_mail(
         # still reveals absences, which is useful to know)
         msg["X-Auto-Response-Suppress"] = "OOF"
     for name, value in extra_headers:
-        msg[name] = one_line(value)
-    msg.set_content(rendered.text, subtype="plain", charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return msg.as_bytes()
+        msg[name] = _encoded(one_line(value))
+    msg.attach(_text_part(rendered.text, "plain"))
+    msg.attach(_text_part(rendered.html, "html"))
+    return msg.as_bytes(policy=_WIRE)
+
+
+def _encoded(value: str) -> str:
+    if value.isascii():
+        return value
+    # compat32 folds a Header object itself; typeshed only knows str values
+    return cast(str, Header(value, "utf-8"))
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    part = MIMENonMultipart("text", subtype)
+    part.set_payload(text, charset=_UTF8_QP)  # UTF-8, quoted-printable: readable in the raw
+    return part
+
+
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+_WIRE = policy.compat32.clone(linesep="\r\n", max_line_length=78)

@@ -99,6 +99,25 @@ def _claim(sessions: sessionmaker[Session], now: datetime, limit: int) -> list[i
     return ids
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    kind: str
+    message_id: str
+    to_address: str
+    raw: bytes
+    attempts: int
+
+
+def _load(sessions: sessionmaker[Session], ids: list[int]) -> list[_Claimed]:
+    with sessions() as session:
+        rows = session.execute(
+            select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.message_id,
+                   OutboxMessage.to_address, OutboxMessage.raw, OutboxMessage.attempts)
+            .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))
+        return [_Claimed(*row) for row in rows]
+
+
 def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[], Transport],
                 sender: str, now: datetime, batch: int = 100) -> DeliveryReport:
     """Send every due row, one SMTP connection per batch, one commit per mail."""
@@ -107,6 +126,7 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
         ids = _claim(sessions, now, batch)
         if not ids:
             return report
+        claimed = _load(sessions, ids)
         transport = transport_factory()
         try:
             transport.open()
@@ -117,10 +137,10 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
             log.error("outbox: %s; %d mail(s) stay queued", exc, len(ids))
             return report
         try:
-            for row_id in ids:
-                if not _deliver_one(sessions, transport, sender, row_id, now, report):
+            for position, mail in enumerate(claimed):
+                if not _deliver_one(sessions, transport, sender, mail, now, report):
                     # the connection is gone: give the rest back and stop this round
-                    rest = ids[ids.index(row_id) + 1:]
+                    rest = [m.id for m in claimed[position + 1:]]
                     _release(sessions, rest, now, report.connection_error or "connection lost")
                     report.retrying += len(rest)
                     return report
@@ -130,49 +150,40 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
             return report
 
 
+def _set(sessions: sessionmaker[Session], row_id: int, **values: object) -> None:
+    with sessions.begin() as session:
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+
+
 def _deliver_one(sessions: sessionmaker[Session], transport: Transport, sender: str,
-                 row_id: int, now: datetime, report: DeliveryReport) -> bool:
-    with sessions() as session:
-        row = session.get(OutboxMessage, row_id)
-        if row is None or row.status != "sending":
-            return True
-        raw, to_address, attempts = row.raw, row.to_address, row.attempts
+                 mail: _Claimed, now: datetime, report: DeliveryReport) -> bool:
     try:
-        transport.send(sender, [to_address], raw)
+        transport.send(sender, [mail.to_address], mail.raw)
     except DeliveryError as exc:
-        with sessions.begin() as session:
-            row = session.get(OutboxMessage, row_id)
-            assert row is not None
-            row.last_error = str(exc)[:2000]
-            if not exc.transient:
-                row.status = "failed"
-                report.failed += 1
-                log.error("outbox: mail %s to %s failed for good: %s", row.message_id,
-                          to_address, exc)
-            elif attempts >= MAX_ATTEMPTS:
-                row.status = "failed"
-                row.last_error = f"gave up after {attempts} attempts: {exc}"[:2000]
-                report.failed += 1
-                log.error("outbox: mail %s to %s: %s", row.message_id, to_address,
-                          row.last_error)
-            else:
-                row.status = "queued"
-                row.next_attempt_at = now + backoff(attempts)
-                report.retrying += 1
-                log.warning("outbox: mail %s to %s deferred (%s); retry at %s",
-                            row.message_id, to_address, exc, row.next_attempt_at)
+        error = str(exc)[:2000]
+        if not exc.transient:
+            _set(sessions, mail.id, status="failed", last_error=error)
+            report.failed += 1
+            log.error("outbox: mail %s to %s failed for good: %s", mail.message_id,
+                      mail.to_address, exc)
+        elif mail.attempts >= MAX_ATTEMPTS and not isinstance(exc, ConnectionProblem):
+            error = f"gave up after {mail.attempts} attempts: {exc}"[:2000]
+            _set(sessions, mail.id, status="failed", last_error=error)
+            report.failed += 1
+            log.error("outbox: mail %s to %s: %s", mail.message_id, mail.to_address, error)
+        else:
+            retry_at = now + backoff(mail.attempts)
+            _set(sessions, mail.id, status="queued", next_attempt_at=retry_at, last_error=error)
+            report.retrying += 1
+            log.warning("outbox: mail %s to %s deferred (%s); retry at %s", mail.message_id,
+                        mail.to_address, exc, retry_at)
         if isinstance(exc, ConnectionProblem):
             report.connection_error = str(exc)
             return False
         return True
-    with sessions.begin() as session:
-        row = session.get(OutboxMessage, row_id)
-        assert row is not None
-        row.status = "sent"
-        row.sent_at = now
-        row.last_error = None
+    _set(sessions, mail.id, status="sent", sent_at=now, last_error=None)
     report.sent += 1
-    log.info("outbox: sent %s to %s", row.kind, to_address)
+    log.info("outbox: sent %s to %s", mail.kind, mail.to_address)
     return True
 
 

@@ -85,12 +85,17 @@ def _get_or_open_round(session: Session, month: str, now: datetime, deadline: da
     return rnd
 
 
-def _unused_tag(session: Session) -> str:
-    for _ in range(20):
-        tag = new_tag()
-        if session.scalar(select(Request.id).where(Request.tag == tag)) is None:
+def _unused_tag(session: Session, taken: set[str]) -> str:
+    """A tag no request has yet (`taken` is loaded once per round and kept up to date)."""
+    if not taken:
+        taken.update(session.scalars(select(Request.tag)))
+        taken.add("")  # marks the set as loaded even when no request exists yet
+    for length in (4, 4, 4, 5, 6):
+        tag = new_tag(length)
+        if tag not in taken:
+            taken.add(tag)
             return tag
-    return new_tag(6)
+    raise RuntimeError("no free subject tag")  # 31**6 tags: not reachable in practice
 
 
 def _contact_context(app: App, contact: Contact, department: str, tag: str) -> dict[str, object]:
@@ -144,10 +149,12 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
                 raise UserError(f"--only {only!r}: no active department of that name "
                                 f"(active: {known})")
             contacts = wanted
+        taken: set[str] = set()
         for contact in contacts:
             department = contact.department.name
             try:
-                planned = _queue_request(app, session, mails, block, rnd, contact, now)
+                planned = _queue_request(app, session, mails, block, rnd, contact, now,
+                                         taken)
                 checkpoint()
             except IntegrityError:  # a concurrent run queued this contact first
                 session.rollback()
@@ -163,12 +170,13 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
 
 
 def _queue_request(app: App, session: Session, mails: TemplateRenderer, block: str,
-                   rnd: RequestRound, contact: Contact, now: datetime) -> PlannedMail | None:
+                   rnd: RequestRound, contact: Contact, now: datetime,
+                   taken: set[str]) -> PlannedMail | None:
     exists = session.scalar(select(Request.id).where(Request.round_id == rnd.id,
                                                      Request.contact_id == contact.id))
     if exists is not None:
         return None
-    tag = _unused_tag(session)
+    tag = _unused_tag(session, taken)
     department = contact.department.name
     message_id = new_message_id("req", _domain(app), f"{rnd.month}-{tag}")
     deadline = rnd.deadline or calendar.reply_deadline(

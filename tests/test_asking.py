@@ -122,7 +122,7 @@ def test_requests_arrive_with_german_text_and_identity_headers(site: Path,
     assert "--- Thema ---\nWas:\nWann:\nWo:\nWer:\nWie viele:\nZitat:\n" in text
     assert msg.get_body(("html",)) is not None
     # the subject is RFC 2047 encoded on the wire, never raw 8-bit
-    assert b"Subject: Ihre Themen =?utf-8?" in raw
+    assert b"\r\nSubject: =?utf-8?q?Ihre_Themen_f=C3=BCr" in raw
     greeting = body_text(parse(mailstack.wait_for_messages("contact3@musterhausen.test")[0]))
     assert greeting.startswith("Guten Tag,")
     # the deputy gets nothing: requests go to the primary contact

@@ -1,0 +1,268 @@
+"""Head counts as colleagues write them -> `HowMany`.
+
+Choices (the contract fixes the first three; keep in sync with the tests):
+
+- "80", "ca. 80", "etwa/rund/ungefähr/circa/~ 80", "about 80" -> 80/80.
+- "50-60", "50 bis 60", "zwischen 50 und 60", "50 to 60" -> 50/60.
+- "über 100", "mehr als 100", "more than 100", "> 100" -> 101/None.
+- "mindestens 100", "ab 100", "100+", "100 und mehr", "at least 100" -> 100/None.
+- "bis zu 100", "bis 100", "max. 100", "maximal/höchstens 100", "up to 100" -> None/100.
+- "unter 100", "weniger als 100", "less than 100", "< 100" -> None/99.
+- Thousands separators "1.500", "1,500", "1 500" -> 1500.
+- Number words: "zwanzig", "dreißig", "hundertfünfzig", "zweihundert", "einundzwanzig",
+  "zweitausend", "a dozen", "ein Dutzend" (12), "two hundred and fifty". A lone "ein/eine/one/a"
+  is not a count ("eine Klasse").
+- The first count in the text wins ("80 Gäste, davon 20 Kinder" -> 80).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from parsers.common import clean_inline, is_not_applicable
+from parsers.model import HowMany
+
+_DE_UNITS: dict[str, int] = {
+    "null": 0, "eins": 1, "ein": 1, "eine": 1, "zwei": 2, "zwo": 2, "drei": 3, "vier": 4,
+    "fünf": 5, "sechs": 6, "sieben": 7, "acht": 8, "neun": 9, "zehn": 10, "elf": 11,
+    "zwölf": 12, "dreizehn": 13, "vierzehn": 14, "fünfzehn": 15, "sechzehn": 16,
+    "siebzehn": 17, "achtzehn": 18, "neunzehn": 19,
+}  # fmt: skip
+_DE_TENS: dict[str, int] = {
+    "zwanzig": 20, "dreißig": 30, "vierzig": 40, "fünfzig": 50, "sechzig": 60,
+    "siebzig": 70, "achtzig": 80, "neunzig": 90,
+}  # fmt: skip
+_EN_NUMBERS: dict[str, int] = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_MULTIPLIERS: dict[str, int] = {
+    "hundert": 100, "hundred": 100, "tausend": 1000, "thousand": 1000,
+    "dutzend": 12, "dozen": 12,
+}  # fmt: skip
+#: Words that mean "one" only in front of a multiplier ("ein Dutzend", "a hundred").
+_WEAK_ONE = frozenset({"a", "an", "ein", "eine", "einen", "one", "eins"})
+
+
+def _de_below_100(word: str) -> int | None:
+    if word in _DE_UNITS:
+        return _DE_UNITS[word]
+    if word in _DE_TENS:
+        return _DE_TENS[word]
+    if "und" in word:
+        unit, _, tens = word.partition("und")
+        if unit in _DE_UNITS and 1 <= _DE_UNITS[unit] <= 9 and tens in _DE_TENS:
+            return _DE_UNITS[unit] + _DE_TENS[tens]
+    return None
+
+
+def _de_below_1000(word: str) -> int | None:
+    if "hundert" not in word:
+        return _de_below_100(word)
+    left, _, right = word.partition("hundert")
+    hundreds = 1 if left in ("", "ein", "eins") else _de_below_100(left)
+    if hundreds is None or not 1 <= hundreds <= 9:
+        return None
+    right = right.removeprefix("und")
+    rest = 0 if not right else _de_below_100(right)
+    return None if rest is None else hundreds * 100 + rest
+
+
+def german_number(word: str) -> int | None:
+    """A German number word ("hundertfünfzig", "dreiundzwanzig", "zweitausend") or None."""
+    w = word.lower().replace("ss", "ß").replace("ue", "ü").replace("oe", "ö")
+    if "tausend" in w:
+        left, _, right = w.partition("tausend")
+        thousands = 1 if left in ("", "ein", "eins") else _de_below_1000(left)
+        right = right.removeprefix("und")
+        rest = 0 if not right else _de_below_1000(right)
+        if thousands is None or rest is None or thousands == 0:
+            return None
+        return thousands * 1000 + rest
+    return _de_below_1000(w)
+
+
+@dataclass(frozen=True)
+class _Num:
+    start: int
+    end: int
+    value: int
+
+
+_DIGITS = re.compile(
+    r"(?<![\d.,])(?:\d{1,3}(?:(?:\.|,|[ \u00a0\u202f\u2009])\d{3})+(?![\d])|\d{1,9})(?!\d|[.,]\d)"
+)
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
+
+
+def _word_value(word: str) -> tuple[str, int] | None:
+    """("num", n), ("mul", m), ("one", 1) or ("and", 0) for number-ish words, else None."""
+    w = word.lower()
+    if w in ("and", "und"):
+        return ("and", 0)
+    if w in _WEAK_ONE:
+        return ("one", 1)
+    if w in _MULTIPLIERS:
+        return ("mul", _MULTIPLIERS[w])
+    if w in _EN_NUMBERS:
+        return ("num", _EN_NUMBERS[w])
+    if "-" in w:  # "twenty-five"
+        parts = [_EN_NUMBERS.get(p) for p in w.split("-")]
+        if all(p is not None for p in parts):
+            return ("num", sum(p for p in parts if p is not None))
+        return None
+    value = german_number(w)
+    if value is not None:
+        return ("num", value)
+    return None
+
+
+def _evaluate(run: list[tuple[str, int]]) -> int | None:
+    if not any(kind in ("num", "mul") for kind, _ in run):
+        return None
+    total = current = 0
+    for kind, value in run:
+        if kind in ("num", "one"):
+            current += value
+        elif kind == "mul" and value == 1000:
+            total += (current or 1) * 1000
+            current = 0
+        elif kind == "mul":
+            current = (current or 1) * value
+    return total + current
+
+
+def _word_numbers(text: str) -> list[_Num]:
+    found: list[_Num] = []
+    run: list[tuple[str, int]] = []
+    run_start = run_end = 0
+    last_end = -1
+
+    def flush() -> None:
+        while run and run[-1][0] in ("and", "one"):
+            run.pop()
+        value = _evaluate(run)
+        if value is not None:
+            found.append(_Num(run_start, run_end, value))
+
+    for m in _WORD.finditer(text):
+        item = _word_value(m.group())
+        adjacent = last_end >= 0 and text[last_end : m.start()].strip() == ""
+        if item is None or (item[0] == "and" and not run):
+            if run:
+                flush()
+            run = []
+            last_end = -1
+            continue
+        if run and not adjacent:
+            flush()
+            run = []
+        if not run:
+            run_start = m.start()
+            if item[0] == "and":
+                last_end = -1
+                continue
+        run.append(item)
+        if item[0] != "and":
+            run_end = m.end()
+        last_end = m.end()
+    if run:
+        flush()
+    return found
+
+
+def numbers(text: str) -> list[_Num]:
+    """All counts written in digits or words, in text order."""
+    found = [
+        _Num(m.start(), m.end(), int(re.sub(r"\D", "", m.group()))) for m in _DIGITS.finditer(text)
+    ]
+    found += _word_numbers(text)
+    found.sort(key=lambda n: n.start)
+    return found
+
+
+_APPROX = r"ca\.?|circa|zirka|etwa|rund|ungef(?:ä|ae)hr|ungef\.|gesch(?:ä|ae)tzt|~|≈|about|around|approx\.?|approximately|roughly|some"  # noqa: E501
+_PREFIX = re.compile(
+    r"""(?ix)(?<![^\W\d_])(?:
+        (?P<over>(?:(?:ü|ue)ber|mehr\s+als|more\s+than|over|>)\s*)
+      | (?P<least>(?:mindestens|min\.|wenigstens|at\s+least|ab|≥|>=|\+)\s*)
+      | (?P<upto>(?:bis\s+zu|bis|max\.?|maximal|h(?:ö|oe)chstens|up\s+to|at\s+most|maximum|≤|<=)\s*)
+      | (?P<under>(?:unter|weniger\s+als|less\s+than|fewer\s+than|under|below|<)\s*)
+      | (?P<between>(?:zwischen|between)\s+)
+      | (?:(?:"""
+    + _APPROX
+    + r""")\s*)
+    )$""",
+)
+_RANGE_GAP = re.compile(r"\s*(?:-|–|—|bis|to|/)\s*", re.IGNORECASE)
+_AND_GAP = re.compile(r"\s*(?:und|and)\s*", re.IGNORECASE)
+_PLUS_SUFFIX = re.compile(r"\s*(?:\+|(?:und|oder|or|and)\s+(?:mehr|more)\b|plus\b)", re.IGNORECASE)
+
+
+def _interpret(
+    text: str, first: _Num, second: _Num | None
+) -> tuple[int | None, int | None, int, int]:
+    """(min, max, start, end) for the count `first` (maybe a range to `second`) in `text`."""
+    before = text[max(0, first.start - 20) : first.start]
+    prefix = _PREFIX.search(before)
+    kind = next((k for k, v in (prefix.groupdict() if prefix else {}).items() if v), "")
+    start = prefix.start() + max(0, first.start - 20) if prefix else first.start
+    if second is not None:
+        gap = text[first.end : second.start]
+        if _RANGE_GAP.fullmatch(gap) or (kind == "between" and _AND_GAP.fullmatch(gap)):
+            low, high = sorted((first.value, second.value))
+            return low, high, start, second.end
+    suffix = _PLUS_SUFFIX.match(text, first.end)
+    n = first.value
+    if kind == "over":
+        return n + 1, None, start, first.end
+    if kind == "least" or suffix:
+        return n, None, start, suffix.end() if suffix else first.end
+    if kind == "upto":
+        return None, n, start, first.end
+    if kind == "under":
+        return None, max(n - 1, 0), start, first.end
+    return n, n, start, first.end
+
+
+def parse_how_many(text: str) -> HowMany:
+    """Parse an answer to "Wie viele:". The text is kept as written; unparseable -> None/None."""
+    written = clean_inline(text)
+    if not written or is_not_applicable(written):
+        return HowMany(text=written)
+    nums = numbers(written)
+    if not nums:
+        return HowMany(text=written)
+    found = _interpret(written, nums[0], nums[1] if len(nums) > 1 else None)
+    return HowMany(text=written, min=found[0], max=found[1])
+
+
+_PEOPLE = re.compile(
+    r"""(?ix)\s*(?:[^\W\d_][\w-]*\s+){0,2}?
+    (?:g(?:ä|ae)st|besucher|besuchend|person|teilnehm|kinder|sch(?:ü|ue)ler|mensch|leute
+      |zuschauer|mitarbeit|helfer|ehrenamtlich|anmeldung|famili|senior|jugendlich|erwachsen
+      |b(?:ü|ue)rger|einwohner|sportler|l(?:ä|ae)ufer|aussteller|g(?:ä|ae)ste|mitglied
+      |people|persons|guests|visitors|participants|attendees|children|kids|students
+      |residents|volunteers|members)[\w*:/_-]*""",
+)
+
+
+def find_how_many(text: str) -> HowMany | None:
+    """A count of people in free text ("ca. 80 Gäste", "50 bis 60 Kinder"), or None.
+
+    The text of the result is the phrase found, e.g. "ca. 80 Gäste".
+    """
+    nums = numbers(text)
+    for i, num in enumerate(nums):
+        second = nums[i + 1] if i + 1 < len(nums) else None
+        low, high, start, end = _interpret(text, num, second)
+        people = _PEOPLE.match(text, end)
+        if people is None or "\n" in text[end : people.end()]:
+            continue
+        phrase = " ".join(text[start : people.end()].split())
+        return HowMany(text=phrase, min=low, max=high)
+    return None

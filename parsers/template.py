@@ -1,0 +1,798 @@
+"""From a reply's text to topics: the filled-in template, tables, lists, or free text.
+
+Entry points (pure; engineer A's `parse_message` calls them):
+
+- `extract_topics(full_text, reply_text, attachments, options, today) -> tuple[Topic, ...]`
+- `is_no_topics(reply_text) -> bool`
+- `required_missing(topic, options) -> tuple[str, ...]`
+
+Order of the search, first hit wins:
+
+1. label blocks in `reply_text` ("Was: ...", repeated blocks, "--- Thema ---" markers,
+   numbered "1) Was: ...", a table with a "Was | Wann | Wo" header row, or label|value rows);
+2. with `options.asked`: an unlabelled answer (one asked field: the whole answer is its value;
+   several: the confident facts found for the asked fields);
+3. label blocks in the *quoted* part of `full_text` ("> " prefixes removed) that carry real
+   answers, i.e. values that differ from the empty template the bot sent; the unfilled quoted
+   template gives nothing;
+4. a numbered list of topics ("1. Sommerfest am 3. Juli ...") or a bullet list whose items
+   each carry a date, place or count;
+5. free text: a short `what` (the first meaningful sentence) plus the confident date, place
+   and head count; only when at least one of those facts is there (chit-chat gives nothing),
+   and never for "keine Themen" answers or out-of-office texts.
+
+A field that was left blank is None and listed in `missing`; an answer such as "entfällt" or
+"-" is kept as written (answered, nothing parsed). Labels that colleagues add and that were
+left empty by the bot's own template ("Bilder: (gern direkt anhängen)") count as blank.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+
+from parsers.common import clean_inline, shorten
+from parsers.counts import find_how_many, parse_how_many
+from parsers.dates import find_when, parse_when
+from parsers.model import FIELDS, HowMany, ParseOptions, Topic, When
+from parsers.places import find_where
+
+IMAGES = "images"
+#: Hints the bot's template puts after a label; a value equal to one of them is blank.
+TEMPLATE_PLACEHOLDERS: tuple[str, ...] = ("(gern direkt anhängen)", "(gerne direkt anhängen)")
+#: Words allowed between a label and a "?"/"-"/"|" separator ("Wie viele Personen?").
+#: After a colon any one to three words are accepted ("Wo findet es statt:").
+_QUALIFIERS = frozenset(
+    re.findall(
+        r"\S+",
+        """genau ungefähr ungefaehr etwa ca ca. circa personen leute gäste gaeste besucher
+        besucherinnen teilnehmende teilnehmer teilnehmerinnen menschen kinder kommen kommt
+        werden erwartet sind ist dabei findet es statt nimmt teil exactly people guests persons
+        participants approximately roughly""",
+    )
+)
+_WHAT_LIMIT = 200
+FREE_TEXT_LIMIT = 60_000
+
+# ---------------------------------------------------------------------------------------
+# Lines: quote prefixes, label lines, markers, stop lines
+# ---------------------------------------------------------------------------------------
+
+_QUOTE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)+")
+_LABEL_LINE = r"""
+^[ \t]*
+(?P<num>(?:\(?\d{1,2}[.)]|\#\d{1,2}:?)[ \t]+)?
+(?:[-*•·▪◦+►][ \t]+)?
+(?:\*\*|__|\*|_)?[ \t]*
+(?P<label>ALT)(?![^\W\d_])
+(?P<qual>(?:[ \t]+[^\W\d_][\w.'/-]*){0,3}?)
+[ \t]*(?:\((?P<paren>[^)\n]*)\))?
+[ \t]*(?:\*\*|__|\*|_)?
+[ \t]*(?:(?P<sep>:|\?+[ \t]*:?|\||=|[-–—](?=[ \t]+\S))|(?P<dash>[-–—]+)[ \t]*$|(?P<bare>$))
+[ \t]*(?:\*\*|__|\*(?!\*))?
+[ \t]*(?P<value>.*?)[ \t]*$
+"""
+_HEADER_LINE = re.compile(
+    r"^\s*\*{0,2}(?P<w>von|from|an|to|cc|bcc|betreff|subject|gesendet|sent|datum|date"
+    r"|antwort\s+an|reply-to|objet|envoyé|de|à)\*{0,2}\s*:",
+    re.IGNORECASE,
+)
+_STRONG_HEADER = frozenset({"betreff", "subject", "gesendet", "sent", "objet", "envoyé"})
+_ATTRIBUTION = re.compile(
+    r"""(?ix)^\s*(?:
+        -{2,}\s*(?:original\s+message|urspr(?:ü|ue)ngliche\s+nachricht|weitergeleitete\s+nachricht
+                  |forwarded\s+message)\s*-{2,}.*
+      | _{10,}
+      | (?:am|on)\s.{3,160}\s(?:schrieb|wrote|hat\s.{0,80}geschrieben)\s*.{0,80}:\s*
+      | .{0,120}\s(?:schrieb|wrote)\s*:\s*
+    )$"""
+)
+_CLOSING = re.compile(
+    r"""(?ix)^\s*(?:
+        (?:mit\s+)?(?:freundlichen|viele|vielen|beste|besten|liebe|lieben|herzliche|herzlichen
+           |sonnige|sonnigen|sch(?:ö|oe)ne|freundliche|gute)\s+gr(?:ü|ue)(?:ß|ss)(?:e|en)?
+      | mfg | lg | vg | bg | gru(?:ß|ss) | gr(?:ü|ue)(?:ß|ss)e | ciao | tsch(?:ü|ue)ss
+      | best\s+regards | kind\s+regards | regards | cheers | best | thanks | many\s+thanks
+      | --\s* | gesendet\s+von\s.* | sent\s+from\s+my\s.* | von\s+meinem\s.*\s+gesendet
+    )\s*[,.!]?\s*$"""
+)
+_GREETING = re.compile(
+    r"""(?ix)^\s*(?:hallo|hi|hey|liebe|lieber|liebes|sehr\s+geehrte[rs]?|guten\s+(?:tag|morgen|abend)
+        |moin|servus|gr(?:ü|ue)(?:ß|ss)\s+gott|dear|hello|good\s+(?:morning|afternoon))\b"""
+)
+_THANKS = re.compile(
+    r"""(?ix)^\s*(?:(?:vielen|herzlichen|besten|lieben|tausend)\s+)?(?:dank|danke|thanks|thank\s+you)
+        \b"""
+)
+_META = re.compile(
+    r"""(?ix)^\s*(?:hier|anbei|im\s+folgenden|nachfolgend|unten|wie\s+gew(?:ü|ue)nscht
+        |gerne?\s+(?:sende|schicke)|here\s+(?:are|is))\b.{0,60}
+        (?:themen|thema|infos?|informationen|meldungen?|vorschl(?:ä|ae)ge|topics?|details)\b"""
+)
+_TOPIC_HEADING = re.compile(
+    r"""(?ix)^\s*[#*_]*\s*(?:
+        (?:thema|topic|veranstaltung|beitrag)\s*(?:nr\.?\s*)?\#?\d{1,2}\s*[:.)-]?
+      | \(?\d{1,2}[.)]\s*$
+    )\s*[*_]*\s*(?P<rest>.*)$"""
+)
+_CELL_SPLIT = re.compile(r"\s*\|\s*")
+_SEPARATOR_CELL = re.compile(r"^:?-{2,}:?$")
+_AUTOMATIC = re.compile(
+    r"""(?ix)\b(?:nicht\s+im\s+(?:b(?:ü|ue)ro|haus|dienst)|abwesend|abwesenheit|out\s+of\s+(?:the\s+)?office
+        |automatische\s+antwort|auto(?:matic)?[-\s]?reply|im\s+urlaub|on\s+vacation
+        |wieder\s+(?:erreichbar|im\s+b(?:ü|ue)ro|im\s+dienst|zur(?:ü|ue)ck))\b"""
+)
+
+
+@dataclass(frozen=True)
+class _LabelPatterns:
+    line: re.Pattern[str]
+    variants: dict[str, str]  # lower-cased label -> field
+    block_start: re.Pattern[str]
+    block_end: re.Pattern[str]
+
+
+def _marker(text: str) -> re.Pattern[str]:
+    core = re.sub(r"[^\w\s]", " ", text).split()
+    words = r"\s+".join(re.escape(w) for w in core) if core else re.escape(text.strip())
+    deco = r"[-–—=_*#~]"
+    return re.compile(
+        rf"^\s*(?P<a>{deco}*)\s*\**\s*{words}(?:\s*(?:nr\.?\s*)?\d{{1,2}})?\s*\**\s*(?P<b>{deco}*)\s*$",
+        re.IGNORECASE,
+    )
+
+
+@lru_cache(maxsize=16)
+def _compile(
+    labels: tuple[tuple[str, tuple[str, ...]], ...], block_start: str, block_end: str
+) -> _LabelPatterns:
+    variants: dict[str, str] = {}
+    for fld, names in labels:
+        for name in names:
+            variants.setdefault(" ".join(name.lower().split()), fld)
+    alt = "|".join(
+        r"[ \t]+".join(re.escape(part) for part in variant.split())
+        for variant in sorted(variants, key=len, reverse=True)
+    )
+    line = re.compile(_LABEL_LINE.replace("ALT", alt), re.IGNORECASE | re.VERBOSE)
+    return _LabelPatterns(line, variants, _marker(block_start), _marker(block_end))
+
+
+def _patterns(options: ParseOptions) -> _LabelPatterns:
+    key = tuple((fld, tuple(names)) for fld, names in options.labels.items())
+    return _compile(key, options.block_start, options.block_end)
+
+
+def _is_marker(rx: re.Pattern[str], line: str) -> bool:
+    m = rx.match(line)
+    return m is not None and len(m.group("a")) + len(m.group("b")) >= 2
+
+
+@dataclass(frozen=True)
+class _Label:
+    field: str
+    value: str
+    clean: bool  # the plain label with a colon, nothing else
+    numbered: bool
+
+
+def _parse_label(line: str, pats: _LabelPatterns) -> _Label | None:
+    m = pats.line.match(line)
+    if m is None:
+        return None
+    qual_words = m.group("qual").split()
+    sep = m.group("sep")
+    if (m.group("bare") is not None or m.group("dash")) and (
+        qual_words or m.group("paren") is not None
+    ):
+        return None
+    if (
+        qual_words
+        and sep != ":"
+        and not all(w.lower().strip(".") in _QUALIFIERS for w in qual_words)
+    ):
+        return None
+    fld = pats.variants[" ".join(m.group("label").lower().split())]
+    value = m.group("dash") or m.group("value").strip()
+    value = re.sub(r"^\|\s*|\s*\|$", "", value).strip()
+    value = re.sub(r"^(\*\*|__)(.*)\1$", r"\2", value).strip()
+    clean = not qual_words and sep == ":"
+    return _Label(fld, value, clean, m.group("num") is not None)
+
+
+def _header_lines(lines: Sequence[str]) -> set[int]:
+    """Indexes of lines in a quote header block ("Von:/Gesendet:/An:/Betreff:")."""
+    marked: set[int] = set()
+    i = 0
+    while i < len(lines):
+        j = i
+        words: set[str] = set()
+        while j < len(lines):
+            m = _HEADER_LINE.match(lines[j])
+            if m is None:
+                break
+            words.add(m.group("w").lower())
+            j += 1
+        run = j - i
+        if run >= 3 or (run >= 2 and words & _STRONG_HEADER):
+            marked.update(range(i, j))
+        i = max(j, i + 1)
+    return marked
+
+
+def _unquote(text: str) -> list[str]:
+    return [_QUOTE_PREFIX.sub("", line) for line in text.splitlines()]
+
+
+# ---------------------------------------------------------------------------------------
+# Label groups
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Draft:
+    values: dict[str, list[str]] = field(default_factory=dict)
+    in_block: bool = False
+    clean: bool = False
+    numbered: bool = False
+
+
+def _is_placeholder(fld: str, text: str) -> bool:
+    norm = " ".join(text.lower().split())
+    if norm in {" ".join(p.lower().split()) for p in TEMPLATE_PLACEHOLDERS}:
+        return True
+    return fld == IMAGES and norm.startswith("(") and norm.endswith(")") and "anh" in norm
+
+
+def _value(fld: str, lines: list[str]) -> str:
+    text = clean_inline("\n".join(lines))
+    return "" if _is_placeholder(fld, text) else text
+
+
+def _answered(draft: _Draft) -> bool:
+    return any(_value(f, v) for f, v in draft.values.items())
+
+
+def _accept(draft: _Draft) -> bool:
+    if not _answered(draft):
+        return False
+    return draft.in_block or draft.numbered or len(draft.values) >= 2 or draft.clean
+
+
+def _cells(line: str) -> list[str]:
+    return _CELL_SPLIT.split(line.strip().strip("|").strip())
+
+
+def _table(lines: Sequence[str], i: int, pats: _LabelPatterns) -> tuple[list[_Draft], int] | None:
+    """A table with a header row of labels at line i: one draft per row."""
+    if "|" not in lines[i]:
+        return None
+    header = _cells(lines[i])
+    fields: list[str | None] = []
+    for cell in header:
+        lab = _parse_label(cell, pats)
+        fields.append(lab.field if lab is not None and not lab.value else None)
+    labelled = [f for f in fields if f is not None]
+    if len(labelled) < 2 or len(labelled) * 2 < len(header) or len(set(labelled)) < len(labelled):
+        return None
+    drafts: list[_Draft] = []
+    j = i + 1
+    while j < len(lines):
+        row = lines[j].strip()
+        if not row:
+            if j + 1 < len(lines) and "|" in lines[j + 1]:
+                j += 1
+                continue
+            break
+        if "|" not in row:
+            break
+        cells = _cells(row)
+        if all(_SEPARATOR_CELL.match(c) for c in cells if c):
+            j += 1
+            continue
+        if len(cells) > len(fields):
+            cells = [*cells[: len(fields) - 1], " | ".join(cells[len(fields) - 1 :])]
+        draft = _Draft(in_block=True)
+        for fld, cell in zip(fields, cells, strict=False):
+            if fld is not None and cell:
+                draft.values[fld] = [cell]
+        if draft.values:
+            drafts.append(draft)
+        j += 1
+    return drafts, j
+
+
+def _split_columns(draft: _Draft) -> list[_Draft]:
+    """Label rows with several value cells ("Was | Fest | Umzug"): one draft per column."""
+    split = {
+        f: _cells(v[0]) for f, v in draft.values.items() if len(v) == 1 and "|" in v[0]
+    }
+    if len(split) < 2:
+        return [draft]
+    width = max(len(c) for c in split.values())
+    out: list[_Draft] = []
+    for k in range(width):
+        values: dict[str, list[str]] = {}
+        for fld, lines in draft.values.items():
+            if fld in split:
+                cells = split[fld]
+                values[fld] = [cells[k]] if k < len(cells) and cells[k] else []
+            elif k == 0:
+                values[fld] = lines
+        out.append(_Draft(values, in_block=True, clean=draft.clean, numbered=draft.numbered))
+    return out
+
+
+def _groups(lines: Sequence[str], pats: _LabelPatterns) -> list[_Draft]:
+    drafts: list[_Draft] = []
+    headers = _header_lines(lines)
+    cur: _Draft | None = None
+    current_field: str | None = None
+    in_block = False
+
+    def close() -> None:
+        nonlocal cur, current_field
+        if cur is not None and cur.values:
+            drafts.append(cur)
+        cur = None
+        current_field = None
+
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip()
+        i += 1
+        if (i - 1) in headers or _ATTRIBUTION.match(line):
+            close()
+            in_block = False
+            continue
+        if _is_marker(pats.block_end, line):
+            close()
+            in_block = False
+            continue
+        if _is_marker(pats.block_start, line):
+            close()
+            in_block = True
+            cur = _Draft(in_block=True)
+            continue
+        table = _table(lines, i - 1, pats)
+        if table is not None:
+            close()
+            drafts.extend(table[0])
+            i = table[1]
+            continue
+        label = _parse_label(line, pats)
+        if label is not None:
+            if cur is None:
+                cur = _Draft(in_block=in_block)
+            elif label.field in cur.values or (label.numbered and cur.values):
+                close()
+                cur = _Draft(in_block=in_block)
+            cur.values[label.field] = [label.value] if label.value else []
+            cur.clean = cur.clean or label.clean
+            cur.numbered = cur.numbered or label.numbered
+            current_field = label.field
+            continue
+        heading = _TOPIC_HEADING.match(line)
+        if heading is not None:
+            close()
+            cur = _Draft(in_block=in_block, numbered=True)
+            rest = heading.group("rest").strip()
+            if rest:
+                cur.values["what"] = [rest]
+                current_field = "what"
+            continue
+        if len(line) < 60 and _CLOSING.match(line):
+            if not in_block:
+                close()
+            current_field = None
+            continue
+        if current_field is None or cur is None:
+            continue
+        values = cur.values[current_field]
+        if not line:
+            if values and not cur.in_block:
+                current_field = None  # outside a block a blank line ends the answer
+            elif values:
+                values.append("")
+            continue
+        values.append(line)
+    close()
+    out: list[_Draft] = []
+    for draft in drafts:
+        out.extend(_split_columns(draft))
+    return [d for d in out if _accept(d)]
+
+
+# ---------------------------------------------------------------------------------------
+# Free text
+# ---------------------------------------------------------------------------------------
+
+_ABBREVIATIONS = frozenset(
+    re.findall(
+        r"\S+",
+        """ca bzw z b d h u a nr str dr hr fr st usw etc ggf inkl evtl vgl tel jan feb febr mrz
+        apr jun jul aug sep sept okt nov dez mio mind max min ggü gem lt od o.ä zzgl abs ff""",
+    )
+)
+_SENTENCE_END = re.compile(r"[.!?]+[\"“”')]*\s+")
+
+
+def _sentences(paragraph: str) -> list[str]:
+    text = " ".join(paragraph.split())
+    out: list[str] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        word = re.findall(r"[\wäöüß]+$", text[max(start, m.start() - 40) : m.start()])
+        token = word[0].lower() if word else ""
+        nxt = text[m.end() : m.end() + 1]
+        if token.isdigit() or len(token) == 1 or token in _ABBREVIATIONS:
+            continue
+        if text[m.start()] == "." and nxt and nxt.islower():
+            continue
+        out.append(text[start : m.end()].strip())
+        start = m.end()
+    if text[start:].strip():
+        out.append(text[start:].strip())
+    return out
+
+
+def _body_lines(text: str) -> list[str]:
+    """The lines that carry content: greetings dropped, stop at the closing or a quote header."""
+    lines = text.splitlines()
+    headers = _header_lines(lines)
+    out: list[str] = []
+    for idx, raw in enumerate(lines):
+        line = raw.strip()
+        if idx in headers or _ATTRIBUTION.match(line) or _QUOTE_PREFIX.match(raw):
+            break
+        if len(line) < 60 and _CLOSING.match(line):
+            break
+        if len(line) < 80 and _GREETING.match(line) and line.endswith((",", "!", ":")):
+            continue
+        out.append(line)
+    return out
+
+
+def _paragraphs(lines: list[str]) -> list[str]:
+    paragraphs: list[str] = []
+    chunk: list[str] = []
+    for line in [*lines, ""]:
+        if line:
+            chunk.append(line)
+            if line.endswith(":"):  # an introduction ("Anbei unsere Themen:") ends here
+                paragraphs.append(" ".join(chunk))
+                chunk = []
+        elif chunk:
+            paragraphs.append(" ".join(chunk))
+            chunk = []
+    return paragraphs
+
+
+def _meaningful(sentence: str) -> bool:
+    if len(sentence) < 12 or sentence.endswith(":"):
+        return False
+    if _GREETING.match(sentence) and len(sentence) < 60:
+        return False
+    if _THANKS.match(sentence) and len(sentence) < 120 and find_where(sentence) is None:
+        return False
+    return _META.match(sentence) is None
+
+
+def first_sentence(text: str) -> str | None:
+    """The first meaningful sentence of `text`, trimmed to about 200 characters."""
+    for paragraph in _paragraphs(_body_lines(text)):
+        for sentence in _sentences(paragraph):
+            if _meaningful(sentence):
+                return shorten(sentence, _WHAT_LIMIT)
+    return None
+
+
+@dataclass
+class _Fields:
+    what: str | None = None
+    when: When | None = None
+    where: str | None = None
+    who: str | None = None
+    how_many: HowMany | None = None
+    quote: str | None = None
+    images: str | None = None
+
+    def blank(self, name: str) -> bool:
+        value = getattr(self, name, None)
+        if isinstance(value, When | HowMany):
+            return not value.text
+        return not value
+
+
+def _facts(text: str, today: date) -> _Fields:
+    return _Fields(
+        what=first_sentence(text),
+        when=find_when(text, today),
+        where=find_where(text),
+        how_many=find_how_many(text),
+    )
+
+
+def _free_text(text: str, today: date) -> _Fields | None:
+    # Facts are looked for in the first FREE_TEXT_LIMIT characters: an eight-page report is
+    # about 25,000; beyond that it is a pasted document or a quote that slipped through.
+    body = "\n".join(_body_lines(text[:FREE_TEXT_LIMIT]))
+    if not body.strip() or is_no_topics(body):
+        return None
+    if len(body) < 1500 and _AUTOMATIC.search(body):
+        return None
+    facts = _facts(body, today)
+    if facts.what is None or (facts.when is None and facts.where is None and not facts.how_many):
+        return None
+    return facts
+
+
+_ITEM = re.compile(r"^\s*\(?(?P<n>\d{1,2})(?P<p>[.)])\s+(?P<rest>\S.*)$")
+_BULLET = re.compile(r"^\s*[-*•·▪◦–]\s+(?P<rest>\S.*)$")
+_MONTH_START = re.compile(
+    r"^(?:jan|feb|m(?:ä|ae|a)r|mrz|apr|mai|may|jun|jul|aug|sep|okt|oct|nov|dez|dec)", re.I
+)
+
+
+def _list_items(text: str) -> list[str]:
+    """Items of a numbered list (1., 2., ...) that makes up most of the text, else []."""
+    lines = _body_lines(text)
+    items: list[list[str]] = []
+    expected = 1
+    for line in lines:
+        m = _ITEM.match(line)
+        is_item = (
+            m is not None
+            and int(m.group("n")) == expected
+            and not (m.group("p") == "." and _MONTH_START.match(m.group("rest")))
+        )
+        if m is not None and is_item:
+            items.append([m.group("rest")])
+            expected += 1
+        elif items and line:
+            items[-1].append(line)
+        elif items and not line and len(items[-1]) > 0 and items[-1][-1] != "":
+            items[-1].append("")
+    texts = [clean_inline("\n".join(item)) for item in items]
+    total = sum(len(line) for line in lines if line)
+    if len(texts) >= 2 and sum(len(t) for t in texts) * 2 >= total:
+        return texts
+    return []
+
+
+def _bullet_items(text: str) -> list[str]:
+    items: list[list[str]] = []
+    for line in _body_lines(text):
+        m = _BULLET.match(line)
+        if m is not None:
+            items.append([m.group("rest")])
+        elif items and line and not _BULLET.match(line) and items[-1]:
+            items[-1].append(line)
+        elif not line and items:
+            items.append([])
+    return [clean_inline("\n".join(item)) for item in items if item]
+
+
+def _item_fields(item: str, today: date) -> _Fields:
+    facts = _facts(item, today)
+    if facts.what is None:
+        facts.what = shorten(item, _WHAT_LIMIT)
+    return facts
+
+
+def _list_topics(text: str, today: date) -> list[_Fields]:
+    numbered = _list_items(text)
+    if numbered:
+        return [_item_fields(item, today) for item in numbered]
+    bullets = [_item_fields(item, today) for item in _bullet_items(text)]
+    solid = [b for b in bullets if b.when or b.where or b.how_many]
+    return solid if len(solid) >= 2 else []
+
+
+# ---------------------------------------------------------------------------------------
+# From drafts to fields
+# ---------------------------------------------------------------------------------------
+
+
+def _draft_fields(draft: _Draft, today: date) -> _Fields:
+    values = {f: _value(f, v) for f, v in draft.values.items()}
+    out = _Fields()
+    for name in ("what", "where", "who", "quote", IMAGES):
+        if values.get(name):
+            setattr(out, name, values[name])
+    if values.get("when"):
+        out.when = parse_when(values["when"], today)
+    if values.get("how_many"):
+        out.how_many = parse_how_many(values["how_many"])
+    # A field whose label is absent altogether may still be stated in the "Was" answer.
+    if out.what:
+        if "when" not in draft.values:
+            out.when = find_when(out.what, today)
+        if "where" not in draft.values:
+            out.where = find_where(out.what)
+        if "how_many" not in draft.values:
+            out.how_many = find_how_many(out.what)
+    return out
+
+
+def _asked_answer(text: str, asked: tuple[str, ...], today: date) -> _Fields | None:
+    lines = _body_lines(text)
+    sentences = [s for p in _paragraphs(lines) for s in _sentences(p)]
+    kept = [s for s in sentences if not (_THANKS.match(s) and len(s) < 60)]
+    body = clean_inline(" ".join(kept))
+    if not body or is_no_topics(body):
+        return None
+    out = _Fields()
+    if len(asked) == 1:
+        name = asked[0]
+        if name == "when":
+            out.when = parse_when(body, today)
+        elif name == "how_many":
+            found = find_how_many(body)
+            parsed = parse_how_many(body)
+            out.how_many = (
+                HowMany(body, found.min, found.max) if found is not None else parsed
+            )
+        elif name == "where":
+            out.where = body if len(body) <= 120 else (find_where(body) or shorten(body))
+        elif name in ("what", "who", "quote", IMAGES):
+            setattr(out, name, body)
+        return out
+    facts = _facts(body, today)
+    if "when" in asked:
+        out.when = facts.when
+        if out.when is None:
+            relative = parse_when(body, today)
+            out.when = relative if relative.start else None
+    if "where" in asked:
+        out.where = facts.where
+    if "how_many" in asked:
+        out.how_many = facts.how_many
+    if "what" in asked:
+        out.what = facts.what
+    if all(out.blank(name) for name in asked):
+        return None
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------
+
+
+def required_missing(topic: Topic, options: ParseOptions) -> tuple[str, ...]:
+    """The required fields (or, with `options.asked`, the asked ones) this topic leaves blank.
+
+    In the contract's field order. "images" counts as blank without attachments.
+    """
+    wanted = options.asked or options.required
+    order = {name: k for k, name in enumerate((*FIELDS, IMAGES))}
+    out: list[str] = []
+    for name in sorted(dict.fromkeys(wanted), key=lambda n: order.get(n, len(order))):
+        if name == IMAGES:
+            blank = not topic.attachments
+        else:
+            value = getattr(topic, name, None)
+            blank = value is None or (isinstance(value, str) and not value.strip())
+        if blank:
+            out.append(name)
+    return tuple(out)
+
+
+def _names_in(images: str | None, name: str) -> bool:
+    if not images:
+        return False
+    low = images.lower()
+    stem = name.rsplit(".", 1)[0].lower()
+    return name.lower() in low or (len(stem) >= 3 and re.search(
+        rf"(?<![\w]){re.escape(stem)}(?![\w])", low
+    ) is not None)
+
+
+def _assign(found: list[_Fields], attachments: tuple[str, ...]) -> list[tuple[str, ...]]:
+    if len(found) == 1:
+        return [tuple(attachments)]
+    buckets: list[list[str]] = [[] for _ in found]
+    for name in attachments:
+        index = next((k for k, f in enumerate(found) if _names_in(f.images, name)), 0)
+        buckets[index].append(name)
+    return [tuple(b) for b in buckets]
+
+
+def _topic(fields: _Fields, attachments: tuple[str, ...], options: ParseOptions) -> Topic:
+    topic = Topic(
+        what=fields.what or None,
+        when=fields.when,
+        where=fields.where or None,
+        who=fields.who or None,
+        how_many=fields.how_many,
+        quote=fields.quote or None,
+        attachments=attachments,
+    )
+    return Topic(
+        what=topic.what,
+        when=topic.when,
+        where=topic.where,
+        who=topic.who,
+        how_many=topic.how_many,
+        quote=topic.quote,
+        attachments=topic.attachments,
+        missing=required_missing(topic, options),
+    )
+
+
+def extract_topics(
+    full_text: str,
+    reply_text: str,
+    attachments: tuple[str, ...],
+    options: ParseOptions,
+    today: date,
+) -> tuple[Topic, ...]:
+    """The topics of a reply (see the module docstring for the order of the search)."""
+    pats = _patterns(options)
+    found = [_draft_fields(d, today) for d in _groups(reply_text.splitlines(), pats)]
+    if not found and options.asked:
+        answer = _asked_answer(reply_text, options.asked, today)
+        found = [answer] if answer is not None else []
+    if not found and full_text:
+        found = [_draft_fields(d, today) for d in _groups(_unquote(full_text), pats)]
+    if not found:
+        found = _list_topics(reply_text, today)
+    if not found:
+        free = _free_text(reply_text, today)
+        found = [free] if free is not None else []
+    names = _assign(found, attachments) if found else []
+    return tuple(_topic(f, n, options) for f, n in zip(found, names, strict=True))
+
+
+_NO_TOPICS = re.compile(
+    r"""(?ix)
+    \bkeine\s+(?:neuen\s+|weiteren\s+|aktuellen\s+|relevanten\s+|passenden\s+)?
+        (?:themen|meldungen|beitr(?:ä|ae)ge|veranstaltungen|neuigkeiten|news)\b
+  | \bnichts\s+(?:zu\s+melden|neues|zu\s+berichten|anstehendes?|geplant|mitzuteilen|vorhanden
+        |dabei|f(?:ü|ue)r\s+(?:sie|euch|dich|den\s+newsletter|social\s+media))\b
+  | \b(?:diesen|dieses|im|in\s+diesem|this)\s+(?:monat|mal|quartal|month|time)\s+
+        (?:leider\s+|gibt\s+es\s+|haben\s+wir\s+|kommt\s+)?(?:leider\s+)?(?:nichts|keine|nothing)\b
+  | \bdiesmal\s+(?:leider\s+)?nichts\b
+  | \b(?:derzeit|aktuell|momentan|zurzeit|zur\s+zeit|gerade)\s+(?:leider\s+)?
+        (?:nichts|keine\s+themen)\b
+  | \bleider\s+nichts\b
+  | \bfehlanzeige\b
+  | \bno\s+(?:new\s+)?(?:topics|news|items|events|updates)\b
+  | \bnothing\s+(?:to\s+report|this\s+(?:month|time)|new|planned|to\s+share)\b
+  | \b(?:haben|hätten|haetten)\s+wir\s+(?:diesmal\s+|leider\s+|aktuell\s+|derzeit\s+)*
+        (?:nichts|keine\s+themen)\b
+  | \bgibt\s+es\s+(?:diesmal\s+|leider\s+|aktuell\s+|derzeit\s+)*(?:nichts|keine\s+themen)\b
+  | \bnichts\s+(?:diesen|dieses|im|in\s+diesem)\s+monat\b
+    """
+)
+_EXCEPT = re.compile(
+    r"(?i)\b(?:au(?:ß|ss)er|bis\s+auf|abgesehen\s+von|ausgenommen|except|other\s+than"
+    r"|apart\s+from|nur|lediglich|only)\b"
+)
+
+
+def is_no_topics(reply_text: str) -> bool:
+    """The sender says there is nothing this time ("keine Themen", "Fehlanzeige", ...).
+
+    False when the phrase is qualified ("keine Themen außer dem Sommerfest"), when the reply
+    holds an answered template, or when the phrase only appears deep inside a long text.
+    """
+    lines = _body_lines(reply_text[:FREE_TEXT_LIMIT])
+    sentences = [s for p in _paragraphs(lines) for s in _sentences(p)]
+    hit_index = -1
+    for k, sentence in enumerate(sentences):
+        m = _NO_TOPICS.search(sentence)
+        if m is not None and _EXCEPT.search(sentence, m.end()) is None:
+            hit_index = k
+            break
+    if hit_index < 0:
+        return False
+    meaningful = [s for s in sentences if not _GREETING.match(s) and not _THANKS.match(s)]
+    if hit_index > 2 and sum(len(s) for s in meaningful) > 600:
+        return False
+    default = ParseOptions()
+    return not _groups(reply_text.splitlines(), _patterns(default))
