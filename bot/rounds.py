@@ -25,7 +25,7 @@ from bot.mailer import build_mail, new_message_id, new_tag, subject_tag
 from bot.outbox import enqueue
 from db.contacts import active_primary_contacts
 from db.models import Contact, Department, OutboxMessage, Request, RequestRound
-from mailtemplates import RenderedMail, TemplateRenderer, template_block
+from mailtemplates import RenderedMail, TemplateError, TemplateRenderer, template_block
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,18 @@ def check_month(month: str) -> str:
 
 def renderer(app: App) -> TemplateRenderer:
     directory = app.settings.templates.directory
-    return TemplateRenderer(app.settings.resolve_path(directory) if directory else None)
+    try:
+        return TemplateRenderer(app.settings.resolve_path(directory) if directory else None)
+    except TemplateError as exc:
+        raise UserError(f"{app.settings.source}: [templates] directory: {exc}") from None
+
+
+def render(mails: TemplateRenderer, name: str, context: dict[str, object]) -> RenderedMail:
+    """Render, turning a broken override template into a one-line message for the admin."""
+    try:
+        return mails.render(name, context)
+    except TemplateError as exc:
+        raise UserError(f"mail template {name!r}: {exc}") from None
 
 
 def the_block(app: App) -> str:
@@ -181,7 +192,7 @@ def _queue_request(app: App, session: Session, mails: TemplateRenderer, block: s
     message_id = new_message_id("req", _domain(app), f"{rnd.month}-{tag}")
     deadline = rnd.deadline or calendar.reply_deadline(
         now, app.tz, app.settings.schedule.state, app.settings.schedule.reply_working_days)
-    rendered = mails.render("request", {
+    rendered = render(mails, "request", {
         **_contact_context(app, contact, department, subject_tag(rnd.month, tag)),
         "month_label": month_label(rnd.month),
         "deadline": long_date(deadline),
@@ -254,7 +265,7 @@ def queue_reminders(app: App, dry_run: bool = False) -> list[PlannedMail]:
                 continue
             contact = request.contact
             rnd = request.round
-            rendered = mails.render("reminder", {
+            rendered = render(mails, "reminder", {
                 **_contact_context(app, contact, contact.department.name,
                                    subject_tag(rnd.month, request.tag)),
                 "month_label": month_label(rnd.month),

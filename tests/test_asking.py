@@ -315,3 +315,38 @@ def test_submission_port_with_starttls_and_auth(site: Path, mailstack: MailStack
     assert "SMTP 127.0.0.1" in result.stderr and "login as bot@musterhausen.test refused" \
         in result.stderr
     assert "falsch" not in result.output
+
+
+def test_an_admin_overrides_one_template_from_the_config(site: Path) -> None:
+    overrides = site / "vorlagen"
+    overrides.mkdir()
+    (overrides / "request.subject.j2").write_text(
+        "Was gibt es Neues im {{ department }}? {{ subject_tag }}", encoding="utf-8")
+    env = {"INTAKE_TEMPLATES__DIRECTORY": str(overrides)}
+    result = intake(site, "send-requests", "--dry-run", "--only", "Bauamt", now=MONDAY, env=env)
+    assert result.exit_code == 0, result.output
+    assert "Subject: Was gibt es Neues im Bauamt? [Themen 2027-01 #" in result.stdout
+    assert "Guten Tag Frau Muster," in result.stdout  # the body still comes from the package
+
+
+def test_custom_labels_appear_in_the_template_block(site: Path) -> None:
+    env = {"INTAKE_TEMPLATES__LABEL_WHAT": '["Thema", "Was"]'}
+    result = intake(site, "send-requests", "--dry-run", "--only", "Bauamt", now=MONDAY, env=env)
+    assert result.exit_code == 0, result.output
+    assert "--- Thema ---\nThema:\nWann:" in result.stdout
+
+
+def test_a_broken_override_template_is_a_one_line_error(site: Path) -> None:
+    overrides = site / "vorlagen"
+    overrides.mkdir()
+    (overrides / "request.txt.j2").write_text("Hallo {{ unbekannt }}\n{% if %}", encoding="utf-8")
+    env = {"INTAKE_TEMPLATES__DIRECTORY": str(overrides)}
+    result = intake(site, "send-requests", "--dry-run", now=MONDAY, env=env)
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("intake: mail template 'request': ")
+    assert "request.txt.j2" in line
+    result = intake(site, "send-requests", "--dry-run", now=MONDAY,
+                    env={"INTAKE_TEMPLATES__DIRECTORY": str(site / "fehlt")})
+    assert result.exit_code == 1
+    assert "[templates] directory" in result.stderr
