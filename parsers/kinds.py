@@ -1,0 +1,184 @@
+"""Automatic mail: out-of-office/auto-replies and bounces (delivery status notifications).
+
+Two stages, because body conventions are weaker evidence than headers:
+
+- `kind_from_headers`: headers, the subject, the sender and the MIME structure decide
+  (RFC 3834 `Auto-Submitted`, `X-Autoreply`, `Precedence`, Exchange OOF markers,
+  `multipart/report; report-type=delivery-status`, mailer-daemon senders, well-known
+  subjects). Used before anything else.
+- `kind_from_body`: typical out-of-office/bounce sentences at the start of a short reply.
+  Only used when no topics were found, so a colleague who mentions the holiday in a real
+  answer is never taken for an auto-reply.
+
+`X-Auto-Response-Suppress` alone does not make a mail automatic: Outlook adds it to ordinary
+mail it sends.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from parsers.mime import MimeMessage
+
+AutoKind = Literal["auto_reply", "bounce"]
+
+_REPLY_PREFIX = re.compile(
+    r"^\s*((re|aw|antw|antwort|wg|fw|fwd|sv|vs|tr|r)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE
+)
+
+_BOUNCE_SUBJECT = re.compile(
+    r"^\s*("
+    r"unzustellbar|nicht zustellbar|unzustellbare|undeliverable|undelivered mail"
+    r"|undelivered message|undeliverable mail|delivery status notification \((failure|fehler)\)"
+    r"|delivery status notification$|mail delivery failed|mail delivery failure"
+    r"|delivery failure|delivery has failed|failure notice|returned mail|mail returned"
+    r"|non[- ]?delivery|ndr:|zustellung fehlgeschlagen|fehler bei der zustellung"
+    r"|benachrichtigung zum übermittlungsstatus \(fehler\)|warning: could not send"
+    r"|message not delivered|message delivery failure|delivery notification: delivery has failed"
+    r"|mail system error|returned mail: see transcript"
+    r")",
+    re.IGNORECASE,
+)
+_DELAY_SUBJECT = re.compile(
+    r"^\s*(delivery status notification \((delay|verzögerung)\)|warning: message .* delayed"
+    r"|zustellung verzögert|delayed mail|delivery delayed)",
+    re.IGNORECASE,
+)
+_AUTO_SUBJECT = re.compile(
+    r"^\s*("
+    r"automatische antwort|automatic reply|auto(matic)?[- ]?reply|autoreply|auto-response"
+    r"|auto response|autoresponse|abwesenheitsnotiz|abwesenheitsmeldung|abwesenheit"
+    r"|out of (the )?office|ooo:|ooo |abwesend|urlaubsabwesenheit|urlaubsvertretung"
+    r"|auto:|automatische benachrichtigung|ich bin (ab|bis|vom|derzeit|zurzeit|nicht)"
+    r"|i am out of|i'm out of|away from (the )?office|on vacation|im urlaub"
+    r"|gelesen:|read:|lesebestätigung|read receipt|return receipt"
+    r")",
+    re.IGNORECASE,
+)
+# Anywhere in the subject (Notes: "Antw: Thema (Abwesenheit)", GroupWise: "... (Abwesend)").
+_AUTO_SUBJECT_ANYWHERE = re.compile(
+    r"(\bout of (the )?office\b|abwesenheitsnotiz|automatische antwort|\(abwesend\)"
+    r"|\(abwesenheit\)|ist außer haus|is out of the office|nicht im büro)",
+    re.IGNORECASE,
+)
+_DAEMON_LOCAL = re.compile(
+    r"^(mailer-daemon|mailer_daemon|maildaemon|postmaster|post_master|mail-daemon|mdaemon|"
+    r"mail\.delivery\.subsystem|bounce|bounces|mailerdaemon)$",
+    re.IGNORECASE,
+)
+_DAEMON_NAME = re.compile(
+    r"^(mail delivery (subsystem|system|service)|mailer[- ]daemon|postmaster"
+    r"|e-?mail-?zustellsystem|microsoft outlook|mail administrator)",
+    re.IGNORECASE,
+)
+_EXCHANGE_OOF_HEADERS = (
+    "x-ms-exchange-organization-autoreply",
+    "x-ms-exchange-generated-message-source-autoreply",
+)
+
+_BODY_AUTO = re.compile(
+    r"("
+    r"ich bin (vom|von|bis|ab|derzeit|zurzeit|momentan|aktuell|zur zeit|leider)\b.{0,80}"
+    r"(nicht im (büro|hause|haus|dienst)|abwesend|nicht erreichbar|im urlaub|außer haus)"
+    r"|ich befinde mich (bis|vom|ab|derzeit|zurzeit|momentan|im)\b.{0,80}"
+    r"(urlaub|abwesend|nicht im büro|außer haus|elternzeit|dienstreise|fortbildung)"
+    r"|(bin|werde) ich (nicht|leider nicht) (im büro|erreichbar|zu erreichen)"
+    r"|ihre (e-?mail|nachricht) wird (nicht )?(automatisch )?weitergeleitet"
+    r"|ihre (e-?mail|nachricht) wird nach meiner rückkehr bearbeitet"
+    r"|dies ist eine automatische (antwort|benachrichtigung|nachricht)"
+    r"|diese nachricht wurde automatisch"
+    r"|i am (currently )?out of (the )?office|i'?m (currently )?out of (the )?office"
+    r"|i will be out of (the )?office|i am away from"
+    r"|this is an automatic (reply|response|message)|this is an auto-?reply"
+    r"|i am on (vacation|holiday|leave) until"
+    r")",
+    re.IGNORECASE | re.DOTALL,
+)
+_BODY_BOUNCE = re.compile(
+    r"("
+    r"this is the mail system at host|i'?m sorry to have to inform you that your message"
+    r"|could not be delivered to one or more recipients|delivery to the following recipient"
+    r"|the following (message|address(es)?) (to|had|could)|message could not be delivered"
+    r"|diese nachricht wurde nicht zugestellt|ihre nachricht konnte nicht zugestellt werden"
+    r"|die nachricht konnte nicht zugestellt werden|konnte nicht an (folgende|die folgenden)"
+    r"|zustellung an folgende empfänger (ist )?fehlgeschlagen|unzustellbar"
+    r"|a message that you sent could not be delivered|your message wasn'?t delivered"
+    r"|delivery has failed to these recipients|permanent fatal errors"
+    r")",
+    re.IGNORECASE,
+)
+
+
+def strip_reply_prefixes(subject: str) -> str:
+    """Remove reply/forward prefixes: "AW: WG: Re: x" becomes "x"."""
+    return _REPLY_PREFIX.sub("", subject)
+
+
+def _is_bounce(msg: MimeMessage) -> bool:
+    if msg.content_type == "multipart/report":
+        if msg.report_type in ("delivery-status", "global-delivery-status", None):
+            return msg.report_type is not None or "message/delivery-status" in msg.part_types
+        return False
+    if msg.has_header("x-failed-recipients"):
+        return True
+    if msg.content_type in ("message/delivery-status", "message/global-delivery-status"):
+        return True
+    subject = msg.subject
+    local, _, _domain = (msg.from_address or "").partition("@")
+    daemon_sender = bool(_DAEMON_LOCAL.match(local)) or bool(
+        msg.from_name and _DAEMON_NAME.match(msg.from_name)
+    )
+    if _BOUNCE_SUBJECT.match(subject):
+        return True
+    if daemon_sender and (
+        "message/delivery-status" in msg.part_types or not _AUTO_SUBJECT.match(subject)
+    ):
+        return True
+    return "message/delivery-status" in msg.part_types and (msg.header("return-path") in ("<>", ""))
+
+
+def _is_auto(msg: MimeMessage) -> bool:
+    auto_submitted = msg.header("auto-submitted")
+    if auto_submitted is not None:
+        value = auto_submitted.split(";", 1)[0].strip().lower()
+        if value and value != "no":
+            return True
+    for name in ("x-autoreply", "x-autorespond", "x-autoresponder", "x-auto-reply"):
+        flag = msg.header(name)
+        if flag is not None and flag.strip().lower() not in ("no", "false", "0"):
+            return True
+    precedence = (msg.header("precedence") or "").strip().lower()
+    if precedence in ("auto_reply", "bulk", "junk"):
+        return True
+    if any(msg.has_header(name) for name in _EXCHANGE_OOF_HEADERS):
+        return True
+    if (msg.header("x-ms-exchange-message-is-ooo") or "").strip().lower() == "true":
+        return True
+    if msg.content_type == "multipart/report" and msg.report_type == "disposition-notification":
+        return True  # read receipts: automatic, no topics
+    subject = strip_reply_prefixes(msg.subject)
+    if _AUTO_SUBJECT.match(subject) or _AUTO_SUBJECT.match(msg.subject):
+        return True
+    return bool(_AUTO_SUBJECT_ANYWHERE.search(msg.subject))
+
+
+def kind_from_headers(msg: MimeMessage) -> AutoKind | None:
+    """'bounce' or 'auto_reply' when headers/subject/structure say so, else None."""
+    if _is_bounce(msg):
+        return "bounce"
+    if _DELAY_SUBJECT.match(msg.subject):
+        return "auto_reply"  # a delay warning is automatic but not a failed delivery
+    if _is_auto(msg):
+        return "auto_reply"
+    return None
+
+
+def kind_from_body(reply_text: str) -> AutoKind | None:
+    """Out-of-office or bounce wording at the start of a (short) reply, else None."""
+    head = reply_text[:1500]
+    if _BODY_BOUNCE.search(head):
+        return "bounce"
+    if len(reply_text) < 3000 and _BODY_AUTO.search(head):
+        return "auto_reply"
+    return None

@@ -1,0 +1,392 @@
+"""Reply extraction: the new text of a reply, without quoted originals and signatures.
+
+Known weakness of the usual libraries: they cut at any line that starts with a date or with
+"Von:"/"An:", so "12.03.2026 Eröffnung" or "Von: 10 Uhr bis 12 Uhr" end the reply. Here a
+quote header must be a real header:
+
+- an Outlook/OWA/Notes header *block*: a "Von:/From:/An:/Gesendet:" line followed closely by
+  enough other header keys (at least three kinds among from, to, date, subject, cc);
+- a complete attribution line ("Am ... schrieb X:", "On ... wrote:", "X/ORG/DE wrote on
+  ...:"), possibly wrapped over up to three lines, ending with a colon and carrying a date,
+  time or address (a bare "X schrieb:" counts only when ">"-quoted lines follow);
+- an explicit separator ("-----Ursprüngliche Nachricht-----", "----- Weitergeleitet von",
+  GroupWise's ">>> X 03.03.2026 10:00 >>>", "Anfang der weitergeleiteten Nachricht:").
+
+A header followed by ">"-quoted lines only introduces a quote: text between quoted blocks is
+kept (interleaved answers). A header followed by unquoted text (Outlook's top-posting) ends
+the reply. Then signatures come off: a "-- " line, mobile footers ("Von meinem iPhone
+gesendet"), legal disclaimers, and a closing formula ("Mit freundlichen Grüßen") with the
+name block after it, when it is near the end.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+#: How many lines after a closing formula may follow for it to count as a signature start.
+MAX_SIGNATURE_LINES = 12
+_MAX_LINES = 50_000
+
+_SEPARATOR = re.compile(
+    r"^\s*[-_=*]{2,}\s*("
+    r"urspr(ü|ue)ngliche nachricht|original message|original-nachricht|originalnachricht"
+    r"|weitergeleitete nachricht|forwarded message|message d'origine|mensaje original"
+    r"|oorspronkelijk bericht|oorspronkelijk e-mailbericht|alkuperäinen viesti"
+    r"|oprindelig meddelelse|oprindelig besked|opprinnelig melding|ursprungligt meddelande"
+    r"|messaggio originale|wiadomo(ś|s)(ć|c) oryginalna|p(ů|u)vodn(í|i) zpr(á|a)va"
+    r"|исходное сообщение|пересылаемое сообщение|mensagem original"
+    r")\s*[-_=*]*\s*$",
+    re.IGNORECASE,
+)
+_FORWARD_LINE = re.compile(
+    r"^\s*(-{3,}\s*(weitergeleitet von|forwarded by)\b.*"
+    r"|(anfang der weitergeleiteten nachricht|begin forwarded message)\s*:\s*)$",
+    re.IGNORECASE,
+)
+_GROUPWISE = re.compile(r"^\s*>>>\s.*\d.*>>>\s*$")
+_UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
+_SIG_DASHES = re.compile(r"^--\s?$")
+_RULE = re.compile(r"^\s*[-_=*~#]{3,}\s*$")
+
+# Header keys of quote header blocks, by kind.
+_KEY_KINDS: dict[str, str] = {}
+for _kind, _words in {
+    "from": "von|from|de|van|od|från|fra|da|от|absender",
+    "date": "gesendet|sent|datum|date|message du|envoyé|enviado|verzonden|wysłano|skickat|sendt"
+    "|inviato|data|отправлено|дата|odesláno",
+    "to": "an|to|à|para|aan|do|till|til|a|кому|komu|empfänger",
+    "subject": "betreff|subject|thema|sujet|objet|asunto|onderwerp|temat|ämne|emne|oggetto|тема"
+    "|předmět|assunto",
+    "cc": "cc|kopie|bcc|blindkopie|antwort an|reply-to|copie à|copie|kopia|kopi",
+}.items():
+    for _word in _words.split("|"):
+        _KEY_KINDS[_word] = _kind
+_KEY_LINE = re.compile(
+    r"^\s*[*_]?\s*(" + "|".join(sorted(map(re.escape, _KEY_KINDS), key=len, reverse=True)) + r")"
+    r"\s*[*_]?\s*:",
+    re.IGNORECASE,
+)
+_INLINE_KEY = re.compile(
+    r"\s(an|to|datum|date|gesendet|sent|betreff|subject|kopie|cc)\s*:", re.IGNORECASE
+)
+
+_VERBS = (
+    r"schrieb|schrieben|wrote|writes|a écrit|escribió|escribio|schreef|skrev|kirjoitti|napisał"
+    r"|napisała|napsal|napsala|ha scritto|scrisse|escreveu|написал|написала|написал\(а\)"
+    r"|írta|yazdı"
+)
+_ATTRIBUTION_START = re.compile(
+    r"^\s*(am|on|le|el|op|den|il|em|w dniu|dne|den|på|el día|в|на)\s", re.IGNORECASE
+)
+_ATTRIBUTION = re.compile(r"\b(" + _VERBS + r")\b.{0,120}:\s*$", re.IGNORECASE)
+_ATTR_EVIDENCE = re.compile(
+    r"(\d{1,4}[./-]\d{1,2}|\d{1,2}:\d{2}|@|\b(19|20)\d{2}\b|/[A-Z]{2,}"
+    r"|\b(jan|feb|mär|mar|apr|mai|may|jun|jul|aug|sep|okt|oct|nov|dez|dec)[a-z]*\.?\s)",
+    re.IGNORECASE,
+)
+# Gmail in other locales: "2026年3月3日(火) 10:00 Max <max@example.org>:"
+# Old Gmail: "2016-03-03 17:21 GMT+01:00 Some One <some.one@example.org>:"
+_ISO_ATTRIBUTION = re.compile(
+    r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\s+\d{1,2}:\d{2}\b.*(GMT[+-]\d|<[^<>\s]+@[^<>\s]+>|:$)"
+)
+_ADDRESS_COLON = re.compile(r"<[^<>\s@]+@[^<>\s]+>\s*:\s*$")
+
+_MOBILE = re.compile(
+    r"^\s*("
+    r"von meinem [^\n]{1,60} gesendet\.?"
+    r"|gesendet (von|mit) (meinem|der|outlook|mail|yahoo|aol|gmx|web\.de|t-online|samsung"
+    r"|huawei|blackberry|ipad|iphone)[^\n]{0,60}"
+    r"|diese nachricht wurde von meinem [^\n]{1,60} gesendet\.?"
+    r"|sent (from|with|via) (my|outlook|mail|yahoo|aol|blackberry|samsung|gmail)[^\n]{0,60}"
+    r"|sent from \w+ for (ios|android|windows)[^\n]{0,30}"
+    r"|get outlook for (ios|android)[^\n]{0,30}"
+    r"|holen sie sich outlook für (ios|android)[^\n]{0,30}"
+    r"|envoyé (de mon|à partir de|depuis) [^\n]{1,40}|enviado desde mi [^\n]{1,40}"
+    r"|verzonden (vanaf|met) mijn [^\n]{1,40}"
+    r"|skickat från min [^\n]{1,40}|sendt fra min [^\n]{1,40}|inviato da [^\n]{1,40}"
+    r"|wysłane z [^\n]{1,40}|отправлено с [^\n]{1,40}"
+    r")\s*$",
+    re.IGNORECASE,
+)
+_DISCLAIMER = re.compile(
+    r"^\s*[*_]?\s*("
+    r"diese (e-?mail|nachricht|mail)\b.{0,80}\b(enthält|enthaelt|kann|könnte|ist)\b.{0,60}"
+    r"(vertraulich|rechtlich|geschützt|informationen)"
+    r"|der inhalt dieser (e-?mail|nachricht)\b.{0,40}vertraulich"
+    r"|(wichtiger )?hinweis:.{0,60}(vertraulich|e-?mail)"
+    r"|vertraulichkeitshinweis|haftungsausschluss|disclaimer\s*:"
+    r"|wenn sie nicht der (richtige|beabsichtigte) (adressat|empfänger)"
+    r"|sollten sie (diese|die) (e-?mail|nachricht) irrtümlich"
+    r"|this (e-?mail|message|communication)\b.{0,80}\b(may contain|contains|is|and any)\b.{0,60}"
+    r"(confidential|privileged|intended)"
+    r"|the information (contained )?in this (e-?mail|message)\b.{0,40}(confidential|intended)"
+    r"|confidentiality notice|if you are not the intended recipient"
+    r"|bitte denken sie an die umwelt|please consider the environment"
+    r")",
+    re.IGNORECASE,
+)
+_CLOSING = re.compile(
+    r"^\s*("
+    r"(mit |mfg\.? )?(den |sehr |ganz )?(freundlichen|freundliche|besten|beste|herzlichen|herzliche"
+    r"|vielen|viele|lieben|liebe|schönen|schöne|sonnigen|sonnige|kollegialen|kollegiale"
+    r"|netten|nette|dienstlichen|dankbaren)"
+    r"\s+gr(ü|ue|u)(ß|ss)(e|en)?"
+    r"|gr(ü|ue|u)(ß|ss)(e|en)?( aus [\wäöüß. -]{1,40})?|mfg|vg|lg|bg|beste grüße"
+    r"|(best|kind|warm|warmest|many|with kind|with best)? ?regards|best wishes|cheers|sincerely"
+    r"|yours( sincerely| truly)?|thanks( again| a lot| and regards)?|thank you|many thanks"
+    r"|(vielen |herzlichen |besten )?dank( im voraus| und grüße| und gruß)?|danke( schön| sehr)?"
+    r"|bis (bald|dann|später)|schönes wochenende|schöne grüße|best"
+    r")\s*[,.!]*\s*([\wäöüßÄÖÜ.'-]+\s*){0,3}$",
+    re.IGNORECASE,
+)
+
+
+_TRAILING_URL = re.compile(r"\s*<https?://[^>]*>\s*$")
+_ATTRIBUTION_NO_COLON = re.compile(r"\b(" + _VERBS + r")\s*$", re.IGNORECASE)
+
+
+def _is_mobile_footer(line: str) -> bool:
+    return bool(_MOBILE.match(_TRAILING_URL.sub("", line)))
+
+
+def _is_quoted(line: str) -> bool:
+    return line.lstrip().startswith(">")
+
+
+def _key_kind(line: str) -> str | None:
+    match = _KEY_LINE.match(line)
+    if not match:
+        return None
+    return _KEY_KINDS.get(match.group(1).lower())
+
+
+def _header_block_end(lines: Sequence[str], i: int) -> int:
+    """If a quote header block starts at line i, the index after it; else -1."""
+    first = _key_kind(lines[i])
+    if first not in ("from", "to", "date"):
+        return -1
+    # One-line layouts: "Von: X An: Y Datum: Z Betreff: W" (HCL Notes, pasted headers).
+    if first == "from" and len(_INLINE_KEY.findall(lines[i])) >= 2:
+        return i + 1
+    kinds = {first}
+    end = i + 1
+    j = i + 1
+    limit = min(len(lines), i + 12)
+    while j < limit:
+        line = lines[j]
+        if not line.strip():
+            if len(kinds) >= 3:
+                break
+            j += 1
+            continue
+        kind = _key_kind(line)
+        if kind:
+            kinds.add(kind)
+            end = j + 1
+        elif j - end > 1:
+            break  # two unrelated lines: the block (if any) is over
+        j += 1
+    if len(kinds) >= 3 and kinds & {"from", "to"} and kinds & {"date", "subject"}:
+        # Take wrapped continuation lines (long "An:" lists) up to the next blank line.
+        while end < len(lines) and lines[end].strip() and end - i < 15:
+            if _key_kind(lines[end]) is None and len(lines[end]) > 200:
+                break
+            end += 1
+        return end
+    return -1
+
+
+def _strip_markup(line: str) -> str:
+    return line.strip().strip("*_").strip()
+
+
+def _attribution_end(lines: Sequence[str], i: int) -> tuple[int, bool]:
+    """If an attribution ("Am ... schrieb X:") starts at line i: (index after it, strong).
+
+    `strong` is False for a bare "X schrieb:" without date, time or address.
+    """
+    line = _strip_markup(lines[i])
+    if not line or len(line) > 300:
+        return -1, False
+    candidates = [(line, i + 1)]
+    if not line.endswith(":") and (
+        _ATTRIBUTION_START.match(line) or _ATTR_EVIDENCE.search(line) or "<" in line
+    ):
+        # Wrapped attributions: "On Tue, 3 Mar 2026 at 10:00, Max <" / "max@example.org> wrote:"
+        joined = line
+        for k in range(i + 1, min(i + 3, len(lines))):
+            nxt = _strip_markup(lines[k])
+            if not nxt or (_is_quoted(lines[k]) and not (len(nxt) < 40 and nxt.endswith(":"))):
+                break
+            joined = joined + " " + nxt
+            candidates.append((joined, k + 1))
+            if nxt.endswith(":"):
+                break
+    for text, end in candidates:
+        if len(text) > 350:
+            continue
+        if _ATTRIBUTION.search(text):
+            strong = bool(_ATTR_EVIDENCE.search(text)) or bool(_ATTRIBUTION_START.match(text))
+            return end, strong
+        if (
+            _ATTRIBUTION_START.match(text)
+            and _ATTRIBUTION_NO_COLON.search(text)
+            and _ATTR_EVIDENCE.search(text)
+        ):
+            return end, True  # "On Wed, 14 Nov 2018 08:14 John <john@example.org> wrote"
+        if _ADDRESS_COLON.search(text) and _ATTR_EVIDENCE.search(_ADDRESS_COLON.sub("", text)):
+            return end, True
+    if _ISO_ATTRIBUTION.match(line):
+        return i + 1, True
+    return -1, False
+
+
+def _next_content(lines: Sequence[str], j: int) -> int:
+    while j < len(lines) and not lines[j].strip():
+        j += 1
+    return j
+
+
+def _quote_start(lines: Sequence[str], i: int) -> tuple[int, bool]:
+    """If a quote header/separator starts at line i: (index after it, strong); else (-1, _)."""
+    line = lines[i]
+    stripped = line.strip()
+    if not stripped:
+        return -1, False
+    if _GROUPWISE.match(line):
+        return i + 1, True
+    if _is_quoted(line):
+        return -1, False
+    if _SEPARATOR.match(stripped) or _FORWARD_LINE.match(stripped):
+        end = i + 1
+        nxt = _next_content(lines, end)
+        if nxt < len(lines):
+            block_end = _header_block_end(lines, nxt)
+            if block_end > 0:
+                end = block_end
+        return end, True
+    if _UNDERSCORES.match(stripped):
+        nxt = _next_content(lines, i + 1)
+        if nxt < len(lines) and nxt - i <= 3:
+            block_end = _header_block_end(lines, nxt)
+            if block_end > 0:
+                return block_end, True
+        return -1, False
+    block_end = _header_block_end(lines, i)
+    if block_end > 0:
+        return block_end, True
+    return _attribution_end(lines, i)
+
+
+def _cut_quotes(lines: list[str]) -> list[str]:
+    kept: list[str] = []
+    i = 0
+    n = len(lines)
+    while i < n:
+        line = lines[i]
+        end, strong = _quote_start(lines, i)
+        if end > 0:
+            nxt = _next_content(lines, end)
+            followed_by_quote = nxt < n and _is_quoted(lines[nxt]) and not _GROUPWISE.match(line)
+            if followed_by_quote:
+                i = end  # the header only introduces a ">" quote: interleaved text survives
+                continue
+            if strong:
+                if any(x.strip() for x in kept):
+                    break
+                # Nothing written above the header: the sender typed into (or forwarded)
+                # the original; its text is all there is.
+                i = end
+                continue
+        if _is_quoted(line):
+            i += 1
+            continue
+        if _is_mobile_footer(line) or _SIG_DASHES.match(line):
+            break
+        kept.append(line)
+        i += 1
+    return kept
+
+
+def _cut_disclaimer(lines: list[str]) -> list[str]:
+    for k, line in enumerate(lines):
+        # A disclaimer starts a paragraph; the reply cannot be all disclaimer text.
+        if _DISCLAIMER.match(line) and any(x.strip() for x in lines[:k]):
+            return lines[:k]
+    return lines
+
+
+def _cut_footer_rule(lines: list[str], protected: Sequence[str]) -> list[str]:
+    """A long underscore line near the end starts a footer (mailing lists, signatures)."""
+    content_idx = [k for k, line in enumerate(lines) if line.strip()]
+    for pos, k in enumerate(content_idx):
+        if pos == 0 or not _UNDERSCORES.match(lines[k]):
+            continue
+        after = [lines[j].strip() for j in content_idx[pos + 1 :]]
+        if len(after) > 8 or any(_starts_with_label(x, protected) for x in after):
+            continue
+        return lines[:k]
+    return lines
+
+
+def _cut_closing(lines: list[str], protected: Sequence[str]) -> list[str]:
+    content_idx = [k for k, line in enumerate(lines) if line.strip()]
+    if len(content_idx) < 2:
+        return lines
+    window = content_idx[-(MAX_SIGNATURE_LINES + 1) :]
+    for k in window:
+        stripped = _strip_markup(lines[k])
+        if len(stripped) > 60 or not _CLOSING.match(stripped):
+            continue
+        if k == content_idx[0]:
+            continue  # nothing before it: this is the whole reply ("Danke!")
+        after = [x.strip().lower() for x in lines[k + 1 :] if x.strip()]
+        if any(_starts_with_label(x, protected) for x in after):
+            continue
+        if any(len(x) > 120 for x in after):
+            continue  # prose, not a signature block
+        return lines[:k]
+    return lines
+
+
+def _starts_with_label(line: str, labels: Sequence[str]) -> bool:
+    text = line.lstrip("-*•> \t").lower()
+    for label in labels:
+        lab = label.lower()
+        if text.startswith(lab):
+            rest = text[len(lab) :].lstrip()
+            if not rest or rest[0] in ":?-" or lab.startswith("---"):
+                return True
+    return False
+
+
+def _tidy(lines: list[str]) -> str:
+    out: list[str] = []
+    for line in lines:
+        line = line.rstrip()
+        if not line.strip():
+            if out and out[-1]:
+                out.append("")
+            continue
+        out.append(line)
+    while out and (not out[-1].strip() or _RULE.match(out[-1]) or _SIG_DASHES.match(out[-1])):
+        out.pop()
+    return "\n".join(out)
+
+
+def extract_reply(text: str, protected_labels: Sequence[str] = ()) -> str:
+    """The new text of a reply: quoted originals, signatures and disclaimers removed.
+
+    `protected_labels` are template labels (and the block start marker): a closing formula
+    followed by such a label is not taken for the start of a signature.
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:_MAX_LINES]
+    lines = [
+        line.replace("\u200b", "").replace("\ufeff", "").replace("\u1427", "") for line in lines
+    ]
+    kept = _cut_quotes(lines)
+    kept = _cut_disclaimer(kept)
+    kept = _cut_footer_rule(kept, protected_labels)
+    kept = _cut_closing(kept, protected_labels)
+    return _tidy(kept)
