@@ -20,9 +20,10 @@ kept but the output lines.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 from bs4.element import Comment, NavigableString, PageElement, Tag
 
 #: HTML beyond this many characters is ignored (a 5 MB one-line body must stay cheap).
@@ -322,7 +323,11 @@ def _walk(html: str, renderer: _Renderer) -> None:
     beautifulsoup4 with the lxml tree builder: lxml's C parser is linear on hostile input
     where the standard library's html.parser is quadratic ("<a<a<a...": 100 KB take 17 s).
     """
-    soup = BeautifulSoup(html, "lxml")
+    with warnings.catch_warnings():
+        # mail HTML is often XHTML or looks like a file name; neither matters here
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        soup = BeautifulSoup(html, "lxml")
     stack: list[tuple[PageElement, bool]] = [(soup, False)]
     while stack:
         node, closing = stack.pop()
