@@ -205,7 +205,19 @@ def db_upgrade(app: App) -> None:
                    f"to {after}")
 
 
-# --- the flows (later issues) -------------------------------------------------------------
+# --- the flows ---------------------------------------------------------------------------
+
+def _deliver(app: App) -> None:
+    """Send what the outbox holds now; a server problem is one line and exit 1."""
+    from bot.usecases import deliver_outbox
+
+    report = deliver_outbox(app)
+    click.echo(f"outbox: {report.sent} sent, {report.retrying} waiting for retry, "
+               f"{report.failed} failed")
+    if report.connection_error:
+        raise UserError(f"{report.connection_error} (the mail stays queued and goes out with "
+                        f"`intake outbox` or `intake run`)")
+
 
 @cli.command("send-requests")
 @click.option("--month", metavar="YYYY-MM", help="the round's month (default: the current one)")
@@ -215,7 +227,6 @@ def db_upgrade(app: App) -> None:
 def send_requests(app: App, month: str | None, only: str | None, dry_run: bool) -> None:
     """Open the month's request round and send every active contact its request."""
     from bot.rounds import send_requests as run_round
-    from bot.usecases import deliver_outbox
 
     _configure_logging(app)
     app.require_schema()
@@ -231,12 +242,7 @@ def send_requests(app: App, month: str | None, only: str | None, dry_run: bool) 
         return
     click.echo(f"round {result.month} (reply by {deadline}): {len(result.queued)} request(s) "
                f"queued, {len(result.already)} already had theirs")
-    report = deliver_outbox(app)
-    click.echo(f"outbox: {report.sent} sent, {report.retrying} waiting for retry, "
-               f"{report.failed} failed")
-    if report.connection_error:
-        raise UserError(f"{report.connection_error} (the requests stay queued and go out with "
-                        f"`intake outbox` or `intake run`)")
+    _deliver(app)
 
 
 @cli.command()
@@ -252,7 +258,6 @@ def poll(once: bool) -> None:
 def followups(app: App, dry_run: bool) -> None:
     """Send the follow-up questions and reminders that are due now."""
     from bot.rounds import queue_reminders
-    from bot.usecases import deliver_outbox
 
     _configure_logging(app)
     app.require_schema()
@@ -262,11 +267,7 @@ def followups(app: App, dry_run: bool) -> None:
         click.echo(f"{mail.kind} to {mail.to_address} ({mail.department}): {mail.subject}")
     click.echo(f"{len(planned)} reminder(s) {verb}")
     if not dry_run:
-        report = deliver_outbox(app)
-        click.echo(f"outbox: {report.sent} sent, {report.retrying} waiting for retry, "
-                   f"{report.failed} failed")
-        if report.connection_error:
-            raise UserError(report.connection_error)
+        _deliver(app)
 
 
 @cli.command()

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
 
@@ -712,16 +712,7 @@ def _topic(fields: _Fields, attachments: tuple[str, ...], options: ParseOptions)
         quote=fields.quote or None,
         attachments=attachments,
     )
-    return Topic(
-        what=topic.what,
-        when=topic.when,
-        where=topic.where,
-        who=topic.who,
-        how_many=topic.how_many,
-        quote=topic.quote,
-        attachments=topic.attachments,
-        missing=required_missing(topic, options),
-    )
+    return replace(topic, missing=required_missing(topic, options))
 
 
 def extract_topics(
