@@ -37,7 +37,7 @@ class IntakeGroup(click.Group):
         except Exception as exc:
             # A bug, not a user mistake: say so in one line; -v shows the traceback.
             log.debug("internal error", exc_info=True)
-            click.echo(f"intake: internal error: {type(exc).__name__}: {exc} "
+            click.echo(f"intake: internal error: {type(exc).__name__}: {one_line(exc)} "
                        f"(run with -v for details)", err=True)
             ctx.exit(1)
         finally:

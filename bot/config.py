@@ -7,18 +7,29 @@ these declarations, and a test checks that the written file documents every key.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
 import textwrap
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from email_validator import EmailNotValidError, validate_email
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.errors import UserError
+from mailtemplates import check_label, template_block
 from parsers.model import DEFAULT_BLOCK_END, DEFAULT_BLOCK_START, DEFAULT_LABELS
 
 ENV_PREFIX = "INTAKE_"
@@ -77,8 +88,20 @@ class DatabaseSettings(Section):
     )
 
 
+def _address(value: str) -> str:
+    """An e-mail address, checked without DNS (like the contacts file's)."""
+    try:
+        return validate_email(value, check_deliverability=False,
+                              test_environment=True).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid address: {exc}") from None
+
+
+Address = Annotated[str, AfterValidator(_address)]
+
+
 class MailSettings(Section):
-    from_address: str = Field(
+    from_address: Address = Field(
         "themen@musterhausen.de", description="the address the bot sends from and is replied to"
     )
     from_name: str = Field(
@@ -163,7 +186,7 @@ class SmtpSettings(SecretSource):
 
 
 class OfficerSettings(Section):
-    email: str = Field("presse@musterhausen.de", description="where the weekly digest goes")
+    email: Address = Field("presse@musterhausen.de", description="where the weekly digest goes")
     name: str = Field("Julia Beispiel", description="the officer's name, used in the digest")
 
 
@@ -274,15 +297,21 @@ class TemplatesSettings(Section):
     )
     @classmethod
     def _labels_safe(cls, value: list[str]) -> list[str]:
-        if not value or not all(v.strip() for v in value):
-            raise ValueError("needs at least one non-empty label")
-        first = value[0].strip().split()[0].rstrip(":").lower()
-        if first in {"von", "an", "datum", "betreff", "gesendet", "from", "to", "sent", "date",
-                     "subject", "cc"}:
-            raise ValueError(
-                f"the label {value[0]!r} would be mistaken for a quoted mail header; choose another"
-            )
+        if not value:
+            raise ValueError("needs at least one label")
+        for label in value:
+            if not label.strip() or ":" in label or "\n" in label:
+                raise ValueError(f"{label!r} is not a valid label: one line of text without ':'")
+        # the first label is printed in the template: the same rules as for the mail itself
+        check_label(value[0])
         return value
+
+    @model_validator(mode="after")
+    def _block_renders(self) -> TemplatesSettings:
+        labels = [(name.removeprefix("label_"), getattr(self, name)[0])
+                  for name in type(self).model_fields if name.startswith("label_")]
+        template_block(labels, self.block_start, self.block_end)
+        return self
 
 
 class LoggingSettings(Section):
@@ -344,11 +373,17 @@ SECTIONS: dict[str, type[Section]] = {
     if name not in ("source", "base_dir")
 }
 
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_loopback(security: str, host: str) -> None:
-    if security == "none" and host not in _LOOPBACK and not host.startswith("127."):
+    if security == "none" and not _is_loopback(host):
         raise ValueError(
             f"security = \"none\" sends passwords and mail unencrypted; it is only allowed for "
             f"a loopback host, not {host!r} (use ssl or starttls)"

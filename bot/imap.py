@@ -85,7 +85,7 @@ def check_login(settings: ImapSettings, password: str | None) -> str:
     try:
         info = client.select_folder(settings.folder, readonly=True)
         count = info.get(b"EXISTS", 0)
-    except IMAPClientError as exc:
+    except (OSError, IMAPClientError) as exc:
         raise ConnectionProblem(f"IMAP {settings.host}: folder {settings.folder!r}: "
                                 f"{exc}") from None
     finally:

@@ -18,12 +18,18 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if _SECRETS:
             message = record.getMessage()
-            masked = message
-            for secret in _SECRETS:
-                masked = masked.replace(secret, "***")
-            if masked != message:
-                record.msg, record.args = masked, None
+            if mask(message) != message:
+                record.msg, record.args = mask(message), None
+            if record.exc_info:  # a traceback's text could quote a secret as well;
+                # formatters use a present exc_text instead of formatting exc_info again
+                record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
         return True
+
+
+def mask(text: str) -> str:
+    for secret in _SECRETS:
+        text = text.replace(secret, "***")
+    return text
 
 
 def setup_logging(level_name: str, verbosity: int, log_file: str | None = None) -> None:

@@ -15,8 +15,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,7 +33,7 @@ MAX_RETRY = timedelta(hours=6)
 MAX_ATTEMPTS = 15
 
 
-class Transport:
+class Transport(Protocol):
     """What deliver_due needs from SMTP (bot.smtp.SmtpTransport)."""
 
     def open(self) -> None: ...
@@ -118,16 +119,31 @@ def _load(sessions: sessionmaker[Session], ids: list[int]) -> list[_Claimed]:
         return [_Claimed(*row) for row in rows]
 
 
+def _due_exists(sessions: sessionmaker[Session], now: datetime) -> bool:
+    with sessions() as session:
+        return session.scalar(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.status.in_(("queued", "sending")),
+                   OutboxMessage.next_attempt_at <= now)
+            .limit(1)) is not None
+
+
 def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[], Transport],
                 sender: str, now: datetime, batch: int = 100) -> DeliveryReport:
-    """Send every due row, one SMTP connection per batch, one commit per mail."""
+    """Send every due row, one SMTP connection per batch, one commit per mail.
+
+    The transport is built before any row is claimed: a configuration problem (a missing
+    password) then leaves every row untouched instead of leased.
+    """
     report = DeliveryReport()
+    if not _due_exists(sessions, now):
+        return report
+    transport = transport_factory()
     while True:
         ids = _claim(sessions, now, batch)
         if not ids:
             return report
         claimed = _load(sessions, ids)
-        transport = transport_factory()
         try:
             transport.open()
         except ConnectionProblem as exc:
@@ -159,6 +175,12 @@ def _deliver_one(sessions: sessionmaker[Session], transport: Transport, sender: 
                  mail: _Claimed, now: datetime, report: DeliveryReport) -> bool:
     try:
         transport.send(sender, [mail.to_address], mail.raw)
+    except ConnectionProblem as exc:  # the server went away: not this mail's fault
+        _release(sessions, [mail.id], now, str(exc))
+        report.retrying += 1
+        report.connection_error = str(exc)
+        log.error("outbox: %s; mail %s stays queued", exc, mail.message_id)
+        return False
     except DeliveryError as exc:
         error = str(exc)[:2000]
         if not exc.transient:
@@ -166,7 +188,7 @@ def _deliver_one(sessions: sessionmaker[Session], transport: Transport, sender: 
             report.failed += 1
             log.error("outbox: mail %s to %s failed for good: %s", mail.message_id,
                       mail.to_address, exc)
-        elif mail.attempts >= MAX_ATTEMPTS and not isinstance(exc, ConnectionProblem):
+        elif mail.attempts >= MAX_ATTEMPTS:
             error = f"gave up after {mail.attempts} attempts: {exc}"[:2000]
             _set(sessions, mail.id, status="failed", last_error=error)
             report.failed += 1
@@ -177,9 +199,6 @@ def _deliver_one(sessions: sessionmaker[Session], transport: Transport, sender: 
             report.retrying += 1
             log.warning("outbox: mail %s to %s deferred (%s); retry at %s", mail.message_id,
                         mail.to_address, exc, retry_at)
-        if isinstance(exc, ConnectionProblem):
-            report.connection_error = str(exc)
-            return False
         return True
     _set(sessions, mail.id, status="sent", sent_at=now, last_error=None)
     report.sent += 1
@@ -188,13 +207,16 @@ def _deliver_one(sessions: sessionmaker[Session], transport: Transport, sender: 
 
 
 def _release(sessions: sessionmaker[Session], ids: list[int], now: datetime, error: str) -> None:
-    """Give claimed rows back: queued again, with backoff by their attempt count."""
+    """Give claimed rows back, queued again with backoff. The claim's attempt is not
+    counted: an unreachable server is no fault of the mail, and must not use up the
+    attempts a later 4xx answer for this very mail would need."""
     if not ids:
         return
     with sessions.begin() as session:
         for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
+            row.attempts = max(0, row.attempts - 1)
             row.status = "queued"
-            row.next_attempt_at = now + backoff(row.attempts)
+            row.next_attempt_at = now + backoff(row.attempts + 1)
             row.last_error = error[:2000]
 
 
@@ -217,7 +239,7 @@ def summary(session: Session) -> dict[str, int]:
 def listing(session: Session, limit: int = 50) -> list[OutboxMessage]:
     """Failed and waiting mail first, then the most recently sent."""
     pending = list(session.scalars(
-        select(OutboxMessage).where(or_(OutboxMessage.status != "sent"))
+        select(OutboxMessage).where(OutboxMessage.status != "sent")
         .order_by(OutboxMessage.status, OutboxMessage.next_attempt_at).limit(limit)))
     sent = list(session.scalars(
         select(OutboxMessage).where(OutboxMessage.status == "sent")

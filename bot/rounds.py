@@ -8,10 +8,8 @@ processes at once can therefore never queue a contact two requests for one round
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.utils import format_datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -29,7 +27,9 @@ from mailtemplates import RenderedMail, TemplateError, TemplateRenderer, templat
 
 log = logging.getLogger(__name__)
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+class AlreadyQueued(Exception):
+    """The request's outbox row exists already (a concurrent run got there first)."""
 
 
 @dataclass
@@ -50,8 +50,10 @@ class RoundResult:
 
 
 def check_month(month: str) -> str:
-    if not _MONTH.match(month):
-        raise UserError(f"--month {month!r}: expected YYYY-MM, e.g. 2027-01")
+    try:
+        calendar.parse_month(month)
+    except ValueError:
+        raise UserError(f"--month {month!r}: expected YYYY-MM, e.g. 2027-01") from None
     return month
 
 
@@ -96,11 +98,8 @@ def _get_or_open_round(session: Session, month: str, now: datetime, deadline: da
     return rnd
 
 
-def _unused_tag(session: Session, taken: set[str]) -> str:
-    """A tag no request has yet (`taken` is loaded once per round and kept up to date)."""
-    if not taken:
-        taken.update(session.scalars(select(Request.tag)))
-        taken.add("")  # marks the set as loaded even when no request exists yet
+def _unused_tag(taken: set[str]) -> str:
+    """A tag no request has yet (`taken`: every tag in use, kept up to date)."""
     for length in (4, 4, 4, 5, 6):
         tag = new_tag(length)
         if tag not in taken:
@@ -128,13 +127,23 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
     With dry_run the same code runs in a transaction that is rolled back at the end: what
     it shows is exactly what would have been queued.
     """
-    from db.contacts import sync_contacts
+    from db.contacts import sync_contacts_retrying
 
     now = app.now()
     tz, state = app.tz, app.settings.schedule.state
     month = check_month(month) if month else calendar.month_of(now, tz)
-    deadline = calendar.reply_deadline(now, tz, state, app.settings.schedule.reply_working_days)
+    # The deadline counts from when the month's requests go out: a round opened early (a
+    # backfill, --month ahead) still gives the colleagues their full reply time.
+    sending = max(now, calendar.request_time_for(month, tz, state, app.settings.schedule
+                                                 .request_time))
+    deadline = calendar.reply_deadline(sending, tz, state,
+                                       app.settings.schedule.reply_working_days)
     entries = app.contacts()
+    if only:
+        active = sorted(e.department for e in entries if e.active)
+        if only.casefold() not in {name.casefold() for name in active}:
+            raise UserError(f"--only {only!r}: no active department of that name "
+                            f"(active: {', '.join(active)})")
     result = RoundResult(month=month, deadline=None)
     mails = renderer(app)
     block = the_block(app)
@@ -147,27 +156,22 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
             session.commit()
 
     try:
-        sync_contacts(session, entries, now)
+        sync_contacts_retrying(session, entries, now)
         checkpoint()
         rnd = _get_or_open_round(session, month, now, deadline)
         result.deadline = rnd.deadline
         checkpoint()
         contacts = active_primary_contacts(session)
         if only:
-            wanted = [c for c in contacts if c.department.name.casefold() == only.casefold()]
-            if not wanted:
-                known = ", ".join(sorted(c.department.name for c in contacts))
-                raise UserError(f"--only {only!r}: no active department of that name "
-                                f"(active: {known})")
-            contacts = wanted
-        taken: set[str] = set()
+            contacts = [c for c in contacts if c.department.name.casefold() == only.casefold()]
+        taken = set(session.scalars(select(Request.tag)))
         for contact in contacts:
             department = contact.department.name
             try:
                 planned = _queue_request(app, session, mails, block, rnd, contact, now,
                                          taken)
                 checkpoint()
-            except IntegrityError:  # a concurrent run queued this contact first
+            except (IntegrityError, AlreadyQueued):  # a concurrent run queued it first
                 session.rollback()
                 planned = None
             if planned is None:
@@ -187,15 +191,14 @@ def _queue_request(app: App, session: Session, mails: TemplateRenderer, block: s
                                                      Request.contact_id == contact.id))
     if exists is not None:
         return None
-    tag = _unused_tag(session, taken)
+    tag = _unused_tag(taken)
     department = contact.department.name
     message_id = new_message_id("req", _domain(app), f"{rnd.month}-{tag}")
-    deadline = rnd.deadline or calendar.reply_deadline(
-        now, app.tz, app.settings.schedule.state, app.settings.schedule.reply_working_days)
+    deadline = rnd.deadline
     rendered = render(mails, "request", {
         **_contact_context(app, contact, department, subject_tag(rnd.month, tag)),
         "month_label": month_label(rnd.month),
-        "deadline": long_date(deadline),
+        "deadline": long_date(deadline) if deadline else "",
         "template_block": block,
     })
     request = Request(round_id=rnd.id, contact_id=contact.id,
@@ -204,9 +207,11 @@ def _queue_request(app: App, session: Session, mails: TemplateRenderer, block: s
     session.add(request)
     session.flush()
     raw = _build(app, rendered, contact, message_id, now)
-    enqueue(session, kind="request", dedupe_key=f"request:{rnd.month}:{contact.id}",
-            message_id=message_id, to_address=contact.email, subject=rendered.subject, raw=raw,
-            now=now, request_id=request.id, contact_id=contact.id)
+    row = enqueue(session, kind="request", dedupe_key=f"request:{rnd.month}:{contact.id}",
+                  message_id=message_id, to_address=contact.email, subject=rendered.subject,
+                  raw=raw, now=now, request_id=request.id, contact_id=contact.id)
+    if row is None:  # the mail was queued by a concurrent run: undo this request, too
+        raise AlreadyQueued(contact.email)
     return PlannedMail(department, contact.email, rendered.subject, rendered.text)
 
 
@@ -291,5 +296,3 @@ def queue_reminders(app: App, dry_run: bool = False) -> list[PlannedMail]:
             session.commit()
     return planned
 
-
-__all__ = ["format_datetime", "queue_reminders", "send_requests"]

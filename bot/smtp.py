@@ -129,6 +129,12 @@ class SmtpTransport:
             self._smtp.close()
         self._smtp = None
 
+    def _drop(self) -> None:
+        """Forget a broken connection, closing its socket."""
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
     def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
         """Hand one mail to the server; raises TransientDeliveryError or
         PermanentDeliveryError. Returns only once the server accepted it."""
@@ -146,7 +152,7 @@ class SmtpTransport:
                                              code=max(codes)) from None
             raise TransientDeliveryError(f"recipient deferred: {detail}", code=min(codes)) from None
         except smtplib.SMTPServerDisconnected as exc:
-            self._smtp = None
+            self._drop()
             raise ConnectionProblem(f"SMTP {self.server}: connection lost ({exc})") from None
         except smtplib.SMTPResponseException as exc:
             message = f"{exc.smtp_code} {_text(exc.smtp_error)}"
@@ -154,7 +160,7 @@ class SmtpTransport:
                 raise PermanentDeliveryError(message, code=exc.smtp_code) from None
             raise TransientDeliveryError(message, code=exc.smtp_code) from None
         except (OSError, smtplib.SMTPException) as exc:
-            self._smtp = None
+            self._drop()
             raise ConnectionProblem(f"SMTP {self.server}: {exc.__class__.__name__}: "
                                     f"{exc}") from None
         if refused:  # some recipients refused, others accepted: we send one per mail

@@ -7,7 +7,7 @@ import logging
 from bot import calendar
 from bot.app import App
 from bot.outbox import DeliveryReport, deliver_due
-from db.contacts import SyncSummary, sync_contacts
+from db.contacts import SyncSummary, sync_contacts_retrying
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ def sync_contacts_file(app: App) -> SyncSummary:
     """Read the contacts file and bring the database in line; one transaction."""
     entries = app.contacts()
     with app.sessions.begin() as session:
-        summary = sync_contacts(session, entries, app.now())
+        summary = sync_contacts_retrying(session, entries, app.now())
     for email in summary.deactivated:
         log.info("contact %s deactivated (no longer in the contacts file)", email)
     return summary
@@ -69,7 +69,7 @@ def run_reminders_and_followups(app: App) -> None:
 
 def check_servers(app: App) -> tuple[list[str], list[str]]:
     """`intake check` online: log in to IMAP and SMTP; (what worked, what failed)."""
-    from bot.errors import ConnectionProblem
+    from bot.errors import ConnectionProblem, UserError
     from bot.imap import check_login
 
     results: list[str] = []
@@ -77,7 +77,7 @@ def check_servers(app: App) -> tuple[list[str], list[str]]:
     imap = app.settings.imap
     try:
         results.append(check_login(imap, imap.password()))
-    except ConnectionProblem as exc:
+    except (ConnectionProblem, UserError) as exc:
         problems.append(str(exc))
     smtp = app.settings.smtp
     try:
@@ -86,6 +86,6 @@ def check_servers(app: App) -> tuple[list[str], list[str]]:
         transport.close()
         who = f"logged in as {smtp.username}" if smtp.username else "no AUTH (relay)"
         results.append(f"SMTP {smtp.host}:{smtp.port} ({smtp.security}): {who}")
-    except ConnectionProblem as exc:
+    except (ConnectionProblem, UserError) as exc:
         problems.append(str(exc))
     return results, problems

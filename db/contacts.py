@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import Contact, Department
@@ -119,6 +120,20 @@ def sync_contacts(session: Session, specs: Sequence[ContactSpec], now: datetime)
             department.active = False
     session.flush()
     return summary
+
+
+def sync_contacts_retrying(session: Session, specs: Sequence[ContactSpec], now: datetime,
+                           attempts: int = 3) -> SyncSummary:
+    """sync_contacts in a savepoint, retried when a concurrent process inserted the same
+    department or address first (unique constraints); the retry then finds its rows."""
+    for attempt in range(attempts):
+        try:
+            with session.begin_nested():
+                return sync_contacts(session, specs, now)
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def active_primary_contacts(session: Session) -> list[Contact]:

@@ -7,6 +7,7 @@ import email
 import os
 import subprocess
 import sys
+import threading
 import uuid
 from email import policy
 from email.message import EmailMessage
@@ -126,6 +127,7 @@ def test_requests_arrive_with_german_text_and_identity_headers(site: Path,
     greeting = body_text(parse(mailstack.wait_for_messages("contact3@musterhausen.test")[0]))
     assert greeting.startswith("Guten Tag,")
     # the deputy gets nothing: requests go to the primary contact
+    mailstack.wait_queue_empty()
     assert mailstack.wait_for_messages("contact9@musterhausen.test", count=0) == []
 
 
@@ -142,6 +144,42 @@ def test_a_second_run_sends_nothing_new(site: Path, mailstack: MailStack) -> Non
 
 def test_two_concurrent_runs_send_each_contact_exactly_one_request(site: Path,
                                                                     mailstack: MailStack) -> None:
+    """Two processes' worth of sessions start the same round at the same instant."""
+    from bot.rounds import send_requests
+
+    apps = [App(config_path=site / "intake.toml", config_explicit=True, now_override=MONDAY)
+            for _ in range(2)]
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def run(app: App) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results.append(len(send_requests(app).queued))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(app,)) for app in apps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sum(results) == 3, results
+    result = intake(site, "outbox", now=MONDAY)
+    assert result.exit_code == 0, result.output
+    mailstack.wait_queue_empty()
+    for n in (1, 2, 3):
+        assert len(mailstack.wait_for_messages(f"contact{n}@musterhausen.test")) == 1
+    assert len(db_rows(site, Request)) == 3
+    assert len(db_rows(site, OutboxMessage)) == 3
+    for app in apps:
+        app.close()
+
+
+def test_two_concurrent_processes_send_each_contact_exactly_one_request(
+        site: Path, mailstack: MailStack) -> None:
     env = {**os.environ, "INTAKE_NOW": MONDAY, "INTAKE_CONFIG": str(site / "intake.toml")}
     procs = [subprocess.Popen([sys.executable, "-m", "bot", "send-requests"], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -153,7 +191,26 @@ def test_two_concurrent_runs_send_each_contact_exactly_one_request(site: Path,
     mailstack.wait_queue_empty()
     for n in (1, 2, 3):
         assert len(mailstack.wait_for_messages(f"contact{n}@musterhausen.test")) == 1
-    assert len(db_rows(site, Request)) == 3
+
+
+def test_a_round_opened_early_counts_its_deadline_from_its_own_month(site: Path) -> None:
+    result = intake(site, "send-requests", "--dry-run", "--month", "2027-03", now=MONDAY)
+    assert result.exit_code == 0, result.output
+    # 1 March 2027 is a Monday: ten working days later
+    assert "round 2027-03 (reply by 2027-03-15)" in result.stdout
+    assert "Montag, 15. März 2027" in result.stdout
+
+
+def test_a_missing_smtp_password_leaves_the_mail_queued(site: Path) -> None:
+    env = {"INTAKE_SMTP__USERNAME": "bot@musterhausen.test",
+           "INTAKE_SMTP__PASSWORD_ENV": "NOT_SET_ANYWHERE"}
+    result = intake(site, "send-requests", "--only", "Bauamt", now=MONDAY, env=env)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "intake: environment variable NOT_SET_ANYWHERE (password_env) is not set; export it "
+        "before starting intake")
+    (row,) = db_rows(site, OutboxMessage)
+    assert (row.status, row.attempts) == ("queued", 0)
 
 
 def test_dry_run_shows_the_mails_and_changes_nothing(site: Path, mailstack: MailStack) -> None:
@@ -164,6 +221,7 @@ def test_dry_run_shows_the_mails_and_changes_nothing(site: Path, mailstack: Mail
     assert "1 request(s) would be sent" in result.stdout
     assert db_rows(site, Request) == []
     assert db_rows(site, OutboxMessage) == []
+    mailstack.wait_queue_empty()
     assert mailstack.wait_for_messages("contact1@musterhausen.test", count=0) == []
 
 
@@ -194,8 +252,6 @@ class StopsPostfixAfter:
 
 def test_postfix_stopped_mid_batch_keeps_rows_queued_until_it_is_back(
         site: Path, mailstack: MailStack) -> None:
-    result = intake(site, "send-requests", "--dry-run", now=MONDAY)
-    assert result.exit_code == 0
     app = App(config_path=site / "intake.toml", config_explicit=True, now_override=MONDAY)
     from bot.rounds import send_requests
 

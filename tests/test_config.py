@@ -75,15 +75,24 @@ def test_environment_overrides_every_kind_of_value(tmp_path: Path) -> None:
     ("[schedule]\nrequest_time = \"8 Uhr\"\n", {},
      "intake.toml:2: [schedule] request_time: '8 Uhr' is not a time of day as HH:MM"),
     ('[templates]\nlabel_when = ["Datum"]\n', {},
-     "intake.toml:2: [templates] label_when: the label 'Datum' would be mistaken for a quoted "
-     "mail header"),
+     "intake.toml:2: [templates] label_when: template label 'Datum' starts with 'Datum', which "
+     "mail quote parsers take for the header of a quoted message"),
+    ('[templates]\nlabel_what = ["Was:"]\n', {},
+     "intake.toml:2: [templates] label_what: 'Was:' is not a valid label"),
+    ('[templates]\nlabel_where = ["Wann"]\n', {},
+     "[templates]: template label 'Wann' appears twice"),
+    ('[mail]\nfrom_address = "themen(at)musterhausen.de"\n', {},
+     "intake.toml:2: [mail] from_address: 'themen(at)musterhausen.de' is not a valid address"),
+    ('[imap]\nhost = "127.attacker.example"\nsecurity = "none"\n', {},
+     "only allowed for a loopback host, not '127.attacker.example'"),
     ("", {"INTAKE_IMAP__PORTT": "1"},
      "environment variable INTAKE_IMAP__PORTT: no such setting [imap] portt"),
     ("", {"INTAKE_IMAP__PORT": "x"},
      "environment variable INTAKE_IMAP__PORT: [imap] port: Input should be a valid integer"),
     ("[imap\n", {}, "intake.toml: not valid TOML"),
 ], ids=["bad-type", "unknown-key", "unknown-section", "password-in-file", "plain-smtp-remote",
-        "bad-timezone", "bad-time", "quote-header-label", "unknown-env", "bad-env", "bad-toml"])
+        "bad-timezone", "bad-time", "quote-header-label", "colon-label", "label-twice",
+        "bad-from-address", "fake-loopback", "unknown-env", "bad-env", "bad-toml"])
 def test_errors_are_one_line_naming_file_and_key(tmp_path: Path, text: str, env: dict[str, str],
                                                  expected: str) -> None:
     path = write(tmp_path, text)
@@ -110,8 +119,26 @@ def test_secrets_come_from_env_or_file_only(tmp_path: Path) -> None:
     assert settings.smtp.password({"MY_SMTP_PW": "pw2"}) == "pw2"
     with pytest.raises(UserError, match="environment variable MY_SMTP_PW .* is not set"):
         settings.smtp.password({})
-    # the secret never appears in the settings' representation
-    assert "s3cret" not in repr(settings)
+
+
+def test_secrets_never_reach_the_log(tmp_path: Path) -> None:
+    import logging
+
+    from bot.logs import RedactingFilter, register_secret
+
+    register_secret("pw-Geheim-42")
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "login with %s failed",
+                               ("pw-Geheim-42",), None)
+    try:
+        raise RuntimeError("server said: pw-Geheim-42 is wrong")
+    except RuntimeError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    assert RedactingFilter().filter(record)
+    text = logging.Formatter().format(record)
+    assert "pw-Geheim-42" not in text
+    assert "login with *** failed" in text and "server said: ***" in text
 
 
 def test_both_secret_sources_set_explicitly_is_an_error(tmp_path: Path) -> None:

@@ -72,6 +72,7 @@ def test_a_batch_uses_one_connection_and_sends_each_mail_once(
     again = deliver_due(sessions, lambda: transport(clean_mailboxes), "bot@musterhausen.test",
                         NOW)
     assert again.sent == 0
+    clean_mailboxes.wait_queue_empty()
     assert len(clean_mailboxes.wait_for_messages("contact4@musterhausen.test", count=5)) == 5
 
 

@@ -1,4 +1,4 @@
-"""Alembic environment: runs against the connection that bot.dbadmin hands over."""
+"""Alembic environment: runs on the connection db.migrate hands over (or on the URL)."""
 
 from __future__ import annotations
 
