@@ -397,6 +397,8 @@ def parse(app: App, today: date | None, asked: tuple[str, ...], files: tuple[Pat
         fallback_today=app.now().astimezone(app.tz).date(),
         asked=asked,
         labels=settings.labels(),
+        block_start=settings.templates.block_start,
+        block_end=settings.templates.block_end,
         max_attachment_bytes=settings.mail.max_attachment_mb * 1024 * 1024,
         keep_attachment_content=False,
     )

@@ -57,6 +57,7 @@ INSTALL_HINT = (
 PORT_ENV = {
     "smtp": "INTAKE_TEST_SMTP_PORT",
     "submission": "INTAKE_TEST_SUBMISSION_PORT",
+    "smtps": "INTAKE_TEST_SMTPS_PORT",
     "imap": "INTAKE_TEST_IMAP_PORT",
     "imaps": "INTAKE_TEST_IMAPS_PORT",
     "lmtp": "INTAKE_TEST_LMTP_PORT",
@@ -154,6 +155,7 @@ def ensure_installed(timeout: float = 900.0) -> None:
 class Ports:
     smtp: int
     submission: int
+    smtps: int
     imap: int
     imaps: int
     lmtp: int
@@ -162,6 +164,7 @@ class Ports:
         return {
             "smtp": self.smtp,
             "submission": self.submission,
+            "smtps": self.smtps,
             "imap": self.imap,
             "imaps": self.imaps,
             "lmtp": self.lmtp,
@@ -344,6 +347,7 @@ class MailStack:
         self.mail_fsync = mail_fsync
         self.smtp_port = ports.smtp
         self.submission_port = ports.submission
+        self.smtps_port = ports.smtps  # implicit TLS + AUTH (as port 465)
         self.imap_port = ports.imap
         self.imaps_port = ports.imaps
         self.lmtp_port = ports.lmtp
@@ -468,6 +472,7 @@ class MailStack:
         deadline = time.monotonic() + timeout
         self._wait_greeting("smtp", self.smtp_port, b"220", deadline)
         self._wait_greeting("submission", self.submission_port, b"220", deadline)
+        self._wait_greeting("smtps", self.smtps_port, b"220", deadline, tls=True)
 
     def stop_postfix(self) -> None:
         """Stop Postfix: SMTP connections are refused until start_postfix()."""
@@ -703,6 +708,7 @@ class MailStack:
             "DOMAINS": ", ".join(self.domains),
             "SMTP_PORT": str(self.smtp_port),
             "SUBM_PORT": str(self.submission_port),
+            "SMTPS_PORT": str(self.smtps_port),
             "IMAP_PORT": str(self.imap_port),
             "IMAPS_PORT": str(self.imaps_port),
             "LMTP_PORT": str(self.lmtp_port),

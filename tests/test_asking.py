@@ -406,3 +406,22 @@ def test_a_broken_override_template_is_a_one_line_error(site: Path) -> None:
                     env={"INTAKE_TEMPLATES__DIRECTORY": str(site / "fehlt")})
     assert result.exit_code == 1
     assert "[templates] directory" in result.stderr
+
+
+def test_implicit_tls_port_with_auth_and_verified_certificate(site: Path,
+                                                              mailstack: MailStack) -> None:
+    env = {"INTAKE_SMTP__HOST": "localhost",
+           "INTAKE_SMTP__PORT": str(mailstack.smtps_port),
+           "INTAKE_SMTP__SECURITY": "ssl",
+           "INTAKE_SMTP__USERNAME": "bot@musterhausen.test",
+           "INTAKE_SMTP__CA_FILE": str(mailstack.cafile),
+           "INTAKE_SMTP__PASSWORD_ENV": "TEST_SMTP_PW",
+           "TEST_SMTP_PW": "secret"}
+    result = intake(site, "send-requests", "--only", "Bauamt", now=MONDAY, env=env)
+    assert result.exit_code == 0, result.output
+    assert len(mailstack.wait_for_messages("contact1@musterhausen.test")) == 1
+    # without the CA the certificate is not trusted: verification is on by default
+    result = intake(site, "check", env={**env, "INTAKE_SMTP__CA_FILE": "",
+                                        "TEST_IMAP_PW": "secret"})
+    assert result.exit_code == 1
+    assert f"SMTP localhost:{mailstack.smtps_port}: TLS certificate not trusted" in result.stderr
