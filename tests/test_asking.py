@@ -356,13 +356,18 @@ def test_check_online_wrong_password_tls_and_unreachable(site: Path,
     assert "SMTP 127.0.0.1:1: cannot connect" in result.stderr
 
 
+def authenticated_smtp(stack: MailStack, port: int, security: str) -> dict[str, str]:
+    """Environment for SMTP with AUTH as the bot, trusting the stack's certificate."""
+    return {"INTAKE_SMTP__PORT": str(port),
+            "INTAKE_SMTP__SECURITY": security,
+            "INTAKE_SMTP__USERNAME": "bot@musterhausen.test",
+            "INTAKE_SMTP__CA_FILE": str(stack.cafile),
+            "INTAKE_SMTP__PASSWORD_ENV": "TEST_SMTP_PW",
+            "TEST_SMTP_PW": "secret"}
+
+
 def test_submission_port_with_starttls_and_auth(site: Path, mailstack: MailStack) -> None:
-    env = {"INTAKE_SMTP__PORT": str(mailstack.submission_port),
-           "INTAKE_SMTP__SECURITY": "starttls",
-           "INTAKE_SMTP__USERNAME": "bot@musterhausen.test",
-           "INTAKE_SMTP__CA_FILE": str(mailstack.cafile),
-           "INTAKE_SMTP__PASSWORD_ENV": "TEST_SMTP_PW",
-           "TEST_SMTP_PW": "secret"}
+    env = authenticated_smtp(mailstack, mailstack.submission_port, "starttls")
     result = intake(site, "send-requests", "--only", "Bauamt", now=MONDAY, env=env)
     assert result.exit_code == 0, result.output
     assert len(mailstack.wait_for_messages("contact1@musterhausen.test")) == 1
@@ -410,13 +415,8 @@ def test_a_broken_override_template_is_a_one_line_error(site: Path) -> None:
 
 def test_implicit_tls_port_with_auth_and_verified_certificate(site: Path,
                                                               mailstack: MailStack) -> None:
-    env = {"INTAKE_SMTP__HOST": "localhost",
-           "INTAKE_SMTP__PORT": str(mailstack.smtps_port),
-           "INTAKE_SMTP__SECURITY": "ssl",
-           "INTAKE_SMTP__USERNAME": "bot@musterhausen.test",
-           "INTAKE_SMTP__CA_FILE": str(mailstack.cafile),
-           "INTAKE_SMTP__PASSWORD_ENV": "TEST_SMTP_PW",
-           "TEST_SMTP_PW": "secret"}
+    env = {**authenticated_smtp(mailstack, mailstack.smtps_port, "ssl"),
+           "INTAKE_SMTP__HOST": "localhost"}
     result = intake(site, "send-requests", "--only", "Bauamt", now=MONDAY, env=env)
     assert result.exit_code == 0, result.output
     assert len(mailstack.wait_for_messages("contact1@musterhausen.test")) == 1
