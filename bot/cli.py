@@ -132,6 +132,9 @@ def check(app: App, offline: bool) -> None:
     click.echo(f"{settings.resolve_path(settings.contacts.file)}: {len(entries)} departments "
                f"({active} active), {deputies} deputies")
     app.engine  # noqa: B018 (validates the database URL without connecting)
+    from bot.rounds import check_templates
+
+    click.echo(check_templates(app))
     if not offline:
         from bot.usecases import check_servers
 

@@ -79,6 +79,24 @@ def the_block(app: App) -> str:
     return template_block([(f, labels[f][0]) for f in labels], t.block_start, t.block_end)
 
 
+def check_templates(app: App) -> str:
+    """Render the request and the reminder with sample values: a broken override template
+    or a bad label shows up in `intake check`, not in the middle of a round."""
+    mails = renderer(app)
+    sample: dict[str, object] = {
+        "contact_salutation": "Frau Muster", "contact_name": "Erika Muster",
+        "department": "Bauamt", "sender_name": app.settings.mail.from_name,
+        "organisation": app.settings.mail.organisation,
+        "subject_tag": subject_tag("2027-01", "K7Q2"), "month_label": "Januar 2027",
+        "deadline": "Montag, 18. Januar 2027", "template_block": the_block(app),
+        "original_date": "4. Januar 2027",
+    }
+    for name in ("request", "reminder"):
+        render(mails, name, sample)
+    where = app.settings.templates.directory or "built-in"
+    return f"mail templates ({where}): OK"
+
+
 def _domain(app: App) -> str:
     return app.settings.mail.from_address.rpartition("@")[2] or "localhost"
 

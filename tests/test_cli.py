@@ -65,6 +65,19 @@ def test_check_offline_after_init(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "intake.toml: configuration OK" in result.stdout
     assert "5 departments (4 active), 2 deputies" in result.stdout
+    assert "mail templates (built-in): OK" in result.stdout
+
+
+def test_check_offline_finds_a_broken_override_template(tmp_path: Path) -> None:
+    assert intake("init", str(tmp_path)).exit_code == 0
+    (tmp_path / "vorlagen").mkdir()
+    (tmp_path / "vorlagen" / "reminder.subject.j2").write_text("{{ vergessen }}",
+                                                               encoding="utf-8")
+    result = intake("check", "--offline", cwd=tmp_path,
+                    env={"INTAKE_TEMPLATES__DIRECTORY": "vorlagen"})
+    assert result.exit_code == 1
+    assert result.stderr.startswith("intake: mail template 'reminder': ")
+    assert "vergessen" in result.stderr
 
 
 def test_check_without_config_file_says_what_to_do(tmp_path: Path) -> None:
