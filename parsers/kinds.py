@@ -105,9 +105,14 @@ _BODY_BOUNCE = re.compile(
     r"|zustellung an folgende empfänger (ist )?fehlgeschlagen|unzustellbar"
     r"|a message that you sent could not be delivered|your message wasn'?t delivered"
     r"|delivery has failed to these recipients|permanent fatal errors"
+    r"|could not be delivered to:?\s*<[^<>\s]+@"
     r")",
     re.IGNORECASE,
 )
+#: Senders that never take answers; with a returned original attached and bounce wording,
+#: their mail is a provider's own failure notice (au one net: "メールエラー通知").
+_NOREPLY_LOCAL = re.compile(r"^(no-?reply|do-?not-?reply|donotreply)$", re.IGNORECASE)
+_RETURNED_ORIGINAL = ("message/rfc822", "text/rfc822-headers", "message/global")
 
 
 def strip_reply_prefixes(subject: str) -> str:
@@ -117,9 +122,13 @@ def strip_reply_prefixes(subject: str) -> str:
 
 def _is_bounce(msg: MimeMessage) -> bool:
     if msg.content_type == "multipart/report":
-        if msg.report_type in ("delivery-status", "global-delivery-status", None):
-            return msg.report_type is not None or "message/delivery-status" in msg.part_types
-        return False
+        if msg.report_type in ("delivery-status", "global-delivery-status"):
+            return True
+        if msg.report_type is not None:
+            return False  # disposition notifications (read receipts), feedback reports
+        if "message/delivery-status" in msg.part_types:
+            return True
+        # No report-type: the report decides nothing; subject and sender below still may.
     if msg.has_header("x-failed-recipients"):
         return True
     if msg.content_type in ("message/delivery-status", "message/global-delivery-status"):
@@ -130,6 +139,12 @@ def _is_bounce(msg: MimeMessage) -> bool:
         msg.from_name and _DAEMON_NAME.match(msg.from_name)
     )
     if _BOUNCE_SUBJECT.match(subject):
+        return True
+    if (
+        _NOREPLY_LOCAL.match(local)
+        and any(t in msg.part_types for t in _RETURNED_ORIGINAL)
+        and _BODY_BOUNCE.search(msg.text[:1500])
+    ):
         return True
     if daemon_sender and (
         "message/delivery-status" in msg.part_types or not _AUTO_SUBJECT.match(subject)

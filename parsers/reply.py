@@ -7,16 +7,21 @@ quote header must be a real header:
 - an Outlook/OWA/Notes header *block*: a "Von:/From:/An:/Gesendet:" line followed closely by
   enough other header keys (at least three kinds among from, to, date, subject, cc);
 - a complete attribution line ("Am ... schrieb X:", "On ... wrote:", "X/ORG/DE wrote on
-  ...:"), possibly wrapped over up to three lines, ending with a colon and carrying a date,
-  time or address (a bare "X schrieb:" counts only when ">"-quoted lines follow);
+  ...:", localized: "пише:", "napisał(a):", "写道："), possibly wrapped over up to three
+  lines (or torn apart by blank lines around a "mailto:" address), ending with a colon and
+  carrying a date, time or address (a bare "X schrieb:" counts only when ">"-quoted lines
+  follow); also Zoho's "---- On ... wrote ----" and old Gmail's "2013/7/20 X <x@y>";
 - an explicit separator ("-----Ursprüngliche Nachricht-----", "----- Weitergeleitet von",
   GroupWise's ">>> X 03.03.2026 10:00 >>>", "Anfang der weitergeleiteten Nachricht:").
 
 A header followed by ">"-quoted lines only introduces a quote: text between quoted blocks is
-kept (interleaved answers). A header followed by unquoted text (Outlook's top-posting) ends
-the reply. Then signatures come off: a "-- " line, mobile footers ("Von meinem iPhone
-gesendet"), legal disclaimers, and a closing formula ("Mit freundlichen Grüßen") with the
-name block after it, when it is near the end.
+kept (interleaved answers), except a quoted line the client wrapped without repeating the
+">" (a long quoted line stopping mid-sentence, a lower-case continuation, the quote going
+on right after). A header followed by unquoted text (Outlook's top-posting) ends the reply.
+Then signatures come off: a "-- " line, mobile footers ("Von meinem iPhone gesendet", not
+"Sent from my desk, is much easier ..."), legal disclaimers, mailing-list footers, a closing
+formula ("Mit freundlichen Grüßen", "Pozdrawiam", "Mvh") with the name block after it, when
+it is near the end, and a last "-Name" or "/Name" line.
 """
 
 from __future__ import annotations
@@ -74,12 +79,16 @@ _INLINE_KEY = re.compile(
 _VERBS = (
     r"schrieb|schrieben|wrote|writes|a écrit|escribió|escribio|schreef|skrev|kirjoitti|napisał"
     r"|napisała|napsal|napsala|ha scritto|scrisse|escreveu|написал|написала|написал\(а\)"
-    r"|írta|yazdı"
+    r"|írta|yazdı|пише|написав|написала|napisał\(a\)"
 )
+# CJK verbs have no word boundary before them ("张三写道："), so they stand apart.
+_CJK_VERBS = r"写道|寫道|書きました|작성"
 _ATTRIBUTION_START = re.compile(
     r"^\s*(am|on|le|el|op|den|il|em|w dniu|dne|den|på|el día|в|на)\s", re.IGNORECASE
 )
-_ATTRIBUTION = re.compile(r"\b(" + _VERBS + r")\b.{0,120}:\s*$", re.IGNORECASE)
+_ATTRIBUTION = re.compile(
+    r"(\b(" + _VERBS + r")\b|" + _CJK_VERBS + r").{0,120}[:：]\s*$", re.IGNORECASE
+)
 _ATTR_EVIDENCE = re.compile(
     r"(\d{1,4}[./-]\d{1,2}|\d{1,2}:\d{2}|@|\b(19|20)\d{2}\b|/[A-Z]{2,}"
     r"|\b(jan|feb|mär|mar|apr|mai|may|jun|jul|aug|sep|okt|oct|nov|dez|dec)[a-z]*\.?\s)",
@@ -91,6 +100,13 @@ _ISO_ATTRIBUTION = re.compile(
     r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\s+\d{1,2}:\d{2}\b.*(GMT[+-]\d|<[^<>\s]+@[^<>\s]+>|:$)"
 )
 _ADDRESS_COLON = re.compile(r"<[^<>\s@]+@[^<>\s]+>\s*:\s*$")
+# Old Gmail without time or colon: "2013/7/20 sam via Discourse Meta <info@discourse.org>"
+_DATE_NAME_ADDRESS = re.compile(
+    r"^\d{4}([-/.])\d{1,2}\1\d{1,2}\s+[^\s<>:][^<>]{0,80}<[^<>\s@]+@[^<>\s]+>\s*:?\s*$"
+)
+# Zoho: "---- On Wed, 24 Feb 2021 14:02:50 +0530 john@example.com wrote ----"
+_DASHED = re.compile(r"^-{2,}\s*(.+?)\s*-{2,}$")
+_SENTENCE_END = re.compile(r"[.!?]$")
 
 _MOBILE = re.compile(
     r"^\s*("
@@ -137,7 +153,31 @@ _CLOSING = re.compile(
     r"|yours( sincerely| truly)?|thanks( again| a lot| and regards)?|thank you|many thanks"
     r"|(vielen |herzlichen |besten )?dank( im voraus| und grüße| und gruß)?|danke( schön| sehr)?"
     r"|bis (bald|dann|später)|schönes wochenende|schöne grüße|best"
+    # other languages (colleagues abroad, partner towns)
+    r"|(serdecznie )?pozdrawiam|z powa(ż|z)aniem|pozdrowienia"
+    r"|(med )?venlig(e)? hilsen?|(med )?vennlig hilsen|(med )?vänliga hälsningar|hälsningar"
+    r"|kærlig hilsen|hilsen|met vriendelijke groet(en)?|vriendelijke groet(en)?|groeten"
+    r"|(bien )?cordialement|bien à vous|(cordiali |distinti )?saluti|un saludo|saludos"
+    r"|atentamente|с уважением"
     r")\s*[,.!]*\s*([\wäöüßÄÖÜ.'-]+\s*){0,3}$",
+    re.IGNORECASE,
+)
+# Scandinavian abbreviations ("Kh", "Mvh"); case-sensitive: "KH" alone may be a hospital.
+_CLOSING_ABBREVIATION = re.compile(r"^\s*(Kh|kh|Mvh|mvh|MVH|Vh|vh)\s*[,.!]?\s*$")
+# "Thank you for your reply." is a sentence, not a closing, unless a name block follows.
+_THANKS_SENTENCE = re.compile(
+    r"^\s*(thanks?|thank you|many thanks|(vielen |herzlichen |besten )?dank|danke)"
+    r"\s+(for|für|to|zu|that|dass)\b",
+    re.IGNORECASE,
+)
+# A sign-off by a dash or slash and a name: "-Abhishek Kona", "/John", "//Jef", "—Ryan".
+_DASH_SIGNOFF = re.compile(r"^\s*(-|–|—|/{1,2})[A-ZÄÖÜ][\w.'-]*( [A-ZÄÖÜ][\w.'-]*){0,2}\s*$")
+# A mailing-list footer under a (possibly short) underscore rule.
+_LIST_RULE = re.compile(r"^\s*_{2,}\s*$")
+_LIST_FOOTER = re.compile(r"mailing list|/listinfo/|list-?info|unsubscribe", re.IGNORECASE)
+# A "Sent from my ..." line that goes on as a sentence ("Sent from my desk, is much easier").
+_FOOTER_SENTENCE = re.compile(
+    r",\s*(is|was|are|were|it|it's|which|that|much|so|because|ist|war|weil|das)\b",
     re.IGNORECASE,
 )
 
@@ -147,7 +187,30 @@ _ATTRIBUTION_NO_COLON = re.compile(r"\b(" + _VERBS + r")\s*$", re.IGNORECASE)
 
 
 def _is_mobile_footer(line: str) -> bool:
-    return bool(_MOBILE.match(_TRAILING_URL.sub("", line)))
+    text = _TRAILING_URL.sub("", line)
+    return bool(_MOBILE.match(text)) and not _FOOTER_SENTENCE.search(text)
+
+
+def _is_wrapped_quote(lines: Sequence[str], i: int) -> bool:
+    """A quoted line the sender's client wrapped without repeating the ">".
+
+    "> ... Nullam pharetra d" / "ignissim odio?" / ">": the previous line is quoted, long
+    (near the wrap width) and stops mid-sentence, this line goes on in lower case, and the
+    quote resumes right after it. An interleaved answer after a quoted question or label
+    ("> Wann:" / "am 12. März") does not fit: the quoted line ends with ":" or "?".
+    """
+    if i == 0 or i + 1 >= len(lines) or not _is_quoted(lines[i - 1]):
+        return False
+    if not _is_quoted(lines[i + 1]):
+        return False
+    text = lines[i].strip()
+    if not text or not text[0].islower():
+        return False
+    prev = lines[i - 1].rstrip()
+    if prev.endswith((".", "!", "?", ":", ";")):
+        return False
+    first_word = text.split()[0]
+    return len(prev) + 1 + len(first_word) > 72
 
 
 def _is_quoted(line: str) -> bool:
@@ -209,20 +272,14 @@ def _attribution_end(lines: Sequence[str], i: int) -> tuple[int, bool]:
     line = _strip_markup(lines[i])
     if not line or len(line) > 300:
         return -1, False
+    dashed = _DASHED.match(line)
+    if dashed:
+        line = dashed.group(1)
     candidates = [(line, i + 1)]
     if not line.endswith(":") and (
         _ATTRIBUTION_START.match(line) or _ATTR_EVIDENCE.search(line) or "<" in line
     ):
-        # Wrapped attributions: "On Tue, 3 Mar 2026 at 10:00, Max <" / "max@example.org> wrote:"
-        joined = line
-        for k in range(i + 1, min(i + 3, len(lines))):
-            nxt = _strip_markup(lines[k])
-            if not nxt or (_is_quoted(lines[k]) and not (len(nxt) < 40 and nxt.endswith(":"))):
-                break
-            joined = joined + " " + nxt
-            candidates.append((joined, k + 1))
-            if nxt.endswith(":"):
-                break
+        candidates.extend(_wrapped_attribution(lines, i, line))
     for text, end in candidates:
         if len(text) > 350:
             continue
@@ -237,9 +294,49 @@ def _attribution_end(lines: Sequence[str], i: int) -> tuple[int, bool]:
             return end, True  # "On Wed, 14 Nov 2018 08:14 John <john@example.org> wrote"
         if _ADDRESS_COLON.search(text) and _ATTR_EVIDENCE.search(_ADDRESS_COLON.sub("", text)):
             return end, True
-    if _ISO_ATTRIBUTION.match(line):
+    if _ISO_ATTRIBUTION.match(line) or _DATE_NAME_ADDRESS.match(line):
         return i + 1, True
     return -1, False
+
+
+def _wrapped_attribution(lines: Sequence[str], i: int, line: str) -> list[tuple[str, int]]:
+    """Joined continuations of an attribution line wrapped by the client: (text, end) pairs.
+
+    "On Tue, 3 Mar 2026 at 10:00, Max <" / "max@example.org> wrote:". An attribution that
+    starts with "On/Am <date>" may also be torn apart by blank lines, as clients that turn
+    the address into a "mailto:" link do ("On Thu, 31 Mar 2016 at 11:16 Some One", "",
+    "<", "mailto:Some One <some.one@foo.bar>", "> wrote:"); then every piece must be short,
+    none may end a sentence, and the pieces after the first must carry the address.
+    """
+    deep = (
+        bool(_ATTRIBUTION_START.match(line))
+        and bool(_ATTR_EVIDENCE.search(line))
+        and not _SENTENCE_END.search(line)
+    )
+    out: list[tuple[str, int]] = []
+    joined = line
+    rest = ""
+    gap = False
+    for k in range(i + 1, min(i + (7 if deep else 3), len(lines))):
+        nxt = _strip_markup(lines[k])
+        if not nxt:
+            if not deep:
+                break
+            gap = True
+            continue
+        if _is_quoted(lines[k]) and not (len(nxt) < 40 and nxt.endswith(":")):
+            break
+        if k > i + 2 and not gap:
+            break
+        if gap and (len(nxt) > 80 or _SENTENCE_END.search(nxt)):
+            break
+        joined = joined + " " + nxt
+        rest = rest + " " + nxt
+        if not gap or "@" in rest:
+            out.append((joined, k + 1))
+        if nxt.endswith(":"):
+            break
+    return out
 
 
 def _next_content(lines: Sequence[str], j: int) -> int:
@@ -299,7 +396,7 @@ def _cut_quotes(lines: list[str]) -> list[str]:
                 # the original; its text is all there is.
                 i = end
                 continue
-        if _is_quoted(line):
+        if _is_quoted(line) or _is_wrapped_quote(lines, i):
             i += 1
             continue
         if _is_mobile_footer(line) or _SIG_DASHES.match(line):
@@ -321,9 +418,13 @@ def _cut_footer_rule(lines: list[str], protected: Sequence[str]) -> list[str]:
     """A long underscore line near the end starts a footer (mailing lists, signatures)."""
     content_idx = [k for k, line in enumerate(lines) if line.strip()]
     for pos, k in enumerate(content_idx):
-        if pos == 0 or not _UNDERSCORES.match(lines[k]):
+        if pos == 0 or not _LIST_RULE.match(lines[k]):
             continue
         after = [lines[j].strip() for j in content_idx[pos + 1 :]]
+        if not _UNDERSCORES.match(lines[k]) and not any(
+            _LIST_FOOTER.search(x) for x in after[:3]
+        ):
+            continue  # a short rule ("__") only before a mailing-list footer
         if len(after) > 8 or any(_starts_with_label(x, protected) for x in after):
             continue
         return lines[:k]
@@ -337,10 +438,14 @@ def _cut_closing(lines: list[str], protected: Sequence[str]) -> list[str]:
     window = content_idx[-(MAX_SIGNATURE_LINES + 1) :]
     for k in window:
         stripped = _strip_markup(lines[k])
-        if len(stripped) > 60 or not _CLOSING.match(stripped):
+        if len(stripped) > 60 or not (
+            _CLOSING.match(stripped) or _CLOSING_ABBREVIATION.match(stripped)
+        ):
             continue
         if k == content_idx[0]:
             continue  # nothing before it: this is the whole reply ("Danke!")
+        if k == content_idx[-1] and _THANKS_SENTENCE.match(stripped):
+            continue  # "Thank you for your reply." at the very end: a sentence, no sign-off
         after = [x.strip().lower() for x in lines[k + 1 :] if x.strip()]
         if any(_starts_with_label(x, protected) for x in after):
             continue
@@ -348,6 +453,21 @@ def _cut_closing(lines: list[str], protected: Sequence[str]) -> list[str]:
             continue  # prose, not a signature block
         return lines[:k]
     return lines
+
+
+def _cut_dash_signoff(lines: list[str]) -> list[str]:
+    """A last line "-Name" or "/Name" after a blank line is the sender's sign-off."""
+    content_idx = [k for k, line in enumerate(lines) if line.strip()]
+    if len(content_idx) < 2:
+        return lines
+    last, before = content_idx[-1], content_idx[-2]
+    if last - before < 2 or not _DASH_SIGNOFF.match(lines[last]):
+        return lines
+    if lines[before].lstrip().startswith(("-", "–", "—", "/", "•", "*")):
+        return lines  # the end of a list, not a sign-off
+    if lines[before].rstrip().endswith(":"):
+        return lines  # what the colon announces
+    return lines[:last]
 
 
 def _starts_with_label(line: str, labels: Sequence[str]) -> bool:
@@ -389,4 +509,5 @@ def extract_reply(text: str, protected_labels: Sequence[str] = ()) -> str:
     kept = _cut_disclaimer(kept)
     kept = _cut_footer_rule(kept, protected_labels)
     kept = _cut_closing(kept, protected_labels)
+    kept = _cut_dash_signoff(kept)
     return _tidy(kept)

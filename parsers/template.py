@@ -516,11 +516,25 @@ def _facts(text: str, today: date) -> _Fields:
     )
 
 
+def looks_like_prose(text: str) -> bool:
+    """Whether text reads like something a person wrote, not decoded binary noise.
+
+    Prose has word breaks (whitespace is well over 5 % of it) and consists mostly of
+    letters, digits and ordinary punctuation; random bytes decoded as Windows-1252 have
+    neither, and would otherwise now and then yield a "fact" such as "Kw31".
+    """
+    if not text:
+        return False
+    spaces = sum(ch.isspace() for ch in text)
+    plain = sum(ch.isalnum() or ch.isspace() or ch in ".,;:!?-–()\"'„“”/&%€@+" for ch in text)
+    return spaces >= 0.05 * len(text) and plain >= 0.9 * len(text)
+
+
 def _free_text(text: str, today: date) -> _Fields | None:
     # Facts are looked for in the first FREE_TEXT_LIMIT characters: an eight-page report is
     # about 25,000; beyond that it is a pasted document or a quote that slipped through.
     body = "\n".join(_body_lines(text[:FREE_TEXT_LIMIT]))
-    if not body.strip() or is_no_topics(body):
+    if not body.strip() or is_no_topics(body) or not looks_like_prose(body):
         return None
     if len(body) < 1500 and _AUTOMATIC.search(body):
         return None

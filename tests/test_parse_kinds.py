@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from parsers import parse_message
-from parsers.kinds import kind_from_body
+from parsers import ParseOptions, parse_message
+from parsers.kinds import kind_from_body, kind_from_headers
+from parsers.mime import decode_message
 
 MIME = Path(__file__).parent / "fixtures" / "mime"
 
@@ -116,3 +117,81 @@ def test_kind_from_body(text: str, kind: str | None) -> None:
 def test_body_out_of_office_without_headers() -> None:
     raw = _mail("Subject: Re: Themen\r\n", "Ich bin bis einschließlich 22.01. nicht im Büro.")
     assert parse_message(raw).kind == "auto_reply"
+
+
+def _multipart(headers: str, content_type: str, parts: list[tuple[str, str]]) -> bytes:
+    body = "".join(f"--b1\r\nContent-Type: {ctype}\r\n\r\n{text}\r\n" for ctype, text in parts)
+    return (
+        headers + "MIME-Version: 1.0\r\n"
+        f'Content-Type: {content_type}; boundary="b1"\r\n\r\n{body}--b1--\r\n'
+    ).encode()
+
+
+_RETURNED = (
+    "message/rfc822",
+    "From: anna.schmidt@musterhausen.de\r\nTo: max@example.org\r\nSubject: Themen\r\n\r\n"
+    "Was: Stadtfest\r\nWann: 12.03.2027",
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        # multipart/report without a report-type parameter: sender and subject still decide
+        (
+            _multipart(
+                "From: Mail Delivery System <Mail.Delivery.System@mx.example.com>\r\n"
+                "Subject: Delivery status notification\r\n",
+                "multipart/report",
+                [("text/plain", "Delivery to the following recipients failed permanently:"),
+                 _RETURNED],
+            ),
+            "bounce",
+        ),
+        # a provider's failure notice from a no-reply address with the original attached
+        (
+            _multipart(
+                "From: no-reply@mail.example.jp\r\n"
+                "Subject: =?UTF-8?B?44Oh44O844Or44Ko44Op44O8?=\r\n",
+                "multipart/mixed",
+                [("text/plain", "Your mail sent on: Thu, 29 Apr 2013 23:45:22 +0900\r\n"
+                  "     Could not be delivered to: <max@example.org>\r\n"
+                  "     As their mailbox is full."),
+                 _RETURNED],
+            ),
+            "bounce",
+        ),
+        # a no-reply sender with an attached message but no failure wording: a newsletter
+        (
+            _multipart(
+                "From: noreply@musterhausen.de\r\nSubject: Ihre Anmeldung\r\n",
+                "multipart/mixed",
+                [("text/plain", "Anbei Ihre Anmeldung zum Stadtfest am 12.03.2027."), _RETURNED],
+            ),
+            None,
+        ),
+        # a colleague forwarding a failure notice as an attachment: not decided by headers
+        (
+            _multipart(
+                "From: Anna Schmidt <anna.schmidt@musterhausen.de>\r\nSubject: WG: Fehler\r\n",
+                "multipart/mixed",
+                [("text/plain", "Das kam zurück: could not be delivered to: <max@example.org>"),
+                 _RETURNED],
+            ),
+            None,
+        ),
+        # read receipts stay no bounce
+        (
+            _multipart(
+                "From: Anna Schmidt <anna.schmidt@musterhausen.de>\r\nSubject: Gelesen: Themen\r\n",
+                'multipart/report; report-type="disposition-notification"',
+                [("text/plain", "Ihre Nachricht wurde gelesen."),
+                 ("message/disposition-notification",
+                  "Disposition: manual-action/MDN-sent-manually; displayed")],
+            ),
+            "auto_reply",
+        ),
+    ],
+)
+def test_bounce_by_structure_and_sender(raw: bytes, kind: str | None) -> None:
+    assert kind_from_headers(decode_message(raw, ParseOptions())) == kind

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import os
+import random
 from datetime import date
 from pathlib import Path
 
@@ -240,10 +240,13 @@ def test_sanitize_filename(name: str, expected: str) -> None:
 # -- robustness ---------------------------------------------------------------------------
 
 
-def test_binary_garbage_gives_unrecognized() -> None:
-    raw = os.urandom(100_000)
+@pytest.mark.parametrize("seed", range(30))
+def test_binary_garbage_gives_unrecognized(seed: int) -> None:
+    # seeded: before the prose check, about one in fifteen of these found "Kw31" somewhere
+    raw = random.Random(seed).randbytes(100_000)
     result = parse_message(raw)
     assert result.kind == "unrecognized"
+    assert result.topics == ()
 
 
 def test_empty_input() -> None:

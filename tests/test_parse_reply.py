@@ -86,6 +86,153 @@ def test_legitimate_lines_are_kept(text: str) -> None:
     assert extract_reply(text) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # localized attribution verbs: Ukrainian, Russian, Polish, Chinese (full-width colon)
+        (
+            'Спасибо еще раз.\n\n30 серп. 2016 р. 20:45 "Arpit" <no-reply@example.com> пише:\n\n'
+            "> Когда будет точное название?",
+            "Спасибо еще раз.",
+        ),
+        (
+            "Спасибо.\n\n3 марта 2026 г., в 10:00, Иван <ivan@example.org> написал(а):\n> Привет",
+            "Спасибо.",
+        ),
+        (
+            "Dzięki.\n\nW dniu 3.03.2026 o 10:00, Jan Kowalski <jan@example.pl> napisał(a):\n"
+            "> Cześć",
+            "Dzięki.",
+        ),
+        (
+            "好的，谢谢。\n\n在 2016年12月12日，下午8:45，张三 <zhang@example.cn> 写道：\n"
+            "\n老的内容",
+            "好的，谢谢。",
+        ),
+        (
+            "Merci.\n\nLe mar. 3 mars 2026 à 10:00, Marie <marie@example.fr> a écrit :\n"
+            "\n> Bonjour",
+            "Merci.",
+        ),
+        (
+            "Tack!\n\nDen fre 28 feb. 2025 10:15Anna Andersson <anna@acme.com> skrev:\n\n> Hej",
+            "Tack!",
+        ),
+        # attribution torn apart by a mailto: link and blank lines
+        (
+            "One 1\n\nOn Thu, 31 Mar 2016 at 11:16 Some One\n\n<\n"
+            "mailto:Some One <some.one@foo.bar>\n> wrote:\n\n\nTwo 2",
+            "One 1",
+        ),
+        (
+            "Neu\n\nAm Do., 31. März 2016 um 11:16 Uhr schrieb Max Muster\n\n<\n"
+            "mailto:max@example.org>\n> :\n\nalt",
+            "Neu",
+        ),
+        # old Gmail: date, name and address, no time, no colon
+        (
+            "Works now.\n\n2013/7/20 sam via Discourse Meta <info@discourse.org>\n\n"
+            "| sam replied to your post",
+            "Works now.",
+        ),
+        ("Passt.\n\n2026-03-03 Max Muster <max@example.org>:\n\nalt ohne Zeichen", "Passt."),
+        # Zoho: attribution between dashes
+        (
+            "Answer\n\n---- On Wed, 24 Feb 2021 14:02:50 +0530 john@example.com wrote ----\n\nold",
+            "Answer",
+        ),
+        # quoted lines wrapped by the client without repeating ">"
+        (
+            "Neu\n\nOp 12 december 2016 19:05 schreef Company <q@example.com>:\n\n"
+            "> Beste Praesent\n"
+            '> "In efficitur augue ac tristique ullamcorper. Aenean tincidunt ornare diam,\n'
+            'eget accumsan est viverra quis. Pellentesque"\n>',
+            "Neu",
+        ),
+        (
+            "Neu\n\n> Lorem ipsum dolor sit amet, consectetur adipiscing elit. Nullam pharetra d\n"
+            "ignissim odio?\n>\n> mehr",
+            "Neu",
+        ),
+        # mailing-list footer under a short rule
+        (
+            "Hi folks\n\nHow do I clear a bucket?\n\n__\nriak-users mailing list\n"
+            "riak-users@lists.basho.com\nhttp://lists.basho.com/mailman/listinfo/riak-users",
+            "Hi folks\n\nHow do I clear a bucket?",
+        ),
+        # sign-offs in other languages and by dash or slash
+        ("Czesc Anno,\n\nJak się masz?\n\nPozdrawiam,\nJan", "Czesc Anno,\n\nJak się masz?"),
+        ("Cześć,\n\nDziękuję.\n\nZ poważaniem,\nJan Kowalski", "Cześć,\n\nDziękuję."),
+        ("Hej,\n\nSvar.\n\nKh\nPeter", "Hej,\n\nSvar."),
+        ("Hej,\n\nDet passar bra.\n\nMvh,\nPerson A\n070-0000000", "Hej,\n\nDet passar bra."),
+        ("Tak for din mail.\n\nMed venlig hilsen\nAnders Andersen", "Tak for din mail."),
+        ("Bedankt.\n\nMet vriendelijke groet,\nJan de Vries", "Bedankt."),
+        ("Merci.\n\nCordialement,\nMarie Dupont", "Merci."),
+        ("I use the Java HTTP API.\n\n-Abhishek Kona", "I use the Java HTTP API."),
+        ("Let me know.\n\n/John", "Let me know."),
+        ("Best regards,\n\nFine.\n\n//Jef", "Best regards,\n\nFine."),
+        ("Feedback welcome!\n\n—Ryan", "Feedback welcome!"),
+        # "Thanks for ..." with a name after it is still a sign-off
+        ("All clear.\n\nThanks for the info\nAnna Schmidt", "All clear."),
+        # a mobile footer may go on with a polite phrase
+        ("New\n\nSent from my iPhone, please excuse typos", "New"),
+    ],
+)
+def test_more_quote_headers_and_signatures_are_cut(text: str, expected: str) -> None:
+    assert extract_reply(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # look like the new rules, but are the sender's text
+        "Here is another email\n\nSent from my desk, is much easier than my mobile phone.",
+        "Hi Erlend,\nThank you for your reply.",
+        "Hallo,\nvielen Dank für die schnelle Rückmeldung.",
+        "Benötigt werden:\n\n-Strom\n-Wasser\n\n-Bühne",
+        "Termine:\n\n- Eröffnung\n\n-Führung",
+        "Bitte an folgende Stellen:\n\n/Rathaus",
+        "2024-01-15 14:30:25\n2024/01/15 14:30:25",
+        "2027/03/12 Eröffnung der Ausstellung im Rathaus",
+        "2027-03-12 Anmeldung bei Max Muster, Tel. 0123",
+        "Am 12.03.2027 um 10 Uhr ist Eröffnung\n\nDer Bürgermeister schrieb:\nein Grußwort",
+        "On 3 March 2027 at 10:00 we open.\n\nThe paper wrote:\nGreat event",
+        "---- 12.03.2027 Eröffnung ----\nWas: Fest",
+        "It's interesting how they handled URLs with patterns like \"wrote:\" in them.",
+        "Ensuring that ON_DATE_SOMEONE_WROTE_REGEXES is not greedy.\n\nI wrote something",
+        "KH\nSt. Marien",
+        "Von: 10 Uhr bis 12 Uhr\nAn: allen Schulen der Stadt",
+    ],
+)
+def test_lookalikes_of_the_new_rules_are_kept(text: str) -> None:
+    assert extract_reply(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # interleaved answers directly under a quoted question or label stay
+        (
+            "Am 03.03.2026 um 10:00 schrieb Bot <bot@x.de>:\n"
+            "> Gibt es im März Veranstaltungen in Ihrem Haus, und wenn ja, wann genau?\n"
+            "ja, am 12. März\n> Wer ist Ansprechpartner in Ihrem Haus für die Presse:\n"
+            "frau Schmidt\n> Danke!",
+            "ja, am 12. März\nfrau Schmidt",
+        ),
+        # a short quoted line followed by a lower-case answer is no wrapped quote
+        ("> Was\nstadtfest\n> Wann", "stadtfest"),
+        # an answer that starts upper case is never taken for a wrapped quote
+        (
+            "> Bitte nennen Sie uns die Veranstaltungen des kommenden Monats mit Datum und\n"
+            "Stadtfest am 12.03.\n> Ort",
+            "Stadtfest am 12.03.",
+        ),
+    ],
+)
+def test_interleaved_answers_are_not_taken_for_wrapped_quotes(text: str, expected: str) -> None:
+    assert extract_reply(text) == expected
+
+
 def test_interleaved_answers_are_kept() -> None:
     text = (
         "Am 03.03.2026 um 10:00 schrieb Bot <bot@x.de>:\n"

@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 
 from parsers.model import DEFAULT_LABELS, ParseOptions, Topic
-from parsers.template import extract_topics, first_sentence, is_no_topics, required_missing
+from parsers.template import (
+    extract_topics,
+    first_sentence,
+    is_no_topics,
+    looks_like_prose,
+    required_missing,
+)
 
 TODAY = date(2027, 3, 10)
 
@@ -555,3 +561,13 @@ def test_long_free_text_still_yields_its_facts() -> None:
     text = "Am 12. Mai feiern wir im Bürgerhaus. " + filler
     topics = extract_topics(text, text, (), ParseOptions(), TODAY)
     assert [t.where for t in topics] == ["Bürgerhaus"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Am 12. Mai feiern wir das Richtfest im Bürgerhaus, ca. 80 Gäste.", True),
+    ("Termin: 3.–5. Juni (Fr.–So.), Ort: Stadtpark / Bühne 2 & Zelt; Info@stadt.de", True),
+    ("…jÎMõ]J,Ĵ´Š©Gê?bпk@܀ÍQ£دñ¹f#ÿ#ÐÊà2&ᴈÍô¯5TŠᷣOhðÛy£ÿ™$®ÏhЁëVn_’ åÀ½Zõz_”ÆÞg=Ž6õ?†Kw31", False),
+    ("", False),
+], ids=["german-sentence", "dense-but-human", "decoded-binary", "empty"])
+def test_looks_like_prose(text: str, expected: bool) -> None:
+    assert looks_like_prose(text) is expected
