@@ -205,18 +205,23 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
 def _queue_request(app: App, session: Session, mails: TemplateRenderer, block: str,
                    rnd: RequestRound, contact: Contact, now: datetime,
                    taken: set[str]) -> PlannedMail | None:
-    exists = session.scalar(select(Request.id).where(Request.round_id == rnd.id,
-                                                     Request.contact_id == contact.id))
+    # One request per department and round: a department whose contact changed mid-month
+    # is not asked twice (the database guarantees one per contact and round on top).
+    exists = session.scalar(select(Request.id).where(
+        Request.round_id == rnd.id, Request.department_id == contact.department_id))
     if exists is not None:
         return None
     tag = _unused_tag(taken)
     department = contact.department.name
     message_id = new_message_id("req", _domain(app), f"{rnd.month}-{tag}")
-    deadline = rnd.deadline
+    # A department added after the round opened still gets the full reply time.
+    s = app.settings.schedule
+    own = calendar.reply_deadline(now, app.tz, s.state, s.reply_working_days)
+    deadline = max(rnd.deadline, own) if rnd.deadline else own
     rendered = render(mails, "request", {
         **_contact_context(app, contact, department, subject_tag(rnd.month, tag)),
         "month_label": month_label(rnd.month),
-        "deadline": long_date(deadline) if deadline else "",
+        "deadline": long_date(deadline),
         "template_block": block,
     })
     request = Request(round_id=rnd.id, contact_id=contact.id,

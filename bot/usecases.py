@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from bot import calendar
 from bot.app import App
 from bot.outbox import DeliveryReport, deliver_due
+
+if TYPE_CHECKING:
+    from bot.smtp import SmtpTransport
 from db.contacts import SyncSummary, sync_contacts_retrying
 
 log = logging.getLogger(__name__)
@@ -22,7 +26,7 @@ def sync_contacts_file(app: App) -> SyncSummary:
     return summary
 
 
-def smtp_transport(app: App):  # type: ignore[no-untyped-def]
+def smtp_transport(app: App) -> SmtpTransport:
     from bot.smtp import SmtpTransport
 
     settings = app.settings.smtp
@@ -61,6 +65,10 @@ def run_reminders_and_followups(app: App) -> None:
     issue), then deliver."""
     from bot.rounds import queue_reminders
 
+    # The monthly job fires once, on the first working day; a bot that was down then and
+    # came back on a weekend or holiday (when nothing may go out) catches up here, on the
+    # next working day. Idempotent: an open round only gains departments added since.
+    run_monthly_requests(app)
     planned = queue_reminders(app)
     if planned:
         log.info("%d reminder(s) queued", len(planned))

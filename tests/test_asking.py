@@ -425,3 +425,44 @@ def test_implicit_tls_port_with_auth_and_verified_certificate(site: Path,
                                         "TEST_IMAP_PW": "secret"})
     assert result.exit_code == 1
     assert f"SMTP localhost:{mailstack.smtps_port}: TLS certificate not trusted" in result.stderr
+
+
+def test_a_bot_back_on_a_weekend_catches_up_on_the_next_working_day(
+        site: Path, mailstack: MailStack) -> None:
+    from bot.usecases import run_monthly_requests, run_reminders_and_followups
+
+    # down on Monday 4 January; started again on Saturday 9 January: nothing may go out
+    saturday = App(config_path=site / "intake.toml", config_explicit=True,
+                   now_override="2027-01-09T10:00:00+01:00")
+    run_monthly_requests(saturday)
+    run_reminders_and_followups(saturday)
+    assert db_rows(site, Request) == []
+    # Monday: the 15-minute working-day job opens the round and sends
+    monday = App(config_path=site / "intake.toml", config_explicit=True,
+                 now_override="2027-01-11T07:15:00+01:00")
+    run_reminders_and_followups(monday)
+    assert len(db_rows(site, Request)) == 3
+    mailstack.wait_queue_empty()
+    text = body_text(parse(mailstack.wait_for_messages("contact1@musterhausen.test")[0]))
+    assert "Montag, 25. Januar 2027" in text  # ten working days from the actual sending
+    # and the next tick does nothing more
+    run_reminders_and_followups(monday)
+    assert len(db_rows(site, OutboxMessage)) == 3
+    for app in (saturday, monday):
+        app.close()
+
+
+def test_a_department_added_mid_month_is_asked_with_its_own_deadline(
+        site: Path, mailstack: MailStack) -> None:
+    assert intake(site, "send-requests", now=MONDAY).exit_code == 0
+    changed = CONTACTS.replace("contact3@musterhausen.test", "contact4@musterhausen.test")
+    changed += "  - department: Stadtbibliothek\n    email: contact5@musterhausen.test\n"
+    (site / "contacts.yaml").write_text(changed, encoding="utf-8")
+    result = intake(site, "send-requests", now="2027-01-20T09:00:00+01:00")
+    assert result.exit_code == 0, result.output
+    # the library is new; the Kita only changed its contact and was asked already
+    assert "1 request(s) queued, 3 already had theirs" in result.stdout
+    mailstack.wait_queue_empty()
+    text = body_text(parse(mailstack.wait_for_messages("contact5@musterhausen.test")[0]))
+    assert "Mittwoch, 3. Februar 2027" in text  # not the round's 18 January
+    assert mailstack.wait_for_messages("contact4@musterhausen.test", count=0) == []
