@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -34,6 +35,10 @@ class IntakeGroup(click.Group):
             ctx.exit(1)
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            # `intake ... | head`: the reader is gone; stop quietly like other Unix tools
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(0)
         except Exception as exc:
             # A bug, not a user mistake: say so in one line; -v shows the traceback.
             log.debug("internal error", exc_info=True)
@@ -241,7 +246,7 @@ def send_requests(app: App, month: str | None, only: str | None, dry_run: bool) 
             click.echo(f"Subject: {mail.subject}\n")
             click.echo(mail.text)
         click.echo(f"round {result.month} (reply by {deadline}): {len(result.queued)} request(s) "
-                   f"would be sent, {len(result.already)} already sent; nothing was changed")
+                   f"would be sent, {len(result.already)} already asked; nothing was changed")
         return
     click.echo(f"round {result.month} (reply by {deadline}): {len(result.queued)} request(s) "
                f"queued, {len(result.already)} already had theirs")
@@ -322,7 +327,12 @@ def outbox(app: App, retry_failed: bool) -> None:
         with app.sessions.begin() as session:
             count = box.retry_failed(session, app.now())
         click.echo(f"{count} failed mail(s) queued again")
-    report = deliver_outbox(app)
+    # the listing is the point of this command: a delivery problem is reported after it
+    problem: str | None = None
+    try:
+        problem = deliver_outbox(app).connection_error
+    except UserError as exc:  # e.g. the SMTP password is not set
+        problem = str(exc)
     tz = app.tz
     with app.sessions() as session:
         rows = box.listing(session)
@@ -335,8 +345,8 @@ def outbox(app: App, retry_failed: bool) -> None:
             line += f"\n         last error (attempt {row.attempts}): {row.last_error}"
         click.echo(line)
     click.echo(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "empty")
-    if report.connection_error:
-        raise UserError(report.connection_error)
+    if problem:
+        raise UserError(problem)
 
 
 @cli.command()

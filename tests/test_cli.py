@@ -159,3 +159,19 @@ def test_later_features_say_not_implemented(command: list[str]) -> None:
     result = intake(*command)
     assert result.exit_code == 1
     assert "not implemented yet" in result.stderr
+
+
+def test_output_into_a_closed_pipe_is_no_error() -> None:
+    exe = shutil.which("intake", path=str(Path(sys.executable).parent))
+    assert exe
+    files = [str(p) for p in sorted((FIXTURES / "parse").glob("*.eml"))] * 20
+    proc = subprocess.Popen([exe, "parse", *files], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 0
+    assert first.startswith(b'{"file": ')
+    assert b"internal error" not in err and b"Traceback" not in err
