@@ -26,6 +26,7 @@ from parsers.model import (
     When,
 )
 from parsers.reply import extract_reply
+from parsers.template import extract_topics, is_no_topics
 
 __all__ = [
     "DEFAULT_LABELS",
@@ -124,13 +125,11 @@ def _classify(msg: MimeMessage, options: ParseOptions) -> ParseResult:
             "Kein Bezugsdatum (weder --today noch Date-Kopfzeile); 2000-01-01 angenommen."
         )
 
-    from parsers import template  # engineer B's module; imported late to keep layers apart
-
     names = tuple(a.filename for a in msg.attachments)
-    topics = tuple(template.extract_topics(msg.text, reply_text, names, options, today))
+    topics = tuple(extract_topics(msg.text, reply_text, names, options, today))
     if topics:
         return _result(msg, "topics", reply_text, topics, tuple(warnings))
-    if template.is_no_topics(reply_text):
+    if is_no_topics(reply_text):
         return _result(msg, "no_topics", reply_text, (), tuple(warnings))
     body_kind = kind_from_body(reply_text or msg.text)
     if body_kind is not None:

@@ -1,6 +1,6 @@
 """From a reply's text to topics: the filled-in template, tables, lists, or free text.
 
-Entry points (pure; engineer A's `parse_message` calls them):
+Entry points (pure; `parsers.parse_message` calls them):
 
 - `extract_topics(full_text, reply_text, attachments, options, today) -> tuple[Topic, ...]`
 - `is_no_topics(reply_text) -> bool`
