@@ -13,6 +13,9 @@ Choices (the contract fixes the first three; keep in sync with the tests):
   "zweitausend", "a dozen", "ein Dutzend" (12), "two hundred and fifty". A lone "ein/eine/one/a"
   is not a count ("eine Klasse").
 - The first count in the text wins ("80 Gäste, davon 20 Kinder" -> 80).
+- Counts above `MAX_COUNT` (10 million) are not head counts: min/max are None, the text is
+  kept. Digit groups and number-word runs are capped while reading, so no input builds a
+  huge integer ("hundert hundert hundert ..." or "1.000.000.000...").
 """
 
 from __future__ import annotations
@@ -86,6 +89,12 @@ def german_number(word: str) -> int | None:
     return _de_below_1000(w)
 
 
+#: The largest count taken at face value; anything above it gives min/max None.
+MAX_COUNT = 10_000_000
+#: What a number that exceeds MAX_COUNT is read as while parsing (then dropped).
+_TOO_BIG = MAX_COUNT + 1
+
+
 @dataclass(frozen=True)
 class _Num:
     start: int
@@ -93,8 +102,10 @@ class _Num:
     value: int
 
 
+# At most four thousands groups ("1.000.000.000.000"); a longer chain of groups is no count.
 _DIGITS = re.compile(
-    r"(?<![\d.,])(?:\d{1,3}(?:(?:\.|,|[ \u00a0\u202f\u2009])\d{3})+(?![\d])|\d{1,9})(?!\d|[.,]\d)"
+    r"(?<![\d.,])(?:\d{1,3}(?:(?:\.|,|[ \u00a0\u202f\u2009])\d{3}){1,4}(?![\d])|\d{1,9})"
+    r"(?!\d|[.,]\d)"
 )
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 
@@ -133,6 +144,8 @@ def _evaluate(run: list[tuple[str, int]]) -> int | None:
             current = 0
         elif kind == "mul":
             current = (current or 1) * value
+        if total + current > MAX_COUNT:  # "hundert hundert hundert ...": stop, no huge int
+            return _TOO_BIG
     return total + current
 
 
@@ -206,7 +219,20 @@ _PLUS_SUFFIX = re.compile(r"\s*(?:\+|(?:und|oder|or|and)\s+(?:mehr|more)\b|plus\
 def _interpret(
     text: str, first: _Num, second: _Num | None
 ) -> tuple[int | None, int | None, int, int]:
-    """(min, max, start, end) for the count `first` (maybe a range to `second`) in `text`."""
+    """(min, max, start, end) for the count `first` (maybe a range to `second`) in `text`.
+
+    min and max are both None when a number read exceeds MAX_COUNT.
+    """
+    low, high, start, end = _interpret_raw(text, first, second)
+    used = (first,) if second is None or end < second.end else (first, second)
+    if any(n.value > MAX_COUNT for n in used):
+        return None, None, start, end
+    return low, high, start, end
+
+
+def _interpret_raw(
+    text: str, first: _Num, second: _Num | None
+) -> tuple[int | None, int | None, int, int]:
     before = text[max(0, first.start - 20) : first.start]
     prefix = _PREFIX.search(before)
     kind = next((k for k, v in (prefix.groupdict() if prefix else {}).items() if v), "")

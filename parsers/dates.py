@@ -19,6 +19,9 @@ Choices (the contract leaves them open; keep in sync with the tests):
   day or a year (it is also a verb).
 - Numeric dates are day first ("03/05/2027" is 3 May); two-digit years are 20xx.
 - `time` is the first clock time after the date is taken out ("10-12 Uhr" gives "10:00").
+- Dates outside what `datetime.date` holds (a reference date in the year 9999, "nächste
+  Woche" from `date.max`) are not found: the finder that would overflow gives nothing, and
+  the text is kept with null dates.
 """
 
 from __future__ import annotations
@@ -319,12 +322,15 @@ def _upcoming(
     year: int | None, make: Callable[[int], tuple[date, date] | None], today: date
 ) -> tuple[date, date] | None:
     """The period for an explicit year, else the next one that has not ended before today."""
-    if year is not None:
-        return make(year)
-    for candidate_year in (today.year, today.year + 1):
-        span = make(candidate_year)
-        if span is not None and span[1] >= today:
-            return span
+    try:
+        if year is not None:
+            return make(year)
+        for candidate_year in (today.year, today.year + 1):
+            span = make(candidate_year)
+            if span is not None and span[1] >= today:
+                return span
+    except (ValueError, OverflowError):  # a year outside 1..9999
+        return None
     return None
 
 
@@ -361,9 +367,9 @@ def _kw(text: str, today: date) -> DateMatch | None:
     def make(year: int) -> tuple[date, date] | None:
         try:
             monday = date.fromisocalendar(year, week, 1)
-        except ValueError:
+            return monday, monday + timedelta(days=6)
+        except (ValueError, OverflowError):  # no such week, or the year 9999/10000
             return None
-        return monday, monday + timedelta(days=6)
 
     year = _year(m.group("y") or m.group("y2"))
     if year is None:
@@ -447,7 +453,10 @@ def find_date(text: str, today: date, *, explicit_only: bool = False) -> DateMat
     if not explicit_only:
         finders += [_month_only, _relative]
     for finder in finders:
-        found = finder(text, today)
+        try:
+            found = finder(text, today)
+        except (ValueError, OverflowError):  # date arithmetic beyond date.min/date.max
+            continue
         if found is not None:
             return found
     return None

@@ -7,14 +7,15 @@ Gmail/Thunderbird/Apple HTML (divs, <br>, blockquote quoting) all become plain l
 - table rows become one line, cells joined by " | " (a row with a single filled cell keeps
   the cell's own line breaks, so layout tables do not glue a whole message into one line);
 - list items become "- item" lines (Word's fake bullets likewise);
-- blockquote content is prefixed with "> " per level;
+- blockquote content is prefixed with "> " per level (at most `MAX_QUOTE_DEPTH` levels);
 - <hr> becomes an underscore line, as Outlook writes it in its plain-text version;
 - <head>, <style>, <script>, comments and conditional comments are dropped.
 
 The document is parsed by beautifulsoup4 with the lxml tree builder (linear on hostile
 input, unlike `html.parser`, which is quadratic on unterminated tags) and walked
-iteratively into a small renderer. The input is capped (`MAX_HTML_CHARS`), and nothing is
-kept but the output lines.
+iteratively into a small renderer. The input is capped (`MAX_HTML_CHARS`), so is the output
+(`MAX_TEXT_CHARS`: nothing more is added once it is reached), and nothing is kept but the
+output lines.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from bs4.element import Comment, NavigableString, PageElement, Tag
 MAX_HTML_CHARS = 1_000_000
 #: Rendered text is capped as well (entity-dense input can only shrink, but be safe).
 MAX_TEXT_CHARS = 1_000_000
+#: Deeper blockquote nesting than this gets no more "> " (a line's prefix stays short).
+MAX_QUOTE_DEPTH = 20
 
 _SKIP_CONTENT = frozenset({"head", "style", "script", "title", "xml", "template", "noscript"})
 _BLOCK = frozenset(
@@ -102,15 +105,30 @@ class _Renderer:
         self.in_word_bullet = False
         self.word_bullet: list[str] = []
         self.hidden_stack: list[str] = []
-        self.size = 0
+        self.size = 0  # characters in output lines, newlines included
+        self.pending = 0  # characters written but not yet flushed into lines
 
     # -- line handling -------------------------------------------------------------------
+    def _prefix(self) -> str:
+        return "> " * min(self.quote_depth, MAX_QUOTE_DEPTH)
+
+    def _emit(self, sink: _Sink, line: str) -> None:
+        """Add an output line, unless the output is full (MAX_TEXT_CHARS)."""
+        room = MAX_TEXT_CHARS - self.size - 1
+        if room < 0:
+            return
+        if len(line) > room:
+            line = line[:room]
+        sink.lines.append(line)
+        self.size += len(line) + 1
+
     def _flush(self, force: bool = False) -> None:
         sink = self.sinks[-1]
         if not sink.pieces and not force:
             return
         raw = "".join(sink.pieces)
         sink.pieces = []
+        self.pending -= len(raw)
         if not force and not raw.strip(" "):
             return  # only source-formatting whitespace between blocks
         text = raw.replace("\xa0", " ")
@@ -118,17 +136,15 @@ class _Renderer:
             parts = [p.rstrip() for p in text.split("\n")]
         else:
             parts = [_SPACES.sub(" ", text).strip()]
-        prefix = "> " * self.quote_depth
+        prefix = self._prefix()
         for part in parts:
-            line = (prefix + part).rstrip() if prefix else part
-            sink.lines.append(line)
-            self.size += len(line) + 1
+            self._emit(sink, (prefix + part).rstrip() if prefix else part)
 
     def _write(self, text: str) -> None:
-        if self.size > MAX_TEXT_CHARS:
+        if self.size + self.pending >= MAX_TEXT_CHARS:
             return
         self.sinks[-1].pieces.append(text)
-        self.size += len(text)
+        self.pending += len(text)
 
     # -- tables --------------------------------------------------------------------------
     def _close_cell(self) -> None:
@@ -152,15 +168,16 @@ class _Renderer:
         target = self.sinks[table.sink_index]
         filled = [cell for cell in row if any(line.strip() for line in cell)]
         if len(filled) <= 1:
-            # A layout row: keep the cell's own lines.
+            # A layout row: keep the cell's own lines (already counted in `size`).
             for cell in filled:
                 target.lines.extend(cell)
             return
+        # The row becomes one line instead of the cells' lines counted so far.
+        self.size -= sum(len(line) + 1 for cell in row for line in cell)
         cells = [" ".join(line.strip() for line in cell if line.strip()) for cell in row]
         while cells and not cells[-1]:
             cells.pop()
-        prefix = "> " * self.quote_depth
-        target.lines.append(prefix + " | ".join(cells))
+        self._emit(target, self._prefix() + " | ".join(cells))
 
     def _open_table(self) -> None:
         self._flush()
@@ -196,7 +213,7 @@ class _Renderer:
             self._flush(force=True)
         elif tag == "hr":
             self._flush()
-            self.sinks[-1].lines.append("> " * self.quote_depth + "_" * 32)
+            self._emit(self.sinks[-1], self._prefix() + "_" * 32)
         elif tag == "table":
             self._open_table()
         elif tag == "tr":
@@ -255,11 +272,6 @@ class _Renderer:
             self.pre_depth = max(0, self.pre_depth - 1)
         elif tag in _BLOCK or tag == "li":
             self._flush()
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in _VOID:
-            self.handle_endtag(tag)
 
     def handle_data(self, data: str) -> None:
         if self.skip_depth or self.hidden_stack:

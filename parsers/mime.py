@@ -15,6 +15,7 @@ import email.header
 import email.parser
 import email.utils
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from email import policy
@@ -33,15 +34,25 @@ MAX_PARTS = 500
 MAX_TEXT_CHARS = 2_000_000
 #: Inline images below this size are signature logos, not attachments.
 INLINE_LOGO_MAX_BYTES = 30 * 1024
-#: Sanitised file names are cut to this many characters (extension kept).
+#: Sanitised file names are cut to this many characters (extension kept) ...
 MAX_FILENAME_CHARS = 120
+#: ... and to this many bytes in UTF-8 (file systems count bytes: 255 on most).
+MAX_FILENAME_BYTES = 200
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MSGID = re.compile(r"<[^<>\s]+>")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _PLAIN_STUB = re.compile(r"html|unterst(ü|ue)tzt|support", re.IGNORECASE)
 _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200})\s*$", re.MULTILINE)
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
+#: Device names Windows reserves, with or without an extension ("CON", "nul.txt").
+_WINDOWS_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL"}
+    | {f"COM{n}" for n in range(1, 10)}
+    | {f"LPT{n}" for n in range(1, 10)}
+)
+#: Unicode categories dropped from file names: control, format (U+202E right-to-left
+#: override, U+200B zero-width space, ...) and lone surrogates.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 
 
 @dataclass(frozen=True)
@@ -137,26 +148,69 @@ def _all_msgids(value: str | None) -> tuple[str, ...]:
 # -- file names ---------------------------------------------------------------------------
 
 
-def sanitize_filename(name: str | None, index: int, default_ext: str = ".bin") -> str:
-    """A safe attachment file name: no paths, control characters or leading dots.
+def _visible(text: str) -> str:
+    return "".join(c for c in text if unicodedata.category(c) not in _INVISIBLE_CATEGORIES)
 
-    Length-limited with the extension kept; an empty name becomes "attachment-N.bin".
+
+def _split_ext(name: str) -> tuple[str, str]:
+    """("stem", ".ext") when the name has a plausible extension, else (name, "")."""
+    stem, dot, ext = name.rpartition(".")
+    if dot and stem and 0 < len(ext) <= 10:
+        return stem, "." + ext
+    return name, ""
+
+
+def _fit(name: str) -> str:
+    """The name cut to MAX_FILENAME_CHARS characters and MAX_FILENAME_BYTES UTF-8 bytes,
+    keeping the extension."""
+    if len(name) <= MAX_FILENAME_CHARS and len(name.encode("utf-8")) <= MAX_FILENAME_BYTES:
+        return name
+    stem, ext = _split_ext(name)
+    stem = stem[: max(1, MAX_FILENAME_CHARS - len(ext))]
+    room = max(1, MAX_FILENAME_BYTES - len(ext.encode("utf-8")))
+    stem = stem.encode("utf-8")[:room].decode("utf-8", errors="ignore")
+    return stem.rstrip(". ") + ext
+
+
+def sanitize_filename(name: str | None, index: int, default_ext: str = ".bin") -> str:
+    """A safe attachment file name on every platform.
+
+    No path, no control or invisible format characters (a right-to-left override can
+    make "gpj.exe" look like "exe.jpg"), no leading dots, no trailing dots or spaces
+    (Windows drops them), no Windows device name ("CON.txt" becomes "_CON.txt"); at most
+    MAX_FILENAME_CHARS characters and MAX_FILENAME_BYTES bytes, the extension kept. An
+    empty name becomes "attachment-N.bin".
     """
-    name = decode_header_value(_CONTROL.sub("", name)) if name else ""
+    # Invisible characters go before decoding (raw control characters would otherwise
+    # become spaces when the header value is unfolded) and after it (encoded words can
+    # carry them too).
+    name = _visible(decode_header_value(_visible(name))) if name else ""
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _CONTROL.sub("", name)
-    name = name.strip().lstrip(".").strip()
     for bad in ':*?"<>|':
         name = name.replace(bad, "_")
+    name = name.strip().lstrip(".").strip().rstrip(". ")
     if not name:
         return f"attachment-{index}{default_ext}"
-    if len(name) > MAX_FILENAME_CHARS:
-        stem, dot, ext = name.rpartition(".")
-        if dot and 0 < len(ext) <= 10 and stem:
-            name = stem[: MAX_FILENAME_CHARS - len(ext) - 1].rstrip() + "." + ext
-        else:
-            name = name[:MAX_FILENAME_CHARS]
+    name = _fit(name)
+    if name.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_RESERVED:
+        name = _fit("_" + name)
     return name
+
+
+def unique_filename(name: str, taken: set[str]) -> str:
+    """`name`, or "stem-2.ext", "stem-3.ext", ... when the name (compared without regard
+    to case) is already in `taken` (a set of casefolded names); adds the result to `taken`."""
+    candidate = name
+    number = 1
+    while candidate.casefold() in taken:
+        number += 1
+        stem, ext = _split_ext(name)
+        suffix = f"-{number}{ext}"
+        stem = stem[: max(1, MAX_FILENAME_CHARS - len(suffix))]
+        room = max(1, MAX_FILENAME_BYTES - len(suffix.encode("utf-8")))
+        candidate = stem.encode("utf-8")[:room].decode("utf-8", errors="ignore") + suffix
+    taken.add(candidate.casefold())
+    return candidate
 
 
 # -- bodies -------------------------------------------------------------------------------
@@ -165,7 +219,8 @@ def sanitize_filename(name: str | None, index: int, default_ext: str = ".bin") -
 def unflow(text: str, delsp: bool) -> str:
     """RFC 3676 format=flowed to fixed lines: join soft-broken lines of equal quote depth."""
     out: list[str] = []
-    current: str | None = None
+    # the pieces of the logical line being joined (a list: joining is linear, not quadratic)
+    current: list[str] | None = None
     current_depth = -1
     for raw in text.split("\n"):
         line = raw.rstrip("\r")
@@ -175,21 +230,20 @@ def unflow(text: str, delsp: bool) -> str:
             content = content[1:]  # space-stuffing
         is_sig = content == "-- "
         flowed = content.endswith(" ") and not is_sig
-        if current is not None and depth == current_depth:
-            current += content
-        else:
-            if current is not None:
-                out.append(_with_quote(current_depth, current))
-            current = content
+        if current is not None and depth != current_depth:
+            out.append(_with_quote(current_depth, "".join(current)))
+            current = None
+        if current is None:
+            current = []
             current_depth = depth
         if flowed:
-            if delsp:
-                current = current[:-1]
+            current.append(content[:-1] if delsp else content)
             continue
-        out.append(_with_quote(current_depth, current))
+        current.append(content)
+        out.append(_with_quote(current_depth, "".join(current)))
         current = None
     if current is not None:
-        out.append(_with_quote(current_depth, current))
+        out.append(_with_quote(current_depth, "".join(current)))
     return "\n".join(out)
 
 
@@ -557,8 +611,13 @@ def _add_attachment(
 ) -> None:
     truncated = size > options.max_attachment_bytes
     content = data if options.keep_attachment_content and not truncated else b""
+    taken = {a.filename.casefold() for a in attachments}
     attachments.append(
         Attachment(
-            filename=name, content_type=ctype, size=size, content=content, truncated=truncated
+            filename=unique_filename(name, taken),
+            content_type=ctype,
+            size=size,
+            content=content,
+            truncated=truncated,
         )
     )

@@ -32,6 +32,9 @@ from collections.abc import Sequence
 #: How many lines after a closing formula may follow for it to count as a signature start.
 MAX_SIGNATURE_LINES = 12
 _MAX_LINES = 50_000
+#: Header, separator, footer and disclaimer lines are short: only this much of a line is
+#: looked at when deciding whether it is one (keeps every line check linear).
+_MAX_CHECK_CHARS = 300
 
 _SEPARATOR = re.compile(
     r"^\s*[-_=*]{2,}\s*("
@@ -49,7 +52,6 @@ _FORWARD_LINE = re.compile(
     r"|(anfang der weitergeleiteten nachricht|begin forwarded message)\s*:\s*)$",
     re.IGNORECASE,
 )
-_GROUPWISE = re.compile(r"^\s*>>>\s.*\d.*>>>\s*$")
 _UNDERSCORES = re.compile(r"^\s*_{10,}\s*$")
 _SIG_DASHES = re.compile(r"^--\s?$")
 _RULE = re.compile(r"^\s*[-_=*~#]{3,}\s*$")
@@ -67,9 +69,10 @@ for _kind, _words in {
 }.items():
     for _word in _words.split("|"):
         _KEY_KINDS[_word] = _kind
+# Matched against `_normalise(line)`: no leading blanks, single spaces only.
 _KEY_LINE = re.compile(
-    r"^\s*[*_]?\s*(" + "|".join(sorted(map(re.escape, _KEY_KINDS), key=len, reverse=True)) + r")"
-    r"\s*[*_]?\s*:",
+    r"[*_]? ?(" + "|".join(sorted(map(re.escape, _KEY_KINDS), key=len, reverse=True)) + r")"
+    r" ?[*_]? ?:",
     re.IGNORECASE,
 )
 _INLINE_KEY = re.compile(
@@ -125,8 +128,9 @@ _MOBILE = re.compile(
     r")\s*$",
     re.IGNORECASE,
 )
+# Matched against `_normalise(line)`, like `_KEY_LINE`.
 _DISCLAIMER = re.compile(
-    r"^\s*[*_]?\s*("
+    r"[*_]? ?("
     r"diese (e-?mail|nachricht|mail)\b.{0,80}\b(enthält|enthaelt|kann|könnte|ist)\b.{0,60}"
     r"(vertraulich|rechtlich|geschützt|informationen)"
     r"|der inhalt dieser (e-?mail|nachricht)\b.{0,40}vertraulich"
@@ -182,12 +186,46 @@ _FOOTER_SENTENCE = re.compile(
 )
 
 
-_TRAILING_URL = re.compile(r"\s*<https?://[^>]*>\s*$")
 _ATTRIBUTION_NO_COLON = re.compile(r"\b(" + _VERBS + r")\s*$", re.IGNORECASE)
 
 
+_BLANKS = re.compile(r"\s+")
+
+
+def _normalise(line: str) -> str:
+    """A line for the short-line checks: stripped, capped, whitespace runs made one space."""
+    return _BLANKS.sub(" ", line.strip()[:_MAX_CHECK_CHARS])
+
+
+def _is_groupwise(line: str) -> bool:
+    """GroupWise's quote header ">>> Max Muster 03.03.2026 10:00 >>>"."""
+    text = line.strip()
+    if len(text) > _MAX_CHECK_CHARS or len(text) < 8:
+        return False
+    if not (text.startswith(">>>") and text.endswith(">>>")):
+        return False
+    middle = text[3:-3]
+    return middle[0].isspace() and any(c.isdigit() for c in middle)
+
+
+def _without_trailing_url(line: str) -> str:
+    """The line without a trailing "<https://...>" link (Outlook's "Get Outlook for iOS<...>")."""
+    text = line.rstrip()
+    if not text.endswith(">"):
+        return line
+    # the link is "<http(s)://" up to the final ">", without another ">" inside
+    start = text.rfind(">", 0, len(text) - 1) + 1
+    segment = text[start:-1]
+    positions = [k for k in (segment.find("<http://"), segment.find("<https://")) if k >= 0]
+    if not positions:
+        return line
+    return text[: start + min(positions)].rstrip()
+
+
 def _is_mobile_footer(line: str) -> bool:
-    text = _TRAILING_URL.sub("", line)
+    text = _without_trailing_url(line)
+    if len(text) > _MAX_CHECK_CHARS:
+        return False
     return bool(_MOBILE.match(text)) and not _FOOTER_SENTENCE.search(text)
 
 
@@ -218,7 +256,7 @@ def _is_quoted(line: str) -> bool:
 
 
 def _key_kind(line: str) -> str | None:
-    match = _KEY_LINE.match(line)
+    match = _KEY_LINE.match(_normalise(line))
     if not match:
         return None
     return _KEY_KINDS.get(match.group(1).lower())
@@ -351,11 +389,12 @@ def _quote_start(lines: Sequence[str], i: int) -> tuple[int, bool]:
     stripped = line.strip()
     if not stripped:
         return -1, False
-    if _GROUPWISE.match(line):
+    if _is_groupwise(line):
         return i + 1, True
     if _is_quoted(line):
         return -1, False
-    if _SEPARATOR.match(stripped) or _FORWARD_LINE.match(stripped):
+    short = len(stripped) <= _MAX_CHECK_CHARS
+    if short and (_SEPARATOR.match(stripped) or _FORWARD_LINE.match(stripped)):
         end = i + 1
         nxt = _next_content(lines, end)
         if nxt < len(lines):
@@ -363,7 +402,7 @@ def _quote_start(lines: Sequence[str], i: int) -> tuple[int, bool]:
             if block_end > 0:
                 end = block_end
         return end, True
-    if _UNDERSCORES.match(stripped):
+    if short and _UNDERSCORES.match(stripped):
         nxt = _next_content(lines, i + 1)
         if nxt < len(lines) and nxt - i <= 3:
             block_end = _header_block_end(lines, nxt)
@@ -385,7 +424,7 @@ def _cut_quotes(lines: list[str]) -> list[str]:
         end, strong = _quote_start(lines, i)
         if end > 0:
             nxt = _next_content(lines, end)
-            followed_by_quote = nxt < n and _is_quoted(lines[nxt]) and not _GROUPWISE.match(line)
+            followed_by_quote = nxt < n and _is_quoted(lines[nxt]) and not _is_groupwise(line)
             if followed_by_quote:
                 i = end  # the header only introduces a ">" quote: interleaved text survives
                 continue
@@ -409,7 +448,7 @@ def _cut_quotes(lines: list[str]) -> list[str]:
 def _cut_disclaimer(lines: list[str]) -> list[str]:
     for k, line in enumerate(lines):
         # A disclaimer starts a paragraph; the reply cannot be all disclaimer text.
-        if _DISCLAIMER.match(line) and any(x.strip() for x in lines[:k]):
+        if _DISCLAIMER.match(_normalise(line)) and any(x.strip() for x in lines[:k]):
             return lines[:k]
     return lines
 
@@ -417,8 +456,10 @@ def _cut_disclaimer(lines: list[str]) -> list[str]:
 def _cut_footer_rule(lines: list[str], protected: Sequence[str]) -> list[str]:
     """A long underscore line near the end starts a footer (mailing lists, signatures)."""
     content_idx = [k for k, line in enumerate(lines) if line.strip()]
-    for pos, k in enumerate(content_idx):
-        if pos == 0 or not _LIST_RULE.match(lines[k]):
+    # At most 8 content lines may follow the rule: only the last 9 content lines qualify.
+    for pos in range(max(1, len(content_idx) - 9), len(content_idx)):
+        k = content_idx[pos]
+        if len(lines[k]) > _MAX_CHECK_CHARS or not _LIST_RULE.match(lines[k]):
             continue
         after = [lines[j].strip() for j in content_idx[pos + 1 :]]
         if not _UNDERSCORES.match(lines[k]) and not any(

@@ -3,7 +3,7 @@
 Entry points (pure; `parsers.parse_message` calls them):
 
 - `extract_topics(full_text, reply_text, attachments, options, today) -> tuple[Topic, ...]`
-- `is_no_topics(reply_text) -> bool`
+- `is_no_topics(reply_text, options=None) -> bool`
 - `required_missing(topic, options) -> tuple[str, ...]`
 
 Order of the search, first hit wins:
@@ -62,19 +62,28 @@ FREE_TEXT_LIMIT = 60_000
 # ---------------------------------------------------------------------------------------
 
 _QUOTE_PREFIX = re.compile(r"^[ \t]*(?:>[ \t]?)+")
+# A label line: "1) **Wie viele Personen** (ca.)?: 80". Written so that no two neighbouring
+# pieces can match the same characters (optional pieces are `X[ \t]*`, never `[ \t]*X?[ \t]*`):
+# a line of spaces or stars must not make the engine try every way to split it.
 _LABEL_LINE = r"""
-^[ \t]*
+^[ \t]*+
 (?P<num>(?:\(?\d{1,2}[.)]|\#\d{1,2}:?)[ \t]+)?
 (?:[-*•·▪◦+►][ \t]+)?
-(?:\*\*|__|\*|_)?[ \t]*
+(?:(?:\*\*|__|\*|_)[ \t]*)?
 (?P<label>ALT)(?![^\W\d_])
 (?P<qual>(?:[ \t]+[^\W\d_][\w.'/-]*){0,3}?)
-[ \t]*(?:\((?P<paren>[^)\n]*)\))?
-[ \t]*(?:\*\*|__|\*|_)?
-[ \t]*(?:(?P<sep>:|\?+[ \t]*:?|\||=|[-–—](?=[ \t]+\S))|(?P<dash>[-–—]+)[ \t]*$|(?P<bare>$))
-[ \t]*(?:\*\*|__|\*(?!\*))?
-[ \t]*(?P<value>.*?)[ \t]*$
+[ \t]*
+(?:\((?P<paren>[^)\n]*)\)[ \t]*)?
+(?:(?:\*\*|__|\*|_)[ \t]*)?
+(?:(?P<sep>:|\?+(?:[ \t]*:)?|\||=|[-–—](?=[ \t]+\S))|(?P<dash>[-–—]+)[ \t]*$|(?P<bare>$))
+[ \t]*
+(?:(?:\*\*|__|\*(?!\*))[ \t]*)?
+(?P<value>.*)
 """
+#: Only this many characters (after collapsing blanks) at the start of a line can hold a
+#: label, its qualifiers and separator; the rest of a longer line is value.
+_LABEL_PREFIX_LIMIT = 300
+_BLANKS = re.compile(r"[ \t]+")
 _HEADER_LINE = re.compile(
     r"^\s*\*{0,2}(?P<w>von|from|an|to|cc|bcc|betreff|subject|gesendet|sent|datum|date"
     r"|antwort\s+an|reply-to|objet|envoyé|de|à)\*{0,2}\s*:",
@@ -137,10 +146,17 @@ class _LabelPatterns:
 
 def _marker(text: str) -> re.Pattern[str]:
     core = re.sub(r"[^\w\s]", " ", text).split()
+    if core:  # a leading/trailing "_" is decoration ("__Thema__"), not part of the words
+        core[0], core[-1] = core[0].lstrip("_"), core[-1].rstrip("_")
+        core = [w for w in core if w]
     words = r"\s+".join(re.escape(w) for w in core) if core else re.escape(text.strip())
     deco = r"[-–—=_*#~]"
+    # Possessive runs: decoration and blanks are never given back (the words start and end
+    # with a word character), so a line of 10,000 "*" fails at once instead of trying every
+    # split between `a`, the bold stars and `b`.
     return re.compile(
-        rf"^\s*(?P<a>{deco}*)\s*\**\s*{words}(?:\s*(?:nr\.?\s*)?\d{{1,2}})?\s*\**\s*(?P<b>{deco}*)\s*$",
+        rf"^\s*+(?P<a>{deco}*+)\s*+(?:\*++\s*+)?{words}(?:\s*(?:nr\.?\s*)?\d{{1,2}})?"
+        rf"\s*+\**+\s*+(?P<b>{deco}*+)\s*+$",
         re.IGNORECASE,
     )
 
@@ -180,9 +196,11 @@ class _Label:
 
 
 def _parse_label(line: str, pats: _LabelPatterns) -> _Label | None:
-    m = pats.line.match(line)
-    if m is None:
-        return None
+    norm = _BLANKS.sub(" ", line)
+    head, tail = norm[:_LABEL_PREFIX_LIMIT], norm[_LABEL_PREFIX_LIMIT:]
+    m = pats.line.match(head)
+    if m is None or (tail and m.group("sep") is None):
+        return None  # a bare or dashed label fills its whole (short) line
     qual_words = m.group("qual").split()
     sep = m.group("sep")
     if (m.group("bare") is not None or m.group("dash")) and (
@@ -196,7 +214,7 @@ def _parse_label(line: str, pats: _LabelPatterns) -> _Label | None:
     ):
         return None
     fld = pats.variants[" ".join(m.group("label").lower().split())]
-    value = m.group("dash") or m.group("value").strip()
+    value = m.group("dash") or (m.group("value") + tail).strip()
     value = re.sub(r"^\|\s*|\s*\|$", "", value).strip()
     value = re.sub(r"^(\*\*|__)(.*)\1$", r"\2", value).strip()
     clean = not qual_words and sep == ":"
@@ -530,11 +548,11 @@ def looks_like_prose(text: str) -> bool:
     return spaces >= 0.05 * len(text) and plain >= 0.9 * len(text)
 
 
-def _free_text(text: str, today: date) -> _Fields | None:
+def _free_text(text: str, today: date, options: ParseOptions | None = None) -> _Fields | None:
     # Facts are looked for in the first FREE_TEXT_LIMIT characters: an eight-page report is
     # about 25,000; beyond that it is a pasted document or a quote that slipped through.
     body = "\n".join(_body_lines(text[:FREE_TEXT_LIMIT]))
-    if not body.strip() or is_no_topics(body) or not looks_like_prose(body):
+    if not body.strip() or is_no_topics(body, options) or not looks_like_prose(body):
         return None
     if len(body) < 1500 and _AUTOMATIC.search(body):
         return None
@@ -632,12 +650,14 @@ def _draft_fields(draft: _Draft, today: date) -> _Fields:
     return out
 
 
-def _asked_answer(text: str, asked: tuple[str, ...], today: date) -> _Fields | None:
+def _asked_answer(
+    text: str, asked: tuple[str, ...], today: date, options: ParseOptions | None = None
+) -> _Fields | None:
     lines = _body_lines(text)
     sentences = [s for p in _paragraphs(lines) for s in _sentences(p)]
     kept = [s for s in sentences if not (_THANKS.match(s) and len(s) < 60)]
     body = clean_inline(" ".join(kept))
-    if not body or is_no_topics(body):
+    if not body or is_no_topics(body, options):
         return None
     out = _Fields()
     if len(asked) == 1:
@@ -696,14 +716,22 @@ def required_missing(topic: Topic, options: ParseOptions) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _names_in(images: str | None, name: str) -> bool:
-    if not images:
+def _mentions(images: str | None, token: str) -> bool:
+    """Whether `images` names `token` as a whole file name (case-insensitive).
+
+    "foto.jpg" is not named by "sommerfoto.jpg" or "foto.jpg.zip"; a full stop or comma
+    after the name ("foto.jpg.", "foto.jpg, bild.png") still ends it.
+    """
+    if not images or not token:
         return False
-    low = images.lower()
-    stem = name.rsplit(".", 1)[0].lower()
-    return name.lower() in low or (len(stem) >= 3 and re.search(
-        rf"(?<![\w]){re.escape(stem)}(?![\w])", low
-    ) is not None)
+    rx = rf"(?<![\w.-]){re.escape(token)}(?![\w-]|\.\w)"
+    return re.search(rx, images, re.IGNORECASE) is not None
+
+
+def _names_in(images: str | None, name: str) -> bool:
+    """Whether `images` names the file `name`, or its stem ("foto" for "foto.jpg")."""
+    stem = name.rsplit(".", 1)[0]
+    return _mentions(images, name) or (len(stem) >= 3 and _mentions(images, stem))
 
 
 def _assign(found: list[_Fields], attachments: tuple[str, ...]) -> list[tuple[str, ...]]:
@@ -711,7 +739,10 @@ def _assign(found: list[_Fields], attachments: tuple[str, ...]) -> list[tuple[st
         return [tuple(attachments)]
     buckets: list[list[str]] = [[] for _ in found]
     for name in attachments:
-        index = next((k for k, f in enumerate(found) if _names_in(f.images, name)), 0)
+        # The full file name wins over a mere stem ("foto" in "foto-2.jpg").
+        index = next((k for k, f in enumerate(found) if _mentions(f.images, name)), None)
+        if index is None:
+            index = next((k for k, f in enumerate(found) if _names_in(f.images, name)), 0)
         buckets[index].append(name)
     return [tuple(b) for b in buckets]
 
@@ -740,14 +771,14 @@ def extract_topics(
     pats = _patterns(options)
     found = [_draft_fields(d, today) for d in _groups(reply_text.splitlines(), pats)]
     if not found and options.asked:
-        answer = _asked_answer(reply_text, options.asked, today)
+        answer = _asked_answer(reply_text, options.asked, today, options)
         found = [answer] if answer is not None else []
     if not found and full_text:
         found = [_draft_fields(d, today) for d in _groups(_unquote(full_text), pats)]
     if not found:
         found = _list_topics(reply_text, today)
     if not found:
-        free = _free_text(reply_text, today)
+        free = _free_text(reply_text, today, options)
         found = [free] if free is not None else []
     names = _assign(found, attachments) if found else []
     return tuple(_topic(f, n, options) for f, n in zip(found, names, strict=True))
@@ -780,11 +811,12 @@ _EXCEPT = re.compile(
 )
 
 
-def is_no_topics(reply_text: str) -> bool:
+def is_no_topics(reply_text: str, options: ParseOptions | None = None) -> bool:
     """The sender says there is nothing this time ("keine Themen", "Fehlanzeige", ...).
 
     False when the phrase is qualified ("keine Themen außer dem Sommerfest"), when the reply
     holds an answered template, or when the phrase only appears deep inside a long text.
+    `options` gives the configured labels for the template check (default: the defaults).
     """
     lines = _body_lines(reply_text[:FREE_TEXT_LIMIT])
     sentences = [s for p in _paragraphs(lines) for s in _sentences(p)]
@@ -799,5 +831,4 @@ def is_no_topics(reply_text: str) -> bool:
     meaningful = [s for s in sentences if not _GREETING.match(s) and not _THANKS.match(s)]
     if hit_index > 2 and sum(len(s) for s in meaningful) > 600:
         return False
-    default = ParseOptions()
-    return not _groups(reply_text.splitlines(), _patterns(default))
+    return not _groups(reply_text.splitlines(), _patterns(options or ParseOptions()))

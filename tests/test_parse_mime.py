@@ -10,9 +10,17 @@ from pathlib import Path
 import pytest
 
 from parsers import ParseOptions, parse_message
+from parsers import html as html_module
 from parsers.charsets import decode_bytes
-from parsers.html import html_to_text
-from parsers.mime import decode_message, sanitize_filename, unflow
+from parsers.html import MAX_QUOTE_DEPTH, html_to_text
+from parsers.mime import (
+    MAX_FILENAME_BYTES,
+    MAX_FILENAME_CHARS,
+    decode_message,
+    sanitize_filename,
+    unflow,
+    unique_filename,
+)
 
 MIME = Path(__file__).parent / "fixtures" / "mime"
 PARSE = Path(__file__).parent / "fixtures" / "parse"
@@ -128,6 +136,43 @@ def test_html_tables_lists_blockquotes_and_hr() -> None:
     ]
 
 
+def test_unflow_delsp_is_linear_on_long_flowed_text() -> None:
+    # every soft break copied the whole joined line: quadratic
+    text = "wort " * 200_000 + "ende"
+    assert unflow(text.replace(" ", " \n"), delsp=True) == text.replace(" ", "")
+    assert unflow(text.replace(" ", " \n"), delsp=False) == text
+
+
+def test_html_quote_prefix_is_capped() -> None:
+    text = html_to_text("<blockquote>x<br>" * 2000)
+    lines = text.split("\n")
+    assert len(lines) == 2000
+    assert max(len(line) for line in lines) == 2 * MAX_QUOTE_DEPTH + 1
+    assert lines[-1] == "> " * MAX_QUOTE_DEPTH + "x"
+    assert lines[1] == "> > x"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<hr>" * 2000,
+        "<blockquote>" * 30 + "<hr>" * 2000,
+        ("x" * 10 + "<br>") * 2000,
+        "<pre>" + ("x" * 10 + "\n") * 2000 + "</pre>",
+        "<table>" + "<tr><td>aaaa</td><td>bbbb</td></tr>" * 2000 + "</table>",
+        "<table><tr><td>a</td>" + "<td></td>" * 10_000 + "<td>b</td></tr></table>",
+        "<table>" + ("<tr><td>" + "x" * 100 + "</td></tr>") * 200 + "</table>",
+        "<li>" + "<li>xxxx" * 3000,
+        "<p>" + "y" * 50_000 + "</p>",
+    ],
+    ids=["hr", "quoted-hr", "br", "pre", "rows", "empty-cells", "layout-rows", "li", "long-p"],
+)
+def test_html_output_is_capped(html: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(html_module, "MAX_TEXT_CHARS", 10_000)
+    text = html_to_text(html)
+    assert 5_000 < len(text) <= 10_000
+
+
 def test_html_layout_table_keeps_line_breaks_of_single_cell() -> None:
     html = "<table><tr><td><p>Was: Fest</p><p>Wann: 3.3.</p></td></tr></table>"
     assert html_to_text(html) == "Was: Fest\nWann: 3.3."
@@ -231,10 +276,70 @@ def test_winmail_dat_is_unpacked() -> None:
         ("...", "attachment-3.bin"),
         ("=?utf-8?Q?B=C3=BCro.pdf?=", "Büro.pdf"),
         ("x" * 300 + ".jpeg", "x" * 115 + ".jpeg"),
+        # invisible format characters: a right-to-left override hides "exe"
+        ("Rechnung\u202egpj.exe", "Rechnunggpj.exe"),
+        ("Bi\u200bld.jpg", "Bild.jpg"),
+        ("=?utf-8?Q?Bi=E2=80=8Bld=01.jpg?=", "Bild.jpg"),
+        # Windows drops trailing dots and spaces
+        ("Bild.jpg. . ", "Bild.jpg"),
+        (". . .", "attachment-3.bin"),
+        # Windows device names, with or without extension, any case
+        ("CON", "_CON"),
+        ("nul.txt", "_nul.txt"),
+        ("Lpt1.tar.gz", "_Lpt1.tar.gz"),
+        ("COM9 .pdf", "_COM9 .pdf"),
+        ("aux.", "_aux"),
+        ("COM10.txt", "COM10.txt"),
+        ("console.txt", "console.txt"),
     ],
 )
 def test_sanitize_filename(name: str, expected: str) -> None:
     assert sanitize_filename(name, 3) == expected
+
+
+@pytest.mark.parametrize("char", ["ä", "€", "😀"])
+def test_sanitize_filename_caps_utf8_bytes_and_keeps_extension(char: str) -> None:
+    name = sanitize_filename(char * 150 + ".jpeg", 1)
+    assert name.endswith(".jpeg")
+    assert len(name.encode("utf-8")) <= MAX_FILENAME_BYTES
+    assert len(name) <= MAX_FILENAME_CHARS
+    assert set(name[:-5]) == {char}
+
+
+def test_unique_filename() -> None:
+    taken: set[str] = set()
+    names = [unique_filename(n, taken) for n in ("foto.jpg", "Foto.JPG", "foto.jpg", "foto")]
+    assert names == ["foto.jpg", "Foto-2.JPG", "foto-3.jpg", "foto"]
+    long = "ö" * 150 + ".jpg"
+    first = unique_filename(sanitize_filename(long, 1), taken)
+    second = unique_filename(sanitize_filename(long, 2), taken)
+    assert second != first
+    assert second.endswith("-2.jpg")
+    assert len(second.encode("utf-8")) <= MAX_FILENAME_BYTES
+
+
+def _mail_with_attachments(names: list[str]) -> bytes:
+    parts = [b"--B\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nAnbei die Fotos.\r\n"]
+    for name in names:
+        parts.append(
+            b"--B\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+            b'Content-Disposition: attachment; filename="' + name.encode() + b'"\r\n\r\n'
+            + base64.b64encode(b"%PDF" + name.encode()) + b"\r\n"
+        )
+    return (
+        HEAD
+        + b'Content-Type: multipart/mixed; boundary="B"\r\n\r\n'
+        + b"".join(parts)
+        + b"--B--\r\n"
+    )
+
+
+def test_duplicate_attachment_names_are_made_unique() -> None:
+    raw = _mail_with_attachments(["plan.pdf", "Plan.PDF", "x/plan.pdf", "CON.pdf", "plan-2.pdf"])
+    result = parse_message(raw)
+    names = [a.filename for a in result.attachments]
+    assert names == ["plan.pdf", "Plan-2.PDF", "plan-3.pdf", "_CON.pdf", "plan-2-2.pdf"]
+    assert result.attachments[1].content == b"%PDFPlan.PDF"
 
 
 # -- robustness ---------------------------------------------------------------------------

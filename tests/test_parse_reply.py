@@ -271,3 +271,75 @@ def test_reply_text_of_parse_fixtures(expected_path: Path) -> None:
     for needle in spec.get("reply_text_not_contains", []):
         assert needle not in result.reply_text
     assert result.kind == spec["kind"]
+
+
+# -- pathological input: every line check stays linear (regressions) ----------------------
+# Sized so the fixed code needs a few milliseconds; the old patterns took seconds to minutes.
+
+MAIL_HEAD = "From: a@b.de\r\nSubject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+
+
+def test_long_blank_run_before_text_is_kept() -> None:
+    # "^\s*[*_]?\s*" (header keys, disclaimers) on this line backtracked quadratically
+    result = parse_message((MAIL_HEAD + "Hallo\n" + " " * 5000 + "x\n").encode())
+    assert result.reply_text.endswith("x")
+    text = "Hallo\n" + "\t" * 5000 + "_" + " " * 5000 + "x"
+    assert extract_reply(text).endswith("x")
+
+
+def test_padded_header_block_and_disclaimer_are_still_found() -> None:
+    text = (
+        "Antwort\n\n  *Von:*  Bot <b@x.de>\n\tGesendet :  Montag\n   An: Anna\n"
+        "   Betreff: Themen\n\nalt"
+    )
+    assert extract_reply(text) == "Antwort"
+    text = "Antwort\n\n" + " " * 400 + "Diese E-Mail enthält vertrauliche Informationen.\nx"
+    assert extract_reply(text) == "Antwort"
+
+
+def test_many_unclosed_url_brackets_are_kept() -> None:
+    # the trailing-URL pattern of mobile footers was quadratic on "<http://<http://..."
+    result = parse_message((MAIL_HEAD + "Hallo\n" + "<http://" * 40_000 + "\n").encode())
+    assert result.reply_text.startswith("Hallo\n<http://")
+    assert len(result.reply_text) == len("Hallo\n") + 8 * 40_000
+
+
+def test_mobile_footer_with_trailing_link_is_still_cut() -> None:
+    assert extract_reply("Antwort\n\nGet Outlook for iOS<https://aka.ms/o0ukef>\n") == "Antwort"
+    assert extract_reply("Antwort\n\nSent from my iPhone <http://a> <https://b>") == "Antwort"
+
+
+def test_long_digit_lines_after_groupwise_marker() -> None:
+    text = "Hallo\n" + (">>> " + "1" * 5000 + "\n") * 20 + ("1 " * 20_000 + ">>\n") * 5
+    result = extract_reply(text)
+    assert result.startswith("Hallo\n1 1 1")
+    assert len(result.split("\n")) == 6
+
+
+def test_groupwise_header_is_still_found() -> None:
+    text = "Antwort\n\n>>> Max Muster <m@x.de> 03.03.2026 10:00 >>>\nalter Text"
+    assert extract_reply(text) == "Antwort"
+
+
+def test_many_short_rules_are_linear() -> None:
+    # the footer-rule check rebuilt the rest of the mail for every rule line
+    result = extract_reply("x\n__\n" * 10_000)
+    assert result.startswith("x\n__\nx")
+    assert len(result) <= 5 * 10_000
+
+
+def test_mailing_list_footer_under_short_rule_is_still_cut() -> None:
+    text = "Antwort\n__\na\nb\nc\n__\nListe mailing list\nhttps://x/listinfo/y"
+    assert extract_reply(text) == "Antwort\n__\na\nb\nc"
+    rule = "_" * 20
+    footer = "\n".join(f"Zeile {k}" for k in range(8))
+    assert extract_reply(f"Antwort\n{rule}\n{footer}") == "Antwort"
+    footer = "\n".join(f"Zeile {k}" for k in range(9))  # too long for a footer
+    assert extract_reply(f"Antwort\n{rule}\n{footer}").endswith("Zeile 8")
+
+
+def test_long_separator_like_lines_are_kept() -> None:
+    line = "-- original message" + " " * 20_000 + "x"
+    assert extract_reply("Hallo\n" + line) == "Hallo\n" + line
+    dashes = ("-" * 299 + "\n") * 200
+    assert extract_reply("Hallo\n" + dashes + "Ende").endswith("Ende")

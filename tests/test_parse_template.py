@@ -7,12 +7,14 @@ compared, but the number of topics always is.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import pytest
 
+from parsers import parse_message
 from parsers.model import DEFAULT_LABELS, ParseOptions, Topic
 from parsers.template import (
     extract_topics,
@@ -571,3 +573,197 @@ def test_long_free_text_still_yields_its_facts() -> None:
 ], ids=["german-sentence", "dense-but-human", "decoded-binary", "empty"])
 def test_looks_like_prose(text: str, expected: bool) -> None:
     assert looks_like_prose(text) is expected
+
+
+# --- Regression: pathological lines, file names, configured labels ---------------------------
+# Inputs are sized to make the old regexes backtrack for seconds (or crash the old code); the
+# fixed code answers at once. Only results are asserted, never timings.
+
+LONG_VALUE = "ein sehr langer Text über das Fest " * 20
+
+REGRESSION_CASES = [
+    Case("label_then_blank_run_then_word", "Was" + " " * 3000 + "x", []),
+    Case("label_then_tab_run_then_word", "Was" + " \t" * 2000 + "x", []),
+    Case(
+        "blank_run_before_value",
+        "Was:" + " " * 5000 + "Sommerfest\nWo:" + "\t" * 3000 + "Stadtpark",
+        [{"what": "Sommerfest", "where": "Stadtpark"}],
+    ),
+    Case(
+        "blank_run_before_colon",
+        "Was" + " " * 400 + ": Sommerfest\nWo: Stadtpark",
+        [{"what": "Sommerfest", "where": "Stadtpark"}],
+    ),
+    Case(
+        "blank_runs_around_question_mark",
+        "Was: Fest\nWie viele" + " " * 3000 + "?" + " " * 3000 + "80",
+        [{"what": "Fest", "how_many": count("80", 80, 80)}],
+    ),
+    Case(  # not a marker: a continuation line of the answer, as at any length
+        "line_of_stars_between_labels",
+        "Was: Fest\n" + "*" * 10000 + "\nWo: Halle",
+        [{"what": "Fest\n" + "*" * 10000, "where": "Halle"}],
+    ),
+    Case(
+        "label_glued_to_stars",
+        "Was" + "*" * 10000 + "x\nWo: Halle",
+        [{"what": None, "where": "Halle"}],
+    ),
+    Case(  # not a marker (the "x"): a continuation line of the answer
+        "marker_words_inside_long_dashes",
+        "Was: Fest\n" + "-" * 5000 + " Thema " + "-" * 5000 + "x\nWo: Halle",
+        [{"what": "Fest\n" + "-" * 5000 + " Thema " + "-" * 5000 + "x", "where": "Halle"}],
+    ),
+    Case(
+        "long_dashes_around_marker_words",
+        "-" * 5000 + " Thema " + "-" * 5000 + "\nWas? Fest\n" + "*" * 3000 + " Ende " + "*" * 3000,
+        [{"what": "Fest", "where": None}],
+    ),
+    Case(
+        "long_value_is_kept_whole",
+        "Was: " + LONG_VALUE + "\nWo: Halle",
+        [{"what": LONG_VALUE.strip(), "where": "Halle"}],
+    ),
+    Case(
+        "attachment_name_inside_a_longer_name",
+        """--- Thema ---
+Was: Sommerfest
+Bilder: sommerfoto.jpg
+--- Ende ---
+--- Thema ---
+Was: Umzug
+Bilder: foto.jpg
+--- Ende ---""",
+        [
+            {"what": "Sommerfest", "attachments": ["sommerfoto.jpg"]},
+            {"what": "Umzug", "attachments": ["foto.jpg"]},
+        ],
+        attachments=("foto.jpg", "sommerfoto.jpg"),
+    ),
+    Case(
+        "attachment_names_ignore_case",
+        """1) Was: Fest
+Bilder: Plakat.PDF
+2) Was: Umzug
+Bilder: FOTO.JPG, sommerFOTO.jpg""",
+        [
+            {"what": "Fest", "attachments": ["plakat.pdf", "extra.png"]},
+            {"what": "Umzug", "attachments": ["foto.jpg", "sommerfoto.jpg"]},
+        ],
+        attachments=("foto.jpg", "plakat.pdf", "sommerfoto.jpg", "extra.png"),
+    ),
+    Case(
+        "full_name_beats_stem_of_another_file",
+        """1) Was: Fest
+Bilder: foto-2.jpg
+2) Was: Umzug
+Bilder: foto.jpg""",
+        [
+            {"what": "Fest", "attachments": ["foto-2.jpg"]},
+            {"what": "Umzug", "attachments": ["foto.jpg"]},
+        ],
+        attachments=("foto.jpg", "foto-2.jpg"),
+    ),
+    Case(
+        "stem_still_names_a_file",
+        """1) Was: Fest
+Bilder: das Plakat
+2) Was: Umzug
+Bilder: umzug""",
+        [
+            {"what": "Fest", "attachments": ["plakat.pdf"]},
+            {"what": "Umzug", "attachments": ["umzug.png"]},
+        ],
+        attachments=("umzug.png", "plakat.pdf"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in REGRESSION_CASES])
+def test_extract_topics_regressions(case: Case) -> None:
+    test_extract_topics(case)
+
+
+CUSTOM_LABELS = {"what": ("Vorhaben",), "when": ("Tag",)}
+CUSTOM_TEMPLATE = "Vorhaben: Sommerfest\nTag: 3. Juli\n\nSonst gibt es diesmal nichts."
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (None, True),  # the default labels see no template here
+        (ParseOptions(labels=CUSTOM_LABELS), False),
+    ],
+    ids=["default_labels", "configured_labels"],
+)
+def test_is_no_topics_uses_the_configured_labels(
+    options: ParseOptions | None, expected: bool
+) -> None:
+    assert is_no_topics(CUSTOM_TEMPLATE, options) is expected
+
+
+def test_is_no_topics_keeps_its_one_argument_form() -> None:
+    assert is_no_topics("Diesen Monat leider nichts.") is True
+
+
+def _mail(body: str, date_header: str = "Wed, 10 Mar 2027 10:00:00 +0100") -> bytes:
+    return (
+        "From: Anna <anna@example.org>\r\nTo: bot@example.org\r\nSubject: Re: Themen\r\n"
+        f"Date: {date_header}\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        + body.replace("\n", "\r\n")
+        + "\r\n"
+    ).encode()
+
+
+MESSAGE_CASES: list[tuple[str, bytes, date | None, dict[str, Any]]] = [
+    # (id, raw mail, --today, the first topic's expected keys)
+    (
+        "count_of_repeated_number_words",
+        _mail("Was: Fest\nWie viele: " + "hundert " * 3000),
+        None,
+        {"what": "Fest", "how_many": count(" ".join(["hundert"] * 3000), None, None)},
+    ),
+    (
+        "count_of_endless_thousands_groups",
+        _mail("Was: Fest\nWie viele: 1" + ".000" * 1500),
+        None,
+        {"what": "Fest", "how_many": count("1" + ".000" * 1500, None, None)},
+    ),
+    (
+        "date_header_in_year_9999",
+        _mail("Was: Fest\nWann: Juni\nWo: Halle", "Fri, 31 Dec 9999 10:00:00 +0000"),
+        None,
+        {"what": "Fest", "when": when("Juni", None), "where": "Halle"},
+    ),
+    (
+        "calendar_week_in_year_9999",
+        _mail("Was: Fest\nWann: KW 52\nWo: Halle", "Fri, 31 Dec 9999 10:00:00 +0000"),
+        None,
+        {"what": "Fest", "when": when("KW 52", None)},
+    ),
+    (
+        "today_is_date_max",
+        _mail("Was: Fest\nWann: nächste Woche, morgen\nWo: Halle"),
+        date.max,
+        {"what": "Fest", "when": when("nächste Woche, morgen", None)},
+    ),
+    (
+        "label_then_blank_run",
+        _mail("Was: Fest\nWo" + " " * 3000 + "x\nWann: 12.5."),
+        None,  # "Wo x" is no label line: it continues the answer above
+        {"what": "Fest\nWo x", "when": when("12.5.", "2027-05-12"), "where": None},
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "today", "expected"), [pytest.param(*c[1:], id=c[0]) for c in MESSAGE_CASES]
+)
+def test_parse_message_survives(raw: bytes, today: date | None, expected: dict[str, Any]) -> None:
+    result = parse_message(raw, ParseOptions(today=today))
+    assert result.kind == "topics", result.warnings
+    data = result.to_json_dict("x.eml")
+    json.dumps(data)
+    first = data["topics"][0]
+    assert {k: first[k] for k in expected} == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -322,3 +323,66 @@ def test_find_where(text: str, place: str | None) -> None:
 )  # fmt: skip
 def test_is_not_applicable(text: str, expected: bool) -> None:
     assert is_not_applicable(text) is expected
+
+
+# --- Regression: huge counts and dates at the edge of `datetime.date` -----------------------
+# Inputs are sized to hang or crash the old code; the fixed code answers at once.
+
+COUNT_LIMIT_CASES: list[tuple[str, str, int | None, int | None]] = [
+    ("number_words_repeated", "hundert " * 3000, None, None),
+    ("hundred_words_times_four", "hundert hundert hundert hundert", None, None),
+    ("endless_thousands_groups", "1" + ".000" * 1500, None, None),
+    ("twelve_digits_grouped", "1.000.000.000.000", None, None),
+    ("above_limit", "10.000.001", None, None),
+    ("at_limit", "10.000.000", 10_000_000, 10_000_000),
+    ("under_huge", "unter 999999999", None, None),
+    ("range_to_huge", "50 bis 99999999", None, None),
+    ("words_within_limit", "zweitausend", 2000, 2000),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"), [pytest.param(*c[1:], id=c[0]) for c in COUNT_LIMIT_CASES]
+)
+def test_parse_how_many_is_bounded(text: str, low: int | None, high: int | None) -> None:
+    found = parse_how_many(text)
+    assert found == HowMany(text=" ".join(text.split()), min=low, max=high)
+    json.dumps(found.to_json_dict())  # no integer too large to write
+
+
+def test_find_how_many_is_bounded() -> None:
+    found = find_how_many("Es kommen " + "hundert " * 3000 + "Gäste.")
+    assert found is not None
+    assert (found.min, found.max) == (None, None)
+
+
+LAST_DAY = D(9999, 12, 31)  # a Friday
+
+EDGE_DATE_CASES: list[tuple[str, str, date, date | None]] = [
+    # (id, text, today, start): start None means the text is kept with null dates
+    ("month_after_year_9999", "Juni", LAST_DAY, None),
+    ("vague_after_year_9999", "Anfang Juni", LAST_DAY, None),
+    ("kw_after_year_9999", "KW 52", LAST_DAY, None),
+    ("kw_with_year_9999", "KW 52/9999", D(9999, 1, 1), None),
+    ("no_year_after_9999", "1.1.", LAST_DAY, None),
+    ("next_week_at_max", "nächste Woche", date.max, None),
+    ("tomorrow_at_max", "morgen", date.max, None),
+    ("next_tuesday_at_max", "nächsten Dienstag", date.max, None),
+    ("weekend_at_max", "am Wochenende", date.max, None),
+    ("next_month_in_december_9999", "nächsten Monat", D(9999, 12, 1), None),
+    ("today_at_max_still_works", "heute", date.max, date.max),
+    ("last_day_still_works", "31.12.", LAST_DAY, LAST_DAY),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "today", "start"), [pytest.param(*c[1:], id=c[0]) for c in EDGE_DATE_CASES]
+)
+def test_parse_when_at_the_edge_of_the_calendar(text: str, today: date, start: date | None) -> None:
+    found = parse_when(text, today)
+    assert found.text == text
+    assert (found.start, found.end) == (start, start)
+
+
+def test_find_when_at_the_edge_of_the_calendar() -> None:
+    assert find_when("Wir feiern am 1.1. im Rathaus.", LAST_DAY) is None
