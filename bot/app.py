@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from bot.contacts import ContactEntry, load_contacts
-from bot.errors import UserError
+from bot.errors import UserError, one_line
 from db import migrate
 from db.engine import make_engine, session_factory
 
@@ -30,11 +30,6 @@ def parse_now(value: str, tz: ZoneInfo) -> datetime:
     except ValueError:
         raise ValueError(f"{value!r} is not an ISO-8601 time like 2027-01-04T08:00") from None
     return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed
-
-
-def one_line(exc: BaseException | None) -> str:
-    """A driver's message on one line (psycopg adds hints on further lines)."""
-    return " ".join(str(exc).split())
 
 
 @dataclass

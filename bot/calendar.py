@@ -12,6 +12,7 @@ A working day is Monday to Friday and not a public holiday of the configured Ger
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -76,10 +77,12 @@ def first_working_day(year: int, month: int, state: str) -> date:
 
 def parse_hhmm(hhmm: str) -> time:
     """ "08:00" -> time(8, 0); raises ValueError on anything else."""
-    hours, sep, minutes = hhmm.partition(":")
-    if not sep or not (hours.isdigit() and minutes.isdigit()) or len(minutes) != 2:
+    if not _HHMM.fullmatch(hhmm):
         raise ValueError(f"{hhmm!r} is not a time of day as HH:MM")
-    return time(int(hours), int(minutes))
+    return time(int(hhmm[:2]), int(hhmm[3:]))
+
+
+_HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 def _require_aware(moment: datetime, name: str) -> None:
@@ -135,20 +138,20 @@ def parse_month(month: str) -> tuple[int, int]:
     return int(year), int(mon)
 
 
-def month_label(year: int, month: int) -> str:
+def month_key(year: int, month: int) -> str:
     return f"{year:04d}-{month:02d}"
 
 
 def next_month(month: str) -> str:
     year, mon = parse_month(month)
-    return month_label(year + 1, 1) if mon == 12 else month_label(year, mon + 1)
+    return month_key(year + 1, 1) if mon == 12 else month_key(year, mon + 1)
 
 
 def month_of(now: datetime, tz: ZoneInfo) -> str:
     """ "YYYY-MM" of the local date of `now` (23:30 UTC on 31 Jan is already February in
     Berlin)."""
     local = local_date(now, tz)
-    return month_label(local.year, local.month)
+    return month_key(local.year, local.month)
 
 
 def request_time_for(month: str, tz: ZoneInfo, state: str, request_time: str = "08:00",

@@ -10,14 +10,15 @@ import sys
 from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
+from zoneinfo import ZoneInfo
 
 import click
 from click.core import ParameterSource
 
-from bot.app import App, one_line
+from bot.app import App, parse_now
 from bot.config import DEFAULT_CONFIG_NAME, render_example_config
 from bot.contacts import check_contacts
-from bot.errors import UserError
+from bot.errors import UserError, one_line
 from bot.logs import setup_logging
 
 log = logging.getLogger("intake")
@@ -72,9 +73,7 @@ def cli(ctx: click.Context, config_path: Path | None, now: str | None, verbose: 
         ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
     if now is not None:
         try:
-            from datetime import datetime
-
-            datetime.fromisoformat(now)
+            parse_now(now, ZoneInfo("UTC"))  # syntax only; the zone comes from the config
         except ValueError:
             raise click.BadParameter(f"{now!r} is not ISO-8601 (e.g. 2027-01-04T08:00)",
                                      param_hint="--now") from None

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from bot.calendar import parse_hhmm
 from bot.errors import UserError
 from mailtemplates import check_label, template_block
 from parsers.model import DEFAULT_BLOCK_END, DEFAULT_BLOCK_START, DEFAULT_LABELS
@@ -242,8 +243,7 @@ class ScheduleSettings(Section):
     @field_validator("request_time", "digest_time")
     @classmethod
     def _hh_mm(cls, value: str) -> str:
-        if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
-            raise ValueError(f"{value!r} is not a time of day as HH:MM")
+        parse_hhmm(value)
         return value
 
     @field_validator("state")

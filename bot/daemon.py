@@ -30,8 +30,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import calendar
-from bot.app import App, one_line
-from bot.errors import UserError
+from bot.app import App
+from bot.errors import UserError, one_line
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,22 @@
 """Errors the command line turns into one-line messages (exit status 1), never tracebacks."""
 
+import re
+
+_WS = re.compile(r"\s+")
+
+
+def one_line(value: object) -> str:
+    """Text on one line: control characters dropped, whitespace runs collapsed.
+
+    For header values (no line break can inject a header) and for messages from drivers
+    and servers (psycopg adds hints on further lines). None gives "".
+    """
+    if value is None:
+        return ""
+    text = str(value)
+    cleaned = "".join(ch if ch.isprintable() or ch == " " else " " for ch in text)
+    return _WS.sub(" ", cleaned).strip()
+
 
 class UserError(Exception):
     """A problem the admin can fix: bad configuration, bad contacts file, refused login.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -14,11 +13,11 @@ from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr
 from typing import cast
 
+from bot.errors import one_line
 from mailtemplates import RenderedMail
 
 #: unambiguous characters for subject tags (no 0/O, 1/I/L)
 TAG_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-_WS = re.compile(r"\s+")
 
 
 def new_tag(length: int = 4) -> str:
@@ -34,14 +33,6 @@ def new_message_id(kind: str, domain: str, hint: str = "") -> str:
     """A globally unique Message-ID that is stored before sending and never changes."""
     local = f"{kind}{'-' + hint if hint else ''}.{secrets.token_hex(8)}"
     return f"<{local}@{domain}>"
-
-
-def one_line(value: str | None) -> str:
-    """Collapse whitespace and drop control characters: header values can never break lines."""
-    if not value:
-        return ""
-    cleaned = "".join(ch if ch.isprintable() or ch == " " else " " for ch in value)
-    return _WS.sub(" ", cleaned).strip()
 
 
 def build_mail(
