@@ -40,8 +40,9 @@ def deliver_outbox(app: App) -> DeliveryReport:
 
     report = deliver_due(app.sessions, lambda: smtp_transport(app),
                          app.settings.mail.from_address, app.now())
-    with app.sessions.begin() as session:
-        mark_sent_requests(session)
+    if report.sent:  # the 30-second tick mostly sends nothing: no query then
+        with app.sessions.begin() as session:
+            mark_sent_requests(session)
     return report
 
 

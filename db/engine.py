@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine; on SQLite turn on WAL, foreign keys and a busy timeout.
 
-    WAL lets the poller write while a `topics list` reads; the busy timeout makes two
-    processes wait for each other instead of failing with "database is locked".
+    WAL lets the poller write while a `topics list` reads; the busy timeout (sqlite3's
+    `timeout`) makes two processes wait for each other instead of failing with "database
+    is locked".
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -29,7 +30,6 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             if parsed.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
