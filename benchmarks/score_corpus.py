@@ -1,4 +1,4 @@
-"""Print the parser's scores on the public corpus (../shared/corpus/public).
+"""Print the parser's scores on the public corpus in the repository (tests/corpus).
 
     .venv/bin/python benchmarks/score_corpus.py        # tables
     .venv/bin/python benchmarks/score_corpus.py -v     # plus every failed check

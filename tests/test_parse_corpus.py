@@ -1,4 +1,4 @@
-"""The reply parser against the public third-party corpus (../shared/corpus/public).
+"""The reply parser against the public third-party corpus (tests/corpus).
 
 The corpus's expectations come from other projects whose notion of "the reply" differs
 from ours in places (tests/parse_expectations.md explains which ones are used and how).
@@ -12,16 +12,18 @@ A parser will not be perfect on third-party mail, so the checks are:
 (c) the numbers themselves: `.venv/bin/python benchmarks/score_corpus.py` (or
     `python -m tests.test_parse_corpus`) prints them.
 
-The corpus directory is the repository's sibling `../shared/corpus/public`; set
-INTAKE_CORPUS_DIR to use another copy. A missing corpus fails the tests (no skipping).
+The corpus is part of the repository (tests/corpus: unmodified files, their sources and
+licences in its README.md). Its hashes are checked first, so a checkout that rewrote line
+endings fails loudly instead of skewing the scores. A missing corpus fails the tests (no
+skipping).
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import json
-import os
 import sys
 import time
 import zlib
@@ -35,11 +37,7 @@ import pytest
 
 from parsers import ParseOptions, ParseResult, parse_message
 
-CORPUS = Path(
-    os.environ.get(
-        "INTAKE_CORPUS_DIR", Path(__file__).resolve().parents[2] / "shared" / "corpus" / "public"
-    )
-)
+CORPUS = Path(__file__).resolve().parent / "corpus"
 TODAY = date(2027, 1, 12)
 HUMAN_KINDS = ("topics", "no_topics", "unrecognized")
 #: Warnings the parser's safety net adds when its own code raised (parsers/__init__.py).
@@ -83,8 +81,8 @@ def manifest() -> list[Entry]:
     path = CORPUS / "MANIFEST.json"
     if not path.is_file():
         pytest.fail(
-            f"public corpus not found at {CORPUS} (MANIFEST.json missing); set "
-            "INTAKE_CORPUS_DIR to its location",
+            f"public corpus not found at {CORPUS} (MANIFEST.json missing); it is part of "
+            "the repository: restore tests/corpus from Git",
             pytrace=False,
         )
     doc = json.loads(path.read_text("utf-8"))
@@ -268,6 +266,37 @@ def test_manifest_lists_every_file() -> None:
     assert len(entries) == 361
     missing = [e.file for e in entries if not (CORPUS / e.file).is_file()]
     assert missing == []
+
+
+def _records() -> list[dict[str, Any]]:
+    manifest()  # fails with the one-line message when the corpus is missing
+    doc = json.loads((CORPUS / "MANIFEST.json").read_text("utf-8"))
+    records: list[dict[str, Any]] = doc["files"] + doc["expectation_carriers"]
+    return records
+
+
+def test_corpus_files_have_the_sources_exact_bytes() -> None:
+    """The expectations hold for the sources' bytes only: a checkout that converted line
+    endings (several messages are CRLF on purpose) or an edited fixture must fail here, not
+    show up as a parser regression."""
+    records = _records()
+    assert len(records) == 527
+    changed = [
+        r["file"] for r in records
+        if not (CORPUS / r["file"]).is_file()
+        or hashlib.sha256((CORPUS / r["file"]).read_bytes()).hexdigest() != r["sha256"]
+    ]
+    assert changed == []
+
+
+def test_every_source_directory_carries_its_licence() -> None:
+    sources = {r["file"].split("/", 1)[0] for r in _records()}
+    assert len(sources) == 11
+    unlicensed = [
+        s for s in sorted(sources)
+        if not any((CORPUS / s / name).is_file() for name in ("LICENSE", "MIT-LICENSE"))
+    ]
+    assert unlicensed == []
 
 
 def test_every_corpus_file_parses_without_exception() -> None:
