@@ -43,7 +43,10 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MSGID = re.compile(r"<[^<>\s]+>")
 _PLAIN_STUB = re.compile(r"html|unterst(ü|ue)tzt|support", re.IGNORECASE)
 _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200})\s*$", re.MULTILINE)
-_B64_JUNK = re.compile(rb"[^A-Za-z0-9+/]")
+_B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=]")
+_B64_PAD = re.compile(rb"=+")
+#: Base64 interrupted by padding more often than this is read as one stream of letters.
+MAX_B64_RUNS = 1000
 #: Device names Windows reserves, with or without an extension ("CON", "nul.txt").
 _WINDOWS_RESERVED = frozenset(
     {"CON", "PRN", "AUX", "NUL"}
@@ -257,14 +260,30 @@ def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _b64_decode_run(data: bytes) -> bytes:
+    """Decode a run of base64 letters (no padding) of any length: the complete groups and
+    then the partial last group, padded as it needs. A single letter left over is the only
+    thing lost: it holds 6 bits, less than a byte."""
+    rest = len(data) % 4
+    if rest == 1:
+        data = data[:-1]
+    elif rest:
+        data += b"=" * (4 - rest)
+    return binascii.a2b_base64(data)
+
+
 def _lenient_base64(text: str) -> bytes:
-    """Decode base64 that lost its padding or its tail (truncated mail)."""
-    data = _B64_JUNK.sub(b"", text.encode("ascii", errors="ignore"))
-    data = data[: len(data) - len(data) % 4]
-    try:
-        return binascii.a2b_base64(data)
-    except binascii.Error:
-        return b""
+    """Decode base64 that lost its padding or its tail (truncated mail), carries stray
+    characters, or is several encodings glued together ("QUI=QUJD"): every decodable byte
+    is kept."""
+    data = _B64_JUNK.sub(b"", text.encode("ascii", errors="ignore")).rstrip(b"=")
+    if b"=" not in data:
+        return _b64_decode_run(data)
+    runs = _B64_PAD.split(data)
+    if len(runs) > MAX_B64_RUNS:
+        # Padding everywhere is noise, not glued encodings: read the letters as one stream.
+        return _b64_decode_run(data.replace(b"=", b""))
+    return b"".join(_b64_decode_run(run) for run in runs)
 
 
 def _part_text(part: Message) -> str:
