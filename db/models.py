@@ -78,6 +78,9 @@ class Contact(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     deactivated_at: Mapped[datetime | None]
+    #: set when mail to this address bounced for good; reminders and follow-ups stop
+    bounced_at: Mapped[datetime | None]
+    bounce_reason: Mapped[str | None] = mapped_column(Text)
 
     department: Mapped[Department] = relationship(back_populates="contacts")
 
@@ -168,15 +171,63 @@ class InboundMessage(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(20), default="new")
-    # new | processed | ignored | failed
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    # new | processed | quarantined | unrecognized | auto_reply | bounce | oversized | failed
     kind: Mapped[str | None] = mapped_column(String(20))  # the parser's kind
+    #: why the mail was set aside (quarantine, oversized) or what processing failed with
     error: Mapped[str | None] = mapped_column(Text)
+    #: automatic mail (RFC 3834 and friends): never answered, whatever its kind
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: how the mail was matched: thread | tag | sender | none
+    matched_by: Mapped[str | None] = mapped_column(String(20))
+    #: the parse result as `intake parse` prints it, for `intake inbound show`
+    parsed: Mapped[dict[str, Any] | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None]
     from_address: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str | None] = mapped_column(Text)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+
+
+class MailboxState(Base):
+    """What the poller knows about one IMAP folder: for health checks and UIDVALIDITY changes.
+
+    Deduplication does not depend on it (the inbound table's constraints do that), so losing
+    this row loses nothing.
+    """
+
+    __tablename__ = "mailbox_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder: Mapped[str] = mapped_column(String(255), unique=True)
+    uidvalidity: Mapped[int | None] = mapped_column(Integer)
+    last_uid: Mapped[int | None] = mapped_column(Integer)
+    last_poll_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Absence(Base):
+    """An out-of-office: no reminders or follow-ups to this address until `until` (inclusive)."""
+
+    __tablename__ = "absences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound.id"), unique=True)
+    until: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime]
+
+
+class Blob(Base):
+    """Attachment bytes, stored once per content (the same photo sent twice is one row)."""
+
+    __tablename__ = "blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
 
 
 class Topic(Base):
@@ -223,11 +274,26 @@ class Attachment(Base):
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str | None] = mapped_column(String(64))
-    data: Mapped[bytes | None] = mapped_column(LargeBinary)  # None when over the size limit
+    #: the content's key in `blobs`; None when the file was over the size limit
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)  # unused since blobs; kept for 0001
     created_at: Mapped[datetime]
 
     topic: Mapped[Topic | None] = relationship(back_populates="attachments")
+
+
+class TopicChange(Base):
+    """One field of a topic changed by a later mail (a follow-up answer, a correction)."""
+
+    __tablename__ = "topic_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic_id: Mapped[int] = mapped_column(ForeignKey("topics.id"), index=True)
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound.id"), index=True)
+    field: Mapped[str] = mapped_column(String(20))
+    old_value: Mapped[dict[str, Any] | None]
+    new_value: Mapped[dict[str, Any] | None]
+    changed_at: Mapped[datetime]
 
 
 class FollowUp(Base):
