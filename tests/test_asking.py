@@ -245,6 +245,9 @@ class StopsPostfixAfter:
 
     def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
         if self.n == 0:
+            # let Postfix hand the accepted mail to Dovecot first: stopped in the middle of
+            # that, it delivers the mail again after the restart (its own at-least-once)
+            self.stack.wait_queue_empty()
             self.stack.stop_postfix()
         self.n -= 1
         self.inner.send(sender, recipients, raw)
