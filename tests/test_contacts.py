@@ -45,8 +45,8 @@ def test_duplicates_and_one_address_in_two_departments() -> None:
 def test_unknown_keys_bad_flags_and_line_breaks() -> None:
     found = problems("unknown_keys_and_bad_values.yaml")
     assert "3: unknown key 'emial' (known: department, email, name, salutation, deputies, " \
-           "active)" in found
-    assert "7: active must be true or false, not 'vielleicht'" in found
+           "active); did you mean 'email'?" in found
+    assert "7: active must be true or false (ja/nein), not 'vielleicht'" in found
     assert any(p.startswith("10: name contains a line break") for p in found)
     assert len(found) == 3, found
 
@@ -79,11 +79,27 @@ def test_comma_csv_with_quoted_comma() -> None:
     assert [e.name for e in report.entries] == ["Erika Muster", "Demir, Aylin"]
 
 
-def test_windows1252_csv_is_a_clear_error() -> None:
-    found = problems("windows1252_encoding.csv")
-    assert len(found) == 1
-    assert found[0].startswith("2: not UTF-8 (byte 0xf6")
-    assert "CSV UTF-8" in found[0]
+def test_windows1252_csv_as_german_excel_saves_it_is_read_with_a_note() -> None:
+    report = check_contacts(FIXTURES / "windows1252_encoding.csv")
+    assert report.problems == []
+    assert [(e.department, e.name) for e in report.entries] == [("Bauamt", "Jörg Müller")]
+    assert report.note_lines() == [
+        f"{FIXTURES / 'windows1252_encoding.csv'}:2: note: not UTF-8, read as Windows-1252 "
+        f"(Excel's 'CSV (Trennzeichen-getrennt)'); check the umlauts in this line"]
+
+
+def test_utf16_is_refused_with_the_format_to_choose() -> None:
+    assert problems("utf16_unicode_text.csv") == [
+        "1: the file is UTF-16 (Excel's 'Unicode Text'); save it as 'CSV UTF-8 "
+        "(Trennzeichen-getrennt)' instead"]
+
+
+def test_bytes_that_are_neither_utf8_nor_windows1252_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "kontakte.csv"
+    path.write_bytes(b"department;email\nBauamt;a@musterhausen.de\nKita\x81;k@musterhausen.de\n")
+    report = check_contacts(path)
+    assert [line for line, _ in report.problems] == [3]
+    assert report.problems[0][1].startswith("neither UTF-8 nor Windows-1252 (byte 0x81)")
 
 
 def test_tab_separated_csv_is_a_clear_error() -> None:
@@ -93,7 +109,8 @@ def test_tab_separated_csv_is_a_clear_error() -> None:
 
 def test_csv_problems_are_all_reported_with_lines() -> None:
     found = problems("csv_problems.csv")
-    assert found[0].startswith("1: unknown column 'nmae'")
+    assert found[0] == ("1: unknown column 'nmae' (known: department, email, name, salutation, "
+                        "deputies, active); did you mean 'name'?")
     assert "3: entry has no department" in found
     assert any(p.startswith("4: email 'kein-at-zeichen' is not a valid address") for p in found)
     assert len(found) == 3, found
@@ -140,3 +157,127 @@ def test_the_shipped_example_is_valid() -> None:
     entries = load_contacts(path)
     assert len(entries) == 5
     assert sum(e.active for e in entries) == 4
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("contacts.csv", "Abteilung;E-Mail;Name\n",
+     "1: the file lists no contacts; add one entry per department (a sync with an empty file "
+     "would deactivate every department)"),
+    ("contacts.csv", "department;email\n;\n\n",
+     "1: the file lists no contacts; add one entry per department"),
+    ("contacts.csv", "", "1: the file is empty; it needs a header row"),
+    ("contacts.csv", "\n  \n", "1: the file is empty; it needs a header row"),
+    ("contacts.yaml", "# Kontakte folgen\ncontacts:\n",
+     "2: 'contacts:' lists nobody; add one entry per department (a sync with an empty list "
+     "would deactivate every department)"),
+    ("contacts.yaml", "contacts: []\n", "1: 'contacts:' lists nobody"),
+    ("contacts.yaml", "", "1: the file is empty; it needs a top-level 'contacts:' list"),
+    ("contacts.yaml", "# nur ein Kommentar\n", "1: the file is empty"),
+], ids=["csv-header-only", "csv-empty-rows", "csv-empty-file", "csv-blank-lines",
+        "yaml-contacts-null", "yaml-contacts-empty-list", "yaml-empty-file", "yaml-comment-only"])
+def test_a_file_without_contacts_is_refused(tmp_path: Path, name: str, content: str,
+                                            message: str) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    report = check_contacts(path)
+    assert not report.ok
+    assert report.entries == []
+    found = [f"{line}: {m}" for line, m in report.problems]
+    assert len(found) == 1 and found[0].startswith(message), found
+    with pytest.raises(UserError):
+        load_contacts(path)
+
+
+def test_header_only_fixture_is_refused() -> None:
+    assert [p[:41] for p in problems("header_only.csv")] == [
+        "1: the file lists no contacts; add one en"]
+    assert problems("empty_contacts_list.yaml")[0].startswith("2: 'contacts:' lists nobody")
+
+
+def test_extra_columns_are_ignored_with_one_note() -> None:
+    report = check_contacts(FIXTURES / "extra_columns_telefon_bemerkung.csv")
+    assert report.problems == []
+    assert [(e.department, e.email, e.name) for e in report.entries] == [
+        ("Bauamt", "erika.muster@musterhausen.de", "Erika Muster"),
+        ("Kita", "kita@musterhausen.de", None)]
+    assert report.notes == [(1, "columns 'Telefon', 'Bemerkung' are not used and ignored")]
+
+
+def test_extra_yaml_keys_are_ignored_with_one_note_and_german_keys_understood(
+        tmp_path: Path) -> None:
+    path = tmp_path / "contacts.yaml"
+    path.write_text("contacts:\n  - Abteilung: Bauamt\n    E-Mail: a@musterhausen.de\n"
+                    "    telefon: 123\n    aktiv: nein\n"
+                    "  - department: Kita\n    email: k@musterhausen.de\n    telefon: 456\n",
+                    encoding="utf-8")
+    report = check_contacts(path)
+    assert report.problems == []
+    assert [(e.department, e.active) for e in report.entries] == [("Bauamt", False),
+                                                                 ("Kita", True)]
+    assert report.notes == [(4, "key 'telefon' is not used and ignored")]
+
+
+def test_values_under_unnamed_columns_are_reported_with_their_line() -> None:
+    assert problems("unnamed_trailing_column_lines2_and_4.csv") == [
+        "2: a value in column 4, which has no name in the header row; name the column or "
+        "move the value",
+        "4: more cells (5) than header columns (4); is a value containing ';' missing its "
+        "quotes?",
+    ]
+
+
+def test_an_unclosed_quote_is_reported_with_its_line() -> None:
+    found = problems("unclosed_quote_line3.csv")
+    assert found == ["3: a quote (\") opened on this line is never closed; close it or remove it"]
+
+
+@pytest.mark.parametrize("flag, active", [
+    ("ja", True), ("Nein", False), ("true", True), ("false", False), ("yes", True),
+    ("no", False), ("1", True), ("0", False), ('"ja"', True), ("x", True),
+])
+def test_yaml_active_accepts_what_csv_accepts(tmp_path: Path, flag: str, active: bool) -> None:
+    path = tmp_path / "contacts.yaml"
+    path.write_text(f"contacts:\n  - department: Bauamt\n    email: a@musterhausen.de\n"
+                    f"    active: {flag}\n", encoding="utf-8")
+    (entry,) = load_contacts(path)
+    assert entry.active is active
+
+
+def test_tabs_in_yaml_indentation_name_the_line() -> None:
+    assert problems("tab_indentation_line3.yaml") == ["3: use spaces, not tabs, for indentation"]
+
+
+def test_yaml_anchors_and_aliases_are_refused_before_any_expansion() -> None:
+    assert problems("yaml_anchor_line1_alias_expansion.yaml") == [
+        "1: YAML anchors and aliases (&name, *name) are not allowed in the contacts file; "
+        "write each entry out in full"]
+
+
+def test_an_alias_alone_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "contacts.yaml"
+    path.write_text("contacts:\n  - department: Bauamt\n    email: a@musterhausen.de\n"
+                    "  - department: Kita\n    email: k@musterhausen.de\n"
+                    "    deputies: *x\n", encoding="utf-8")
+    found = [line for line, _ in check_contacts(path).problems]
+    assert found == [6]
+
+
+def test_non_ascii_local_parts_are_valid_with_a_smtputf8_note() -> None:
+    path = FIXTURES / "active_ja_nein_and_smtputf8.yaml"
+    report = check_contacts(path)
+    assert report.problems == []
+    assert [(e.department, e.active, e.needs_smtputf8) for e in report.entries] == [
+        ("Bauamt", True, True), ("Kita", False, False), ("Bibliothek", False, False),
+        ("Feuerwehr", True, False)]
+    assert report.entries[0].email == "jürgen.groß@musterhausen.de"
+    assert report.notes == [
+        (3, "email jürgen.groß@musterhausen.de has characters beyond ASCII before the @: "
+            "mail to it goes out only if the SMTP server supports SMTPUTF8"),
+        (14, "deputy zoë.brand@musterhausen.de has characters beyond ASCII before the @: "
+             "mail to it goes out only if the SMTP server supports SMTPUTF8"),
+    ]
+
+
+def test_a_non_ascii_domain_needs_no_smtputf8() -> None:
+    entry = ContactEntry(department="Bauamt", email="a@müller.de", line=1)
+    assert not entry.needs_smtputf8
