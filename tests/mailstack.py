@@ -5,7 +5,9 @@ AUTH via Dovecot SASL) -> LMTP -> Dovecot (Maildir) -> IMAP (``imap_port``, plai
 STARTTLS; ``imaps_port``, implicit TLS). Everything (config, self-signed certificate,
 users, Maildirs, queue, logs, pid files) lives in one directory; nothing under /etc is
 read or changed, and the stack is sealed: it accepts only recipients of its own domains
-and refuses every other domain at RCPT time.
+and refuses every other domain at RCPT time. Logins on IMAP and submission take a
+password (PLAIN, LOGIN) or, as Microsoft 365 wants, a bearer token (XOAUTH2, OAUTHBEARER)
+from oauth_token(): a JWT signed with the stack's own key that Dovecot checks locally.
 
 Usable without pytest::
 
@@ -20,12 +22,14 @@ installs them with apt-get.
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
 import email.message
 import os
 import pwd
 import random
 import re
+import secrets
 import shutil
 import signal
 import smtplib
@@ -38,8 +42,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
+import jwt
 from imapclient import IMAPClient
 
 DEFAULT_DOMAIN = "musterhausen.test"
@@ -64,6 +69,11 @@ PORT_ENV = {
 }
 # Below Linux's ephemeral range (32768-60999) and above the usual service ports.
 _PORT_RANGE = (20000, 30000)
+
+# The key id of the stack's token-signing key (dovecot-oauth2.conf.ext.in); the key
+# itself is random per stack (MailStack.oauth_key).
+OAUTH_KID = "mailstack"
+OAUTH_ALG = "HS256"
 
 # Folders Dovecot creates for every user (see dovecot.conf.in); reset() keeps them.
 DEFAULT_FOLDERS = frozenset({"INBOX", "Drafts", "Sent", "Trash", "Junk"})
@@ -354,6 +364,10 @@ class MailStack:
         self.cafile = root / "tls" / "cert.pem"
         self.keyfile = root / "tls" / "key.pem"
         self.dovecot_conf = root / "etc" / "dovecot.conf"
+        self.oauth_conf = root / "etc" / "dovecot-oauth2.conf.ext"
+        self.oauth_key_dir = root / "etc" / "oauth2-keys"
+        # HS256 key Dovecot validates XOAUTH2/OAUTHBEARER tokens with (see oauth_token)
+        self.oauth_key = secrets.token_bytes(32)
         self.users_file = root / "etc" / "users"
         self.postfix_dir = root / "postfix" / "etc"
         self.recipients_file = self.postfix_dir / "recipients"
@@ -513,6 +527,39 @@ class MailStack:
             self._postfix.signal(signal.SIGHUP)
             self._wait_recipient_accepted(address)
 
+    # ------------------------------------------------------------------ tokens
+
+    def oauth_token(
+        self,
+        user: str,
+        *,
+        expires_in: int = 3600,
+        now: float | None = None,
+        key: bytes | None = None,
+        kid: str = OAUTH_KID,
+        **claims: Any,
+    ) -> str:
+        """An access token Dovecot accepts for XOAUTH2/OAUTHBEARER logins as ``user``.
+
+        A JWT signed with the stack's key the way Dovecot 2.3 checks it locally: header
+        typ=JWT, alg=HS256, kid; claims sub (= the mailbox, lower-cased by Dovecot), iat,
+        nbf, exp (= now + expires_in; negative: already expired) and active=true.
+        ``claims`` add to or replace these (``active=False``, another ``sub``, ``iss``);
+        ``key``/``kid`` sign with another key. ``now`` defaults to the clock because
+        Dovecot compares with its own clock.
+        """
+        issued = int(time.time() if now is None else now)
+        body: dict[str, Any] = {
+            "sub": user,
+            "iat": issued,
+            "nbf": issued,
+            "exp": issued + expires_in,
+            "active": True,
+            **claims,
+        }
+        signing_key = self.oauth_key if key is None else key
+        return jwt.encode(body, signing_key, algorithm=OAUTH_ALG, headers={"kid": kid})
+
     # ------------------------------------------------------------------ clients
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -645,6 +692,33 @@ class MailStack:
             if self.maildir(address).is_dir():
                 self._clear_mailbox(address)
 
+    def dovecot_log_size(self) -> int:
+        """Where the Dovecot log ends now: pass it to wait_for_dovecot_log(since=...)."""
+        try:
+            return self.dovecot_log.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def wait_for_dovecot_log(self, text: str, since: int = 0, timeout: float = 10.0) -> str:
+        """Wait until the Dovecot log, from byte ``since`` on, contains ``text``; return
+        that part. Dovecot's log process writes shortly after the event it logs."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with self.dovecot_log.open("rb") as log:
+                    log.seek(since)
+                    part = log.read().decode(errors="replace")
+            except FileNotFoundError:
+                part = ""
+            if text in part:
+                return part
+            if time.monotonic() >= deadline:
+                raise MailStackError(
+                    f"{text!r} not in the Dovecot log after {timeout} s; new lines:\n"
+                    f"{_tail_text(part, 15)}"
+                )
+            time.sleep(0.05)
+
     def log_tail(self, lines: int = 30) -> str:
         """The last lines of both logs and of the last start command, for error messages."""
         return (
@@ -714,6 +788,8 @@ class MailStack:
             "LMTP_PORT": str(self.lmtp_port),
         }
         self._render("dovecot.conf.in", self.dovecot_conf, values)
+        self._render("dovecot-oauth2.conf.ext.in", self.oauth_conf, values)
+        self._write_oauth_key()
         self._render("postfix-main.cf.in", self.postfix_dir / "main.cf", values)
         self._render("postfix-master.cf.in", self.postfix_dir / "master.cf", values)
         self._write_users()
@@ -734,6 +810,15 @@ class MailStack:
         recipients = "".join(f"{a} OK\n" for a in sorted(self.users))
         _write_atomic(self.users_file, users, 0o644)  # read by user dovecot (auth)
         _write_atomic(self.recipients_file, recipients, 0o644)
+
+    def _write_oauth_key(self) -> None:
+        # Dovecot's lookup key is <azp or "default">/<alg>/<kid>; the file holds the
+        # base64 of the raw key. Read by the auth process (user dovecot).
+        directory = self.oauth_key_dir / "default" / OAUTH_ALG
+        directory.mkdir(mode=0o755, parents=True)
+        for path in (self.oauth_key_dir, self.oauth_key_dir / "default", directory):
+            path.chmod(0o755)
+        _write_atomic(directory / OAUTH_KID, base64.b64encode(self.oauth_key).decode(), 0o644)
 
     def _make_certificate(self) -> None:
         openssl = shutil.which("openssl")
