@@ -53,6 +53,14 @@ def run(stack: MailStack, work: Path, count: int, db_url: str) -> None:
 url = "{db_url}"
 [mail]
 from_address = "bot@musterhausen.test"
+from_name = "Social-Media-Team Stadt Musterhausen"
+organisation = "Stadt Musterhausen"
+[imap]
+host = "127.0.0.1"
+username = "bot@musterhausen.test"
+[officer]
+email = "presse@musterhausen.test"
+name = "Julia Beispiel"
 [smtp]
 host = "127.0.0.1"
 port = {stack.smtp_port}

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from bot.contacts import ContactEntry, load_contacts
 from bot.errors import UserError, one_line
+from bot.logs import setup_logging
 from db import migrate
 from db.engine import make_engine, session_factory
 
@@ -38,16 +39,45 @@ class App:
     config_explicit: bool = False
     now_override: str | None = None
     verbosity: int = 0
+    #: the command line sets it: loading the settings then sets up logging from [logging]
+    #: (tests that build an App leave their own log handlers alone)
+    configure_logging: bool = False
     _engine: Engine | None = field(default=None, init=False)
 
     @cached_property
     def settings(self) -> Settings:
+        """The complete settings: every required key present."""
+        return self._load(complete=True)
+
+    @cached_property
+    def lenient_settings(self) -> Settings:
+        """Settings for commands that only read local files (`intake parse`): the keys
+        that identify the town hall may be missing (they are "" then)."""
+        if "settings" in self.__dict__:
+            return self.settings
+        return self._load(complete=False)
+
+    def _load(self, complete: bool) -> Settings:
         path = self.config_path or Path(DEFAULT_CONFIG_NAME)
-        return load_settings(path, required=self.config_explicit)
+        settings = load_settings(path, required=self.config_explicit, complete=complete)
+        if self.configure_logging:
+            self._set_up_logging(settings)
+        return settings
+
+    def _set_up_logging(self, settings: Settings) -> None:
+        file = settings.logging.file  # already resolved against the config file's directory
+        try:
+            setup_logging(settings.logging.level, self.verbosity, file)
+        except OSError as exc:
+            raise UserError(f"{settings.origin('logging', 'file')}: [logging] file: cannot "
+                            f"open {file} ({exc.strerror}); create the directory or change "
+                            f"the setting") from None
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.settings.schedule.timezone)
+        # whichever settings the command loaded: the time zone is never a required key
+        loaded = self.__dict__.get("settings") or self.__dict__.get("lenient_settings")
+        return ZoneInfo((loaded or self.settings).schedule.timezone)
 
     def now(self) -> datetime:
         """The one place that reads the clock (or --now)."""

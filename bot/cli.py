@@ -18,8 +18,9 @@ from click.core import ParameterSource
 from bot.app import App, parse_now
 from bot.config import DEFAULT_CONFIG_NAME, render_example_config
 from bot.contacts import check_contacts
+from bot.contacts import summary as contacts_summary
 from bot.errors import UserError, one_line
-from bot.logs import setup_logging
+from bot.logs import log_to_file_only, setup_logging
 
 log = logging.getLogger("intake")
 
@@ -33,6 +34,7 @@ class IntakeGroup(click.Group):
         except UserError as exc:
             for line in str(exc).splitlines():
                 click.echo(f"intake: {line}", err=True)
+                log_to_file_only(logging.ERROR, line)
             ctx.exit(1)
         except (click.exceptions.Exit, click.ClickException, click.Abort, KeyboardInterrupt):
             raise
@@ -43,8 +45,9 @@ class IntakeGroup(click.Group):
         except Exception as exc:
             # A bug, not a user mistake: say so in one line; -v shows the traceback.
             log.debug("internal error", exc_info=True)
-            click.echo(f"intake: internal error: {type(exc).__name__}: {one_line(exc)} "
-                       f"(run with -v for details)", err=True)
+            message = f"internal error: {type(exc).__name__}: {one_line(exc)}"
+            click.echo(f"intake: {message} (run with -v for details)", err=True)
+            log_to_file_only(logging.ERROR, message)
             ctx.exit(1)
         finally:
             app = ctx.find_object(App)
@@ -78,7 +81,7 @@ def cli(ctx: click.Context, config_path: Path | None, now: str | None, verbose: 
             raise click.BadParameter(f"{now!r} is not ISO-8601 (e.g. 2027-01-04T08:00)",
                                      param_hint="--now") from None
     ctx.obj = App(config_path=config_path, config_explicit=explicit, now_override=now,
-                  verbosity=verbose - quiet)
+                  verbosity=verbose - quiet, configure_logging=True)
     setup_logging("INFO", verbose - quiet)
 
 
@@ -86,7 +89,7 @@ pass_app = click.make_pass_decorator(App)
 
 
 def _configure_logging(app: App) -> None:
-    setup_logging(app.settings.logging.level, app.verbosity, app.settings.logging.file)
+    app.settings  # noqa: B018 (loading the settings sets up logging from [logging])
 
 
 # --- init -------------------------------------------------------------------------------
@@ -127,15 +130,21 @@ def check(app: App, offline: bool) -> None:
     """Validate the configuration and the contacts file; without --offline also log in to
     IMAP and SMTP."""
     app.config_explicit = True  # checking a configuration that is not there is an error
-    settings = app.settings
-    _configure_logging(app)
+    settings = app.settings  # also sets up logging from [logging]
     click.echo(f"{settings.source}: configuration OK")
-    entries = app.contacts()
-    active = sum(1 for e in entries if e.active)
-    deputies = sum(len(e.deputies) for e in entries)
-    click.echo(f"{settings.resolve_path(settings.contacts.file)}: {len(entries)} departments "
-               f"({active} active), {deputies} deputies")
+    path = settings.resolve_path(settings.contacts.file)
+    report = check_contacts(path)
+    if not report.ok:
+        raise UserError("\n".join(report.lines()))
+    for line in report.note_lines():
+        click.echo(line)
+    click.echo(f"{path}: {contacts_summary(report.entries)}")
     app.engine  # noqa: B018 (validates the database URL without connecting)
+    if settings.templates.directory:
+        from bot.template_overrides import unused_override_files
+
+        for warning in unused_override_files(settings.resolve_path(settings.templates.directory)):
+            click.echo(f"intake: warning: {warning}", err=True)
     from bot.rounds import check_templates
 
     click.echo(check_templates(app))
@@ -167,10 +176,11 @@ def contacts_check(app: App, file: Path | None) -> None:
     report = check_contacts(path)
     for line in report.lines():
         click.echo(line)
+    for line in report.note_lines():
+        click.echo(line)
     if not report.ok:
         sys.exit(1)
-    active = sum(1 for e in report.entries if e.active)
-    click.echo(f"{path}: {len(report.entries)} departments ({active} active), OK")
+    click.echo(f"{path}: {contacts_summary(report.entries)}, OK")
 
 
 @contacts.command("sync")
@@ -403,7 +413,7 @@ def parse(app: App, today: date | None, asked: tuple[str, ...], files: tuple[Pat
     from parsers import parse_message
     from parsers.model import ParseOptions
 
-    settings = app.settings
+    settings = app.lenient_settings  # parsing needs no mail servers or addresses
     options = ParseOptions(
         today=today,
         fallback_today=app.now().astimezone(app.tz).date(),

@@ -3,6 +3,11 @@
 Each setting is declared exactly once below, with its default and its help text
 (`Field(description=...)`). `intake init` writes the commented example file from
 these declarations, and a test checks that the written file documents every key.
+
+Keys that identify the town hall (its addresses, names and servers) have no default:
+an example value that silently became the real one would send mail in the name of the
+example town. They are declared with `required(...)`; the example goes into the file
+`intake init` writes, and a configuration without them is refused, naming each one.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import re
 import textwrap
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
@@ -27,6 +32,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.calendar import parse_hhmm
 from bot.errors import UserError
@@ -37,6 +45,32 @@ ENV_PREFIX = "INTAKE_"
 DEFAULT_CONFIG_NAME = "intake.toml"
 
 Security = Literal["ssl", "starttls", "none"]
+
+#: what an environment variable name may look like (POSIX shells accept nothing else)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: names written the usual way (upper case); only those are repeated in messages, since a
+#: lower-case "name" may well be a password typed into the wrong key
+_ENV_NAME_USUAL = re.compile(r"[A-Z_][A-Z0-9_]*")
+
+
+class SettingError(ValueError):
+    """A model-level problem that belongs to one key: messages then name that key's line
+    (or environment variable) instead of just the section."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def required(description: str, example: str) -> Any:
+    """A key without a default; `intake init` writes `example` for it."""
+    return Field("", description=f"{description} (required)", examples=[example],
+                 json_schema_extra={"required": True})
+
+
+def _flag(info: FieldInfo, name: str) -> bool:
+    extra = info.json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get(name))
 
 
 class Section(BaseModel):
@@ -49,35 +83,72 @@ class SecretSource(Section):
     Subclasses declare `password_env` and `password_file` (so they appear in their order).
     """
 
+    #: the section's name in the file, for messages
+    section: ClassVar[str] = ""
+
+    @field_validator("password_env", check_fields=False)
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not _ENV_NAME.fullmatch(value):
+            # Never repeat the value: it is most likely the password itself.
+            raise ValueError("must be the NAME of an environment variable, not the password "
+                             "itself")
+        return value
+
+    @field_validator("password_file", check_fields=False)
+    @classmethod
+    def _empty_file_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
     @model_validator(mode="after")
     def _one_secret_source(self) -> SecretSource:
         explicit = self.model_fields_set
         if "password_env" in explicit and "password_file" in explicit and getattr(
             self, "password_env", None
         ) and getattr(self, "password_file", None):
-            raise ValueError("set either password_env or password_file, not both")
+            raise SettingError("password_file", "set either password_env or password_file, "
+                                                "not both")
         return self
 
-    def password(self, environ: dict[str, str] | None = None) -> str | None:
-        """Resolve the secret at the moment it is needed (never logged, never stored)."""
+    def password(self, environ: dict[str, str] | None = None) -> str:
+        """Resolve the secret at the moment it is needed (never logged, never stored).
+
+        Messages never contain the password, nor a value that may be one: the file's
+        content, or a password_env that does not look like a variable's name.
+        """
         env_name: str | None = getattr(self, "password_env", None)
         file_name: str | None = getattr(self, "password_file", None)
+        where = f"[{self.section}]"
         if file_name:
             try:
-                return Path(file_name).read_text(encoding="utf-8").strip()
+                value = Path(file_name).read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise UserError(
-                    f"{file_name}: cannot read password_file ({exc.strerror})"
-                ) from None
-        if env_name:
-            value = (os.environ if environ is None else environ).get(env_name)
-            if value is None:
-                raise UserError(
-                    f"environment variable {env_name} (password_env) is not set; "
-                    f"export it before starting intake"
-                )
+                raise UserError(f"{where} password_file: cannot read the file it names "
+                                f"({exc.strerror}); it must name a file that holds the "
+                                f"password") from None
+            except UnicodeDecodeError:
+                raise UserError(f"{where} password_file: the file is not UTF-8 text") from None
+            if not value:
+                raise UserError(f"{where} password_file: the file is empty")
             return value
-        return None
+        if env_name:
+            from_env = (os.environ if environ is None else environ).get(env_name)
+            if from_env:
+                return from_env
+            shown = env_name if _ENV_NAME_USUAL.fullmatch(env_name) else "named there"
+            if "password_env" in self.model_fields_set:
+                raise UserError(f"{where} environment variable {shown} (password_env) is not "
+                                f"set; export it before starting intake")
+            raise UserError(f"{where} environment variable {shown} (the default password_env) "
+                            f"is not set; export it, or set password_env or password_file in "
+                            f"{where}")
+        raise UserError(f"{where} no password: set password_env (the name of an environment "
+                        f"variable holding it) or password_file")
+
+
+_DATABASE_EXAMPLES = "sqlite:///intake.db or postgresql+psycopg://USER@HOST/DB"
 
 
 class DatabaseSettings(Section):
@@ -88,9 +159,28 @@ class DatabaseSettings(Section):
         "prefer PGPASSWORD or .pgpass for PostgreSQL)",
     )
 
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        # The URL may hold a password: messages name the scheme only, never the URL.
+        try:
+            url = make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError(f"not a database URL; write {_DATABASE_EXAMPLES}") from None
+        driver = url.drivername
+        if driver in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+            return value
+        if url.get_backend_name() in ("postgresql", "postgres"):
+            raise ValueError(f"write postgresql+psycopg:// (intake-bot uses the psycopg 3 "
+                             f"driver), not {driver}://")
+        raise ValueError(f"{driver}:// is not supported; intake-bot works with SQLite and "
+                         f"PostgreSQL: {_DATABASE_EXAMPLES}")
+
 
 def _address(value: str) -> str:
     """An e-mail address, checked without DNS (like the contacts file's)."""
+    if not value:
+        return value  # unset: reported as a missing required key
     try:
         return validate_email(value, check_deliverability=False,
                               test_environment=True).normalized
@@ -102,41 +192,45 @@ Address = Annotated[str, AfterValidator(_address)]
 
 
 class MailSettings(Section):
-    from_address: Address = Field(
-        "themen@musterhausen.de", description="the address the bot sends from and is replied to"
+    from_address: Address = required(
+        "the address the bot sends from and is replied to", "themen@musterhausen.de"
     )
-    from_name: str = Field(
-        "Social-Media-Team Stadt Musterhausen", description="display name on outgoing mail"
-    )
-    organisation: str = Field(
-        "Stadt Musterhausen", description="the organisation's name as used in mail texts"
-    )
+    from_name: str = required("display name on outgoing mail",
+                              "Social-Media-Team Stadt Musterhausen")
+    organisation: str = required("the organisation's name as used in mail texts",
+                                 "Stadt Musterhausen")
     max_attachment_mb: int = Field(
         20, ge=1, le=200, description="attachments larger than this are listed but not stored"
     )
 
 
 class ImapSettings(SecretSource):
-    host: str = Field("imap.musterhausen.de", description="IMAP server name")
+    section: ClassVar[str] = "imap"
+
+    host: str = required("IMAP server name", "imap.musterhausen.de")
     port: int = Field(993, ge=1, le=65535, description="IMAP port (993 for ssl, 143 otherwise)")
     security: Security = Field(
         "ssl", description="ssl | starttls | none (none is accepted for loopback hosts only)"
     )
-    username: str = Field("themen@musterhausen.de", description="IMAP login name")
+    username: str = required("IMAP login name", "themen@musterhausen.de")
     password_env: str | None = Field(
-        "INTAKE_IMAP_PASSWORD", description="name of the environment variable holding the password"
+        "INTAKE_IMAP_PASSWORD",
+        description="name of the environment variable holding the password (the name, not "
+        "the password)",
     )
     password_file: str | None = Field(
         None,
-        description="or: a file whose content is the password (e.g. a Docker secret); "
-        "takes precedence over password_env",
+        description="or: a file whose content is the password (e.g. a Docker secret; "
+        "relative to this file); takes precedence over password_env",
         examples=["/run/secrets/imap_password"],
+        json_schema_extra={"path": True},
     )
     ca_file: str | None = Field(
         None,
         description="PEM file of extra trusted certificates (an internal CA); certificates are "
         "always verified",
         examples=["/etc/ssl/certs/rathaus-ca.pem"],
+        json_schema_extra={"path": True},
     )
     folder: str = Field("INBOX", description="the folder replies arrive in")
     processed_folder: str = Field(
@@ -151,27 +245,38 @@ class ImapSettings(SecretSource):
 
 
 class SmtpSettings(SecretSource):
-    host: str = Field("smtp.musterhausen.de", description="SMTP server name")
+    section: ClassVar[str] = "smtp"
+
+    host: str = required("SMTP server name", "smtp.musterhausen.de")
     port: int = Field(587, ge=1, le=65535, description="SMTP port (587 starttls, 465 ssl)")
     security: Security = Field(
         "starttls", description="ssl | starttls | none (none is accepted for loopback hosts only)"
     )
     username: str | None = Field(
-        "themen@musterhausen.de",
-        description="login name; leave empty to send without AUTH (a relay that trusts the host)",
+        None,
+        description="login name; left out or empty: send without AUTH (a relay that trusts "
+        "the host)",
+        examples=["themen@musterhausen.de"],
+        # most servers want a login: the file `intake init` writes has the line active
+        json_schema_extra={"suggested": True},
     )
     password_env: str | None = Field(
-        "INTAKE_SMTP_PASSWORD", description="name of the environment variable holding the password"
+        "INTAKE_SMTP_PASSWORD",
+        description="name of the environment variable holding the password (the name, not "
+        "the password); used only with a username",
     )
     password_file: str | None = Field(
         None,
-        description="or: a file whose content is the password; takes precedence over password_env",
+        description="or: a file whose content is the password (relative to this file); takes "
+        "precedence over password_env",
         examples=["/run/secrets/smtp_password"],
+        json_schema_extra={"path": True},
     )
     ca_file: str | None = Field(
         None,
         description="PEM file of extra trusted certificates; certificates are always verified",
         examples=["/etc/ssl/certs/rathaus-ca.pem"],
+        json_schema_extra={"path": True},
     )
     timeout: int = Field(30, ge=1, description="network timeout in seconds")
 
@@ -187,8 +292,8 @@ class SmtpSettings(SecretSource):
 
 
 class OfficerSettings(Section):
-    email: Address = Field("presse@musterhausen.de", description="where the weekly digest goes")
-    name: str = Field("Julia Beispiel", description="the officer's name, used in the digest")
+    email: Address = required("where the weekly digest goes", "presse@musterhausen.de")
+    name: str = required("the officer's name, used in the digest", "Julia Beispiel")
 
 
 class ContactsSettings(Section):
@@ -319,7 +424,11 @@ class LoggingSettings(Section):
         "INFO", description="log level (-v / -q on the command line shift it)"
     )
     file: str | None = Field(
-        None, description="also log to this file; unset: stderr only", examples=["intake.log"]
+        None,
+        description="also log to this file (relative to this file; every command appends to "
+        "it, error messages included); unset: stderr only",
+        examples=["intake.log"],
+        json_schema_extra={"path": True},
     )
 
 
@@ -337,10 +446,16 @@ class Settings(Section):
     #: where the settings came from (for messages and relative paths); not a setting
     source: str = Field("<defaults>", exclude=True)
     base_dir: str = Field(".", exclude=True)
+    #: "section.key" -> "FILE:LINE" or "environment variable NAME", for later messages
+    origins: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     def resolve_path(self, value: str) -> Path:
         path = Path(value).expanduser()
         return path if path.is_absolute() else Path(self.base_dir) / path
+
+    def origin(self, section: str, key: str) -> str:
+        """Where a key's value came from, as messages name it (the file if unknown)."""
+        return self.origins.get(f"{section}.{key}", self.source)
 
     def labels(self) -> dict[str, tuple[str, ...]]:
         t = self.templates
@@ -368,26 +483,49 @@ SECTION_HELP: dict[str, str] = {
 }
 
 SECTIONS: dict[str, type[Section]] = {
-    name: info.annotation  # type: ignore[misc]
+    name: info.annotation
     for name, info in Settings.model_fields.items()
-    if name not in ("source", "base_dir")
+    if isinstance(info.annotation, type) and issubclass(info.annotation, Section)
 }
 
+#: (section, key, example) of every key without a default
+REQUIRED_KEYS: tuple[tuple[str, str, str], ...] = tuple(
+    (section, key, str(info.examples[0]) if info.examples else "")
+    for section, model in SECTIONS.items()
+    for key, info in model.model_fields.items()
+    if _flag(info, "required")
+)
+
+#: keys naming a file: resolved relative to the configuration file when loading
+PATH_KEYS: tuple[tuple[str, str], ...] = tuple(
+    (section, key)
+    for section, model in SECTIONS.items()
+    for key, info in model.model_fields.items()
+    if _flag(info, "path")
+)
+
+
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
+    name = host.strip().lower().rstrip(".")
+    if name == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(name.removeprefix("[").removesuffix("]")).is_loopback
     except ValueError:
         return False
 
 
 def _check_loopback(security: str, host: str) -> None:
-    if security == "none" and not _is_loopback(host):
-        raise ValueError(
+    if security == "none" and host and not _is_loopback(host):
+        raise SettingError(
+            "security",
             f"security = \"none\" sends passwords and mail unencrypted; it is only allowed for "
-            f"a loopback host, not {host!r} (use ssl or starttls)"
+            f"a loopback host, not {host!r} (use ssl or starttls)",
         )
+
+
+def _env_name(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
 
 
 def _env_overrides(environ: dict[str, str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -414,8 +552,11 @@ def _env_overrides(environ: dict[str, str]) -> tuple[dict[str, dict[str, Any]], 
     return overrides, errors
 
 
-def _line_of(text: str, section: str, key: str | None) -> int | None:
-    """Best-effort line number of a key in a TOML file (tomllib keeps no positions)."""
+def _line_of(text: str, section: str | None, key: str | None) -> int | None:
+    """Best-effort line number of a key in a TOML file (tomllib keeps no positions).
+
+    section None: a key above the first section header.
+    """
     current = None
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.strip()
@@ -430,18 +571,25 @@ def _line_of(text: str, section: str, key: str | None) -> int | None:
     return None
 
 
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def load_settings(path: Path | None, environ: dict[str, str] | None = None,
-                  required: bool = False) -> Settings:
+                  required: bool = False, complete: bool = True) -> Settings:
     """Load and validate settings; raise UserError with one line per problem.
 
     path None or a missing default file: built-in defaults plus environment overrides
-    (required=True turns a missing file into an error).
+    (required=True turns a missing file into an error). complete=False accepts a
+    configuration without the required keys (they are then ""): for commands that only
+    read local files, such as `intake parse`.
     """
     environ = dict(os.environ if environ is None else environ)
     data: dict[str, Any] = {}
     text = ""
     source = "<defaults>"
     base_dir = Path.cwd()
+    found = False
     if path is not None:
         source = str(path)
         try:
@@ -454,25 +602,39 @@ def load_settings(path: Path | None, environ: dict[str, str] | None = None,
         except (OSError, UnicodeDecodeError) as exc:
             raise UserError(f"{path}: cannot read configuration ({exc})") from None
         else:
+            found = True
             base_dir = path.resolve().parent
             try:
                 data = tomllib.loads(text)
             except tomllib.TOMLDecodeError as exc:
                 raise UserError(f"{path}: not valid TOML: {exc}") from None
     problems: list[str] = []
+    origins: dict[str, str] = {}
     for section, values in data.items():
         if section not in SECTIONS:
+            if not isinstance(values, dict):
+                line = _line_of(text, None, section)
+                where = f"{source}:{line}" if line else source
+                homes = [name for name, model in SECTIONS.items() if section in model.model_fields]
+                hint = f" such as [{homes[0]}]" if homes else ""
+                problems.append(f"{where}: {section} is outside any section; put it below its "
+                                f"section header{hint}")
+                continue
             line = _line_of(text, section, None)
             where = f"{source}:{line}" if line else source
             problems.append(f"{where}: unknown section [{section}] "
                             f"(known: {', '.join(SECTIONS)})")
         elif not isinstance(values, dict):
             problems.append(f"{source}: {section} must be a section [{section}]")
-        elif "password" in values:
-            line = _line_of(text, section, "password")
-            where = f"{source}:{line}" if line else source
-            problems.append(f"{where}: [{section}] password: secrets are never written in the "
-                            f"file; use password_env or password_file")
+        else:
+            if "password" in values:
+                line = _line_of(text, section, "password")
+                where = f"{source}:{line}" if line else source
+                problems.append(f"{where}: [{section}] password: secrets are never written in "
+                                f"the file; use password_env or password_file")
+            for key in values:
+                line = _line_of(text, section, key)
+                origins[f"{section}.{key}"] = f"{source}:{line}" if line else source
     overrides, env_errors = _env_overrides(environ)
     problems.extend(env_errors)
     if problems:
@@ -480,10 +642,33 @@ def load_settings(path: Path | None, environ: dict[str, str] | None = None,
     merged: dict[str, Any] = {k: dict(v) for k, v in data.items()}
     for section, values in overrides.items():
         merged.setdefault(section, {}).update(values)
+        for key in values:
+            origins[f"{section}.{key}"] = f"environment variable {_env_name(section, key)}"
+    for section, key in PATH_KEYS:
+        value = merged.get(section, {}).get(key)
+        if isinstance(value, str) and value:
+            resolved = Path(value).expanduser()
+            merged[section][key] = str(resolved if resolved.is_absolute() else base_dir / resolved)
+    missing = [(section, key, example) for section, key, example in REQUIRED_KEYS
+               if complete and _blank(merged.get(section, {}).get(key))]
+    if missing and path is not None and not found and not overrides:
+        # nothing configured at all: the one thing to say is where the file should be
+        raise UserError(f"{path}: configuration file not found (create one with `intake init`)")
+    lines: list[str] = []
+    settings: Settings | None = None
     try:
-        return Settings.model_validate({**merged, "source": source, "base_dir": str(base_dir)})
+        settings = Settings.model_validate({**merged, "source": source,
+                                            "base_dir": str(base_dir), "origins": origins})
     except ValidationError as exc:
-        raise UserError("\n".join(_describe(exc, source, text, overrides))) from None
+        lines = _describe(exc, source, text, overrides)
+    for section, key, example in missing:
+        where = origins.get(f"{section}.{key}", source)
+        hint = "" if found else f"; or set {_env_name(section, key)}"
+        lines.append(f"{where}: [{section}] {key} is required "
+                     f"(e.g. {_toml_value(example)}){hint}")
+    if lines or settings is None:
+        raise UserError("\n".join(lines))
+    return settings
 
 
 def _describe(exc: ValidationError, source: str, text: str,
@@ -494,17 +679,27 @@ def _describe(exc: ValidationError, source: str, text: str,
         section = loc[0] if loc else ""
         key = loc[1] if len(loc) > 1 else None
         message = err["msg"].removeprefix("Value error, ")
+        cause = (err.get("ctx") or {}).get("error")
+        if key is None and isinstance(cause, SettingError):
+            key = cause.key
         if err["type"] == "extra_forbidden":
             model = SECTIONS.get(section)
             known = ", ".join(model.model_fields) if model else ""
             message = f"unknown key (known: {known})"
-        if key is not None and key in overrides.get(section, {}):
-            where = f"environment variable {ENV_PREFIX}{section.upper()}__{key.upper()}"
+        section_overrides = overrides.get(section, {})
+        if key is not None and key in section_overrides:
+            where = f"environment variable {_env_name(section, key)}"
         else:
             line = _line_of(text, section, key) if text else None
             where = f"{source}:{line}" if line else source
+            if key is None and section_overrides:
+                # a problem of the whole section, with a part of it from the environment
+                names = ", ".join(_env_name(section, k) for k in section_overrides)
+                where = f"{where} (with {names})"
         name = f"[{section}] {key}" if key else f"[{section}]"
-        lines.append(f"{where}: {name}: {message}")
+        # "[imap] password_env must be ..." reads better than "...: must be ..."
+        joiner = " " if message.startswith(("must ", "is ")) else ": "
+        lines.append(f"{where}: {name}{joiner}{message}")
     return lines
 
 
@@ -527,6 +722,7 @@ def render_example_config() -> str:
         "# e.g. INTAKE_IMAP__HOST=imap.example.org. Passwords are never written here:",
         "# password_env names the environment variable holding one, password_file a file.",
         "# Lines starting with '#' are comments; a commented-out key uses its default.",
+        "# Keys marked (required) have no default: replace the example values with your own.",
         "",
     ]
     for section, model in SECTIONS.items():
@@ -535,9 +731,11 @@ def render_example_config() -> str:
         for key, info in model.model_fields.items():
             out.extend(textwrap.wrap(str(info.description), 88, initial_indent="# ",
                                      subsequent_indent="# "))
+            example = info.examples[0] if info.examples else ""
             default = info.get_default(call_default_factory=True)
-            if default is None:
-                example = info.examples[0] if info.examples else ""
+            if _flag(info, "required") or _flag(info, "suggested"):
+                out.append(f"{key} = {_toml_value(example)}")
+            elif default is None:
                 out.append(f"# {key} = {_toml_value(example)}")
             else:
                 out.append(f"{key} = {_toml_value(default)}")

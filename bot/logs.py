@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 _SECRETS: set[str] = set()
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def register_secret(value: str | None) -> None:
@@ -32,17 +34,25 @@ def mask(text: str) -> str:
     return text
 
 
-def setup_logging(level_name: str, verbosity: int, log_file: str | None = None) -> None:
+class _OwnFileHandler(logging.FileHandler):
+    """The configured log file (a subclass, so that set-up finds and closes its own)."""
+
+
+def setup_logging(level_name: str, verbosity: int, log_file: str | Path | None = None) -> None:
+    """Log to stderr, and to `log_file` if given (appending; OSError if it cannot be opened,
+    in which case the previous set-up stays)."""
     levels = [logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR]
     base = levels.index(getattr(logging, level_name, logging.INFO))
     level = levels[max(0, min(len(levels) - 1, base - verbosity))]
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
-    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        handlers.append(_OwnFileHandler(log_file, encoding="utf-8"))
+    fmt = logging.Formatter(_FORMAT)
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
+        if isinstance(handler, _OwnFileHandler):
+            handler.close()
     for handler in handlers:
         handler.setFormatter(fmt)
         handler.addFilter(RedactingFilter())
@@ -51,3 +61,15 @@ def setup_logging(level_name: str, verbosity: int, log_file: str | None = None) 
     # imaplib/smtplib debug output would show the login exchange; keep libraries quiet
     for noisy in ("imapclient", "sqlalchemy", "alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def log_to_file_only(level: int, message: str, name: str = "intake") -> None:
+    """Write a line to the configured log file but not to stderr.
+
+    For the messages the command line prints itself (a user error, say): the file should
+    have them too, the terminal should not show them twice.
+    """
+    record = logging.getLogger(name).makeRecord(name, level, "", 0, message, (), None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, _OwnFileHandler) and level >= handler.level:
+            handler.handle(record)

@@ -52,6 +52,10 @@ url = "{db_url}"
 [mail]
 from_address = "bot@musterhausen.test"
 from_name = "Social-Media-Team Stadt Musterhausen"
+organisation = "Stadt Musterhausen"
+[officer]
+email = "presse@musterhausen.test"
+name = "Julia Beispiel"
 [smtp]
 host = "127.0.0.1"
 port = {clean_mailboxes.smtp_port}
@@ -206,9 +210,10 @@ def test_a_missing_smtp_password_leaves_the_mail_queued(site: Path) -> None:
            "INTAKE_SMTP__PASSWORD_ENV": "NOT_SET_ANYWHERE"}
     result = intake(site, "send-requests", "--only", "Bauamt", now=MONDAY, env=env)
     assert result.exit_code == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        "intake: environment variable NOT_SET_ANYWHERE (password_env) is not set; export it "
-        "before starting intake")
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("intake: ")
+    assert line.endswith("environment variable NOT_SET_ANYWHERE (password_env) is not set; "
+                         "export it before starting intake")
     (row,) = db_rows(site, OutboxMessage)
     assert (row.status, row.attempts) == ("queued", 0)
 

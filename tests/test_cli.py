@@ -64,7 +64,8 @@ def test_check_offline_after_init(tmp_path: Path) -> None:
     result = intake("check", "--offline", cwd=tmp_path)
     assert result.exit_code == 0, result.output
     assert "intake.toml: configuration OK" in result.stdout
-    assert "5 departments (4 active), 2 deputies" in result.stdout
+    assert "contacts.yaml: 5 departments (4 active), 7 contacts (2 of them deputies)\n" \
+        in result.stdout
     assert "mail templates (built-in): OK" in result.stdout
 
 
@@ -88,12 +89,97 @@ def test_check_without_config_file_says_what_to_do(tmp_path: Path) -> None:
 
 
 def test_check_reports_bad_config_in_one_line(tmp_path: Path) -> None:
-    (tmp_path / "intake.toml").write_text("[imap]\nport = \"x\"\n", encoding="utf-8")
+    assert intake("init", str(tmp_path)).exit_code == 0
+    config = tmp_path / "intake.toml"
+    lines = config.read_text(encoding="utf-8").splitlines()
+    number = lines.index("port = 993") + 1
+    lines[number - 1] = 'port = "x"'
+    config.write_text("\n".join(lines), encoding="utf-8")
     result = intake("check", "--offline", cwd=tmp_path)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "intake: intake.toml:2: [imap] port: Input should be a valid integer, unable to parse "
-        "string as an integer"]
+        f"intake: intake.toml:{number}: [imap] port: Input should be a valid integer, unable "
+        f"to parse string as an integer"]
+
+
+def test_check_of_an_empty_config_names_every_required_key(tmp_path: Path) -> None:
+    (tmp_path / "intake.toml").write_text("", encoding="utf-8")
+    result = intake("check", "--offline", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "configuration OK" not in result.stdout
+    assert result.stderr.splitlines() == [
+        'intake: intake.toml: [mail] from_address is required (e.g. "themen@musterhausen.de")',
+        'intake: intake.toml: [mail] from_name is required (e.g. "Social-Media-Team Stadt '
+        'Musterhausen")',
+        'intake: intake.toml: [mail] organisation is required (e.g. "Stadt Musterhausen")',
+        'intake: intake.toml: [imap] host is required (e.g. "imap.musterhausen.de")',
+        'intake: intake.toml: [imap] username is required (e.g. "themen@musterhausen.de")',
+        'intake: intake.toml: [smtp] host is required (e.g. "smtp.musterhausen.de")',
+        'intake: intake.toml: [officer] email is required (e.g. "presse@musterhausen.de")',
+        'intake: intake.toml: [officer] name is required (e.g. "Julia Beispiel")',
+    ]
+
+
+def test_check_warns_about_a_misspelled_override_template(tmp_path: Path) -> None:
+    assert intake("init", str(tmp_path)).exit_code == 0
+    (tmp_path / "vorlagen").mkdir()
+    (tmp_path / "vorlagen" / "requst.txt.j2").write_text("Guten Tag", encoding="utf-8")
+    (tmp_path / "vorlagen" / "reminder.subject.j2").write_text("Erinnerung {{ subject_tag }}",
+                                                               encoding="utf-8")
+    # a template of the admin's own (all three parts) and a shared part it includes are used
+    for part in ("subject", "txt", "html"):
+        (tmp_path / "vorlagen" / f"dank.{part}.j2").write_text('{% include "_fuss.txt.j2" %}',
+                                                               encoding="utf-8")
+    (tmp_path / "vorlagen" / "_fuss.txt.j2").write_text("Ihr Team", encoding="utf-8")
+    result = intake("check", "--offline", cwd=tmp_path,
+                    env={"INTAKE_TEMPLATES__DIRECTORY": "vorlagen"})
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"intake: warning: {tmp_path / 'vorlagen' / 'requst.txt.j2'}: matches no mail "
+        f"template file, so it is not used; did you mean request.txt.j2?"]
+    assert "mail templates (vorlagen): OK" in result.stdout
+
+
+def test_logging_file_is_relative_to_the_config_file_and_gets_the_errors(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    assert intake("init", str(site)).exit_code == 0
+    config = site / "intake.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        '# file = "intake.log"', 'file = "intake.log"'), encoding="utf-8")
+    (site / "contacts.yaml").write_text("contacts:\n", encoding="utf-8")
+    # run from elsewhere: the log file lands next to the config file
+    result = intake("--config", str(config), "check", "--offline", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert not (tmp_path / "intake.log").exists()
+    log = (site / "intake.log").read_text(encoding="utf-8")
+    assert f"ERROR intake: {site / 'contacts.yaml'}:1: 'contacts:' lists nobody" in log
+    # the message is on stderr once, not twice (the log's stderr handler stays out of it)
+    assert result.stderr.count("lists nobody") == 1
+    result = intake("--config", str(config), "contacts", "sync", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert len((site / "intake.log").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_a_log_file_in_a_missing_directory_is_one_line(tmp_path: Path) -> None:
+    assert intake("init", str(tmp_path)).exit_code == 0
+    result = intake("check", "--offline", cwd=tmp_path,
+                    env={"INTAKE_LOGGING__FILE": "fehlt/intake.log"})
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"intake: environment variable INTAKE_LOGGING__FILE: [logging] file: cannot open "
+        f"{tmp_path / 'fehlt' / 'intake.log'} (No such file or directory); create the "
+        f"directory or change the setting"]
+
+
+def test_check_refuses_an_unsupported_database_url_in_one_line(tmp_path: Path) -> None:
+    assert intake("init", str(tmp_path)).exit_code == 0
+    result = intake("check", "--offline", cwd=tmp_path,
+                    env={"INTAKE_DATABASE__URL": "mysql://intake:pw@db/intake"})
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "intake: environment variable INTAKE_DATABASE__URL: [database] url: mysql:// is not "
+        "supported; intake-bot works with SQLite and PostgreSQL: sqlite:///intake.db or "
+        "postgresql+psycopg://USER@HOST/DB"]
 
 
 def test_contacts_check_reports_line_3_and_line_6() -> None:
@@ -110,7 +196,22 @@ def test_contacts_check_ok_csv() -> None:
     path = FIXTURES / "contacts" / "excel_semicolon_utf8_bom.csv"
     result = intake("contacts", "check", str(path))
     assert result.exit_code == 0
-    assert result.stdout.strip().endswith("3 departments (2 active), OK")
+    assert result.stdout.strip().endswith(
+        "3 departments (2 active), 5 contacts (2 of them deputies), OK")
+
+
+def test_contacts_check_prints_notes_and_refuses_an_empty_file(tmp_path: Path) -> None:
+    path = FIXTURES / "contacts" / "windows1252_encoding.csv"
+    result = intake("contacts", "check", str(path))
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        f"{path}:2: note: not UTF-8, read as Windows-1252 (Excel's 'CSV "
+        f"(Trennzeichen-getrennt)'); check the umlauts in this line",
+        f"{path}: 1 departments (1 active), 1 contacts (0 of them deputies), OK"]
+    path = FIXTURES / "contacts" / "header_only.csv"
+    result = intake("contacts", "check", str(path))
+    assert result.exit_code == 1
+    assert result.stdout.startswith(f"{path}:1: the file lists no contacts")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
