@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
@@ -59,8 +60,8 @@ def build_mail(
     """
     msg = MIMEMultipart("alternative")
     msg["Subject"] = _encoded(one_line(rendered.subject))
-    msg["From"] = formataddr((one_line(from_name), from_address), charset="utf-8")
-    msg["To"] = formataddr((one_line(to_name), to_address), charset="utf-8")
+    msg["From"] = _address_header(from_name, from_address)
+    msg["To"] = _address_header(to_name, to_address)
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = one_line(message_id)
     if in_reply_to:
@@ -81,6 +82,29 @@ def build_mail(
     return msg.as_bytes(policy=_WIRE)
 
 
+def needs_smtputf8(*addresses: str) -> bool:
+    """Whether a mail to or from these addresses can only go out with SMTPUTF8 (RFC 6531):
+    a non-ASCII local part has no ASCII form (unlike a domain, which has IDNA)."""
+    return not all(address.isascii() for address in addresses)
+
+
+def _address_header(name: str | None, address: str) -> str:
+    """`Name <address>` for From/To: the name RFC 2047-encoded where the address is ASCII.
+
+    An internationalised address (`jürgen.groß@...`) cannot be encoded that way: the header
+    is then raw UTF-8 as RFC 6532 has it, valid only in a mail sent with SMTPUTF8 (bot.smtp
+    sends it so, or refuses it by name). The name stays raw UTF-8 there too, quoted where
+    it holds specials. compat32 writes a value with surrogate escapes byte for byte.
+    """
+    display = one_line(name)
+    if not needs_smtputf8(address):
+        return formataddr((display, address), charset="utf-8")
+    if display and _SPECIALS.search(display):
+        display = '"' + _ESCAPES.sub(r"\\\g<0>", display) + '"'
+    text = f"{display} <{address}>" if display else address
+    return text.encode("utf-8").decode("ascii", "surrogateescape")
+
+
 def _encoded(value: str) -> str:
     if value.isascii():
         return value
@@ -93,6 +117,10 @@ def _text_part(text: str, subtype: str) -> MIMENonMultipart:
     part.set_payload(text, charset=_UTF8_QP)  # UTF-8, quoted-printable: readable in the raw
     return part
 
+
+#: as email.utils.formataddr: a display name with these characters is quoted
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')
+_ESCAPES = re.compile(r'[\\"]')
 
 _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP

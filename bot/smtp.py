@@ -16,8 +16,10 @@ from types import TracebackType
 from bot.config import SmtpSettings
 from bot.errors import ConnectionProblem, PermanentDeliveryError, TransientDeliveryError
 from bot.logs import register_secret
+from bot.mailer import needs_smtputf8
 
-log = logging.getLogger(__name__)
+#: every line says "intake: ...": the admin knows the program, not its modules
+log = logging.getLogger("intake")
 
 #: construction seam: tests and `intake check` use the real classes; nothing monkeypatches
 SmtpFactory = Callable[[SmtpSettings, ssl.SSLContext], smtplib.SMTP]
@@ -141,8 +143,19 @@ class SmtpTransport:
         if self._smtp is None:
             self.open()
         assert self._smtp is not None
+        options: list[str] = []
+        if needs_smtputf8(sender, *recipients):
+            if not self._smtp.has_extn("smtputf8"):
+                # no retry can help: the address has no ASCII form and this server cannot
+                # carry it (a server that offers SMTPUTF8, or an ASCII address, can)
+                odd = ", ".join(a for a in (sender, *recipients) if needs_smtputf8(a))
+                raise PermanentDeliveryError(
+                    f"{odd}: the address has non-ASCII characters and SMTP {self.server} "
+                    f"does not offer SMTPUTF8; give the contact an ASCII address (or use a "
+                    f"server with SMTPUTF8), then run `intake outbox --retry-failed`")
+            options.append("SMTPUTF8")
         try:
-            refused = self._smtp.sendmail(sender, recipients, raw)
+            refused = self._smtp.sendmail(sender, recipients, raw, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             detail = "; ".join(f"{rcpt}: {code} {_text(msg)}"

@@ -916,7 +916,8 @@ class MailStack:
         while True:
             with self.smtp() as client:
                 client.ehlo()
-                client.mail("")
+                # an internationalised address needs SMTPUTF8 (smtplib then speaks UTF-8)
+                client.mail("", [] if address.isascii() else ["SMTPUTF8"])
                 code, reply = client.rcpt(address)
                 client.rset()
             if code == 250:

@@ -8,7 +8,15 @@ from email import policy
 
 import pytest
 
-from bot.mailer import TAG_ALPHABET, build_mail, new_message_id, new_tag, one_line, subject_tag
+from bot.mailer import (
+    TAG_ALPHABET,
+    build_mail,
+    needs_smtputf8,
+    new_message_id,
+    new_tag,
+    one_line,
+    subject_tag,
+)
 from bot.outbox import MAX_RETRY, backoff
 from mailtemplates import RenderedMail
 
@@ -84,3 +92,18 @@ def test_one_line() -> None:
 def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff(n) for n in (1, 2, 3, 4)] == [timedelta(minutes=m) for m in (1, 2, 4, 8)]
     assert backoff(30) == MAX_RETRY
+
+
+def test_an_internationalised_address_goes_into_a_utf8_header() -> None:
+    """No RFC 2047 form exists for `jürgen.groß@...`: the header is raw UTF-8 (RFC 6532),
+    to be sent with SMTPUTF8; an ASCII address keeps the 7-bit header."""
+    raw = build(to_address="jürgen.groß@musterhausen.de", to_name="Groß, Jürgen")
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert '\r\nTo: "Groß, Jürgen" <jürgen.groß@musterhausen.de>\r\n'.encode() in head
+    assert b"\r\nFrom: Social-Media-Team <themen@musterhausen.de>\r\n" in head
+    assert b"=?utf-8?q?Ihre_Themen" in head  # the subject is encoded as before
+    raw = build(to_address="jürgen.groß@musterhausen.de", to_name=None)
+    assert "\r\nTo: jürgen.groß@musterhausen.de\r\n".encode() in raw
+    assert all(byte < 128 for byte in build().split(b"\r\n\r\n", 1)[0])
+    assert needs_smtputf8("bot@x.de", "jürgen.groß@musterhausen.de")
+    assert not needs_smtputf8("bot@x.de", "erika@musterhausen.de")
