@@ -14,6 +14,9 @@ from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr
 from typing import cast
 
+from email_validator import EmailNotValidError, validate_email
+
+from bot.contacts import needs_smtputf8
 from bot.errors import one_line
 from mailtemplates import RenderedMail
 
@@ -82,21 +85,31 @@ def build_mail(
     return msg.as_bytes(policy=_WIRE)
 
 
-def needs_smtputf8(*addresses: str) -> bool:
-    """Whether a mail to or from these addresses can only go out with SMTPUTF8 (RFC 6531):
-    a non-ASCII local part has no ASCII form (unlike a domain, which has IDNA)."""
-    return not all(address.isascii() for address in addresses)
+def wire_address(address: str) -> str:
+    """The address as it goes on the wire: a domain beyond ASCII (`rathaus-müllheim.de`) in
+    its ASCII form (IDNA, `xn--...`), so only a non-ASCII local part needs SMTPUTF8.
+    ValueError names the address if its domain has no such form."""
+    local, at, domain = address.rpartition("@")
+    if domain.isascii():
+        return address
+    try:
+        # the contacts file was checked with email_validator: the same IDNA rules here
+        checked = validate_email(address, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{address}: not a deliverable address ({exc})") from None
+    return f"{local}{at}{checked.ascii_domain}"
 
 
 def _address_header(name: str | None, address: str) -> str:
     """`Name <address>` for From/To: the name RFC 2047-encoded where the address is ASCII.
 
-    An internationalised address (`jürgen.groß@...`) cannot be encoded that way: the header
+    An internationalised local part (`jürgen.groß@...`) cannot be encoded that way: the header
     is then raw UTF-8 as RFC 6532 has it, valid only in a mail sent with SMTPUTF8 (bot.smtp
     sends it so, or refuses it by name). The name stays raw UTF-8 there too, quoted where
     it holds specials. compat32 writes a value with surrogate escapes byte for byte.
     """
     display = one_line(name)
+    address = wire_address(address)
     if not needs_smtputf8(address):
         return formataddr((display, address), charset="utf-8")
     if display and _SPECIALS.search(display):

@@ -16,7 +16,7 @@ from types import TracebackType
 from bot.config import SmtpSettings
 from bot.errors import ConnectionProblem, PermanentDeliveryError, TransientDeliveryError
 from bot.logs import register_secret
-from bot.mailer import needs_smtputf8
+from bot.mailer import needs_smtputf8, wire_address
 
 #: every line says "intake: ...": the admin knows the program, not its modules
 log = logging.getLogger("intake")
@@ -143,12 +143,16 @@ class SmtpTransport:
         if self._smtp is None:
             self.open()
         assert self._smtp is not None
+        try:
+            sender, recipients = wire_address(sender), [wire_address(r) for r in recipients]
+        except ValueError as exc:
+            raise PermanentDeliveryError(str(exc)) from None
         options: list[str] = []
-        if needs_smtputf8(sender, *recipients):
+        odd = ", ".join(a for a in (sender, *recipients) if needs_smtputf8(a))
+        if odd:
             if not self._smtp.has_extn("smtputf8"):
                 # no retry can help: the address has no ASCII form and this server cannot
                 # carry it (a server that offers SMTPUTF8, or an ASCII address, can)
-                odd = ", ".join(a for a in (sender, *recipients) if needs_smtputf8(a))
                 raise PermanentDeliveryError(
                     f"{odd}: the address has non-ASCII characters and SMTP {self.server} "
                     f"does not offer SMTPUTF8; give the contact an ASCII address (or use a "

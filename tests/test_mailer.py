@@ -16,6 +16,7 @@ from bot.mailer import (
     new_tag,
     one_line,
     subject_tag,
+    wire_address,
 )
 from bot.outbox import MAX_RETRY, backoff
 from mailtemplates import RenderedMail
@@ -105,5 +106,18 @@ def test_an_internationalised_address_goes_into_a_utf8_header() -> None:
     raw = build(to_address="jürgen.groß@musterhausen.de", to_name=None)
     assert "\r\nTo: jürgen.groß@musterhausen.de\r\n".encode() in raw
     assert all(byte < 128 for byte in build().split(b"\r\n\r\n", 1)[0])
-    assert needs_smtputf8("bot@x.de", "jürgen.groß@musterhausen.de")
-    assert not needs_smtputf8("bot@x.de", "erika@musterhausen.de")
+    assert needs_smtputf8("jürgen.groß@musterhausen.de")
+    assert not needs_smtputf8("erika@musterhausen.de")
+
+
+def test_a_domain_beyond_ascii_goes_out_in_its_ascii_form() -> None:
+    """IDNA gives every domain an ASCII form, so only the local part can need SMTPUTF8."""
+    raw = build(to_address="info@stadtwerke-müllheim.de", to_name="Jörg Überall")
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert all(byte < 128 for byte in head)
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert msg["To"] == "Jörg Überall <info@xn--stadtwerke-mllheim-x6b.de>"
+    assert wire_address("info@stadtwerke-müllheim.de") == "info@xn--stadtwerke-mllheim-x6b.de"
+    assert not needs_smtputf8(wire_address("info@stadtwerke-müllheim.de"))
+    assert wire_address("jürgen.groß@müllheim.de") == "jürgen.groß@xn--mllheim-n2a.de"
+    assert wire_address("erika@musterhausen.de") == "erika@musterhausen.de"
