@@ -236,7 +236,32 @@ class ImapSettings(SecretSource):
     processed_folder: str = Field(
         "Intake/Processed", description="processed mail is moved here (created if missing)"
     )
+    failed_folder: str = Field(
+        "Intake/Failed",
+        description="mail that could not be processed or was too large is moved here "
+        "(created if missing; `intake inbound list` says why)",
+    )
     timeout: int = Field(30, ge=1, description="network timeout in seconds")
+    auth: Literal["password", "xoauth2"] = Field(
+        "password",
+        description="password | xoauth2 (Microsoft 365 / Exchange Online: an app registration's "
+        "client-credentials token; password_env/password_file then hold the client secret)",
+    )
+    oauth_tenant_id: str = Field(
+        "", description="xoauth2: the Entra ID (Azure AD) tenant id",
+        examples=["00000000-0000-0000-0000-000000000000"],
+    )
+    oauth_client_id: str = Field(
+        "", description="xoauth2: the app registration's application (client) id",
+        examples=["00000000-0000-0000-0000-000000000000"],
+    )
+
+    @model_validator(mode="after")
+    def _oauth_complete(self) -> ImapSettings:
+        if self.auth == "xoauth2" and not (self.oauth_tenant_id and self.oauth_client_id):
+            raise SettingError("auth", "auth = \"xoauth2\" needs oauth_tenant_id and "
+                                       "oauth_client_id")
+        return self
 
     @model_validator(mode="after")
     def _none_only_on_loopback(self) -> ImapSettings:
@@ -419,6 +444,21 @@ class TemplatesSettings(Section):
         return self
 
 
+class InboundSettings(Section):
+    max_message_mb: int = Field(
+        25, ge=1, le=500,
+        description="a received mail larger than this is not fetched; its headers are kept "
+        "and a known sender gets a polite note to send it smaller",
+    )
+    authserv_id: str = Field(
+        "",
+        description="the authserv-id your own mail server writes into Authentication-Results "
+        "(e.g. its host name); when set, mail whose DMARC/SPF/DKIM failed there is set aside "
+        "instead of becoming topics",
+        examples=["mx.musterhausen.de"],
+    )
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="log level (-v / -q on the command line shift it)"
@@ -441,6 +481,7 @@ class Settings(Section):
     contacts: ContactsSettings = Field(default_factory=ContactsSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     templates: TemplatesSettings = Field(default_factory=TemplatesSettings)
+    inbound: InboundSettings = Field(default_factory=InboundSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     #: where the settings came from (for messages and relative paths); not a setting

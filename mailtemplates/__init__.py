@@ -72,6 +72,10 @@ Subject "Kurze Rückfrage zu Ihren Themen – Bauamt [tag]".
 ``""``; an empty list thanks for the answer without listing topics, e.g. after "keine Themen").
 Subject "Danke für Ihre Rückmeldung – Bauamt [tag]".
 
+``oversized``: common plus ``original_subject`` (may be ``""``), ``size_label`` (``"38 MB"``)
+and ``limit_label`` (``"25 MB"``): the polite notice to a contact whose mail was too large to
+fetch. ``subject_tag`` may be ``""`` here (a mail outside any request).
+
 ``digest`` (to the social-media officer; no contact variables):
 
 - ``week_label``: ``"KW 3/2027"``; ``officer_name``: ``"Julia Beispiel"`` (may be ``""``);

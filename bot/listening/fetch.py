@@ -1,0 +1,195 @@
+"""Fetching: every new mail in the folder is stored raw and committed before anything else.
+
+One pass: select the folder -> list its messages -> skip those already stored (a crash
+between storing and moving leaves them there) -> check sizes (an oversized mail is recorded
+with its headers only, never fetched whole) -> fetch in batches bounded by count and bytes
+with BODY.PEEK[] -> store, commit -> process -> move each message by its outcome
+(processed folder, or the failed folder for what needs a human).
+
+Nothing is moved before its row is committed, so a `kill -9` anywhere loses nothing: the
+next pass finds the message still in the folder and its row already stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import one_line
+from bot.imap import Mailbox
+from bot.listening.process import ListenSettings, ProcessReport, process_pending
+from db.inbound import mailbox_state, store_raw, stored_uids
+from db.models import MailboxState
+
+log = logging.getLogger("intake.listening")
+
+#: statuses that send the message on the server to the failed folder (a human looks)
+FOR_A_HUMAN = ("failed", "oversized")
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    folder: str = "INBOX"
+    processed_folder: str = "Intake/Processed"
+    failed_folder: str = "Intake/Failed"
+    max_message_bytes: int = 25 * 1024 * 1024
+    batch_count: int = 100
+    batch_bytes: int = 40 * 1024 * 1024
+
+
+@dataclass
+class PassReport:
+    stored: int = 0
+    duplicates: int = 0
+    oversized: int = 0
+    moved: int = 0
+    processing: ProcessReport = field(default_factory=ProcessReport)
+    oversized_rows: list[int] = field(default_factory=list)
+
+
+def _headers(raw: bytes) -> tuple[str | None, str | None, str | None]:
+    """Message-ID, From and Subject, read cheaply (the parser runs later, per row)."""
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        end = raw.find(b"\n\n")
+    head = raw if end < 0 else raw[:end + 2]
+    msg = BytesHeaderParser(policy=compat32).parsebytes(head[:256 * 1024])
+    message_id = one_line(msg.get("Message-ID"))[:998] or None
+    sender = one_line(msg.get("From"))[:320] or None
+    subject = one_line(msg.get("Subject"))[:2000] or None
+    return message_id, sender, subject
+
+
+def batches(sizes: dict[int, int], count: int, limit: int) -> list[list[int]]:
+    """UIDs in order, grouped so that no batch exceeds `count` messages or `limit` bytes
+    (a single larger message gets a batch of its own)."""
+    out: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for uid in sorted(sizes):
+        size = sizes[uid]
+        if current and (len(current) >= count or total + size > limit):
+            out.append(current)
+            current, total = [], 0
+        current.append(uid)
+        total += size
+    if current:
+        out.append(current)
+    return out
+
+
+def poll_once(mailbox: Mailbox, sessions: sessionmaker[Session], fetch: FetchSettings,
+              listen: ListenSettings, now: Callable[[], datetime]) -> PassReport:
+    report = PassReport()
+    info = mailbox.select(fetch.folder)
+    _remember(sessions, fetch.folder, info.uidvalidity, now())
+    uids = mailbox.uids()
+    with sessions() as session:
+        known = {uid: row.id for uid, row in
+                 stored_uids(session, fetch.folder, info.uidvalidity, uids).items()}
+    fresh = [uid for uid in uids if uid not in known]
+    sizes = mailbox.sizes(fresh)
+    small = {uid: size for uid, size in sizes.items() if size <= fetch.max_message_bytes}
+    duplicates: set[int] = set()
+
+    for uid in sorted(set(sizes) - set(small)):
+        header = mailbox.fetch_header(uid)
+        row_id = _store(sessions, header, fetch.folder, info.uidvalidity, uid, sizes[uid],
+                        now(), status="oversized",
+                        error=f"zu groß ({sizes[uid] / 1048576:.1f} MB, erlaubt "
+                              f"{fetch.max_message_bytes / 1048576:.0f} MB)")
+        if row_id is None:
+            duplicates.add(uid)
+        else:
+            known[uid] = row_id
+            report.oversized += 1
+            report.oversized_rows.append(row_id)
+
+    for batch in batches(small, fetch.batch_count, fetch.batch_bytes):
+        raws = mailbox.fetch(batch)
+        with sessions() as session:
+            session.begin()
+            stamp = now()
+            for uid in batch:
+                raw = raws.get(uid)
+                if raw is None:  # expunged meanwhile (another client, a second poller)
+                    continue
+                message_id, sender, subject = _headers(raw)
+                row = store_raw(session, raw=raw, message_id=message_id, folder=fetch.folder,
+                                uidvalidity=info.uidvalidity, uid=uid, size=len(raw),
+                                now=stamp, from_address=sender, subject=subject)
+                if row is None:
+                    duplicates.add(uid)
+                else:
+                    session.flush()
+                    known[uid] = row.id
+                    report.stored += 1
+            session.commit()
+    report.duplicates = len(duplicates)
+
+    report.processing = process_pending(sessions, listen, now)
+
+    report.moved = _move_done(mailbox, sessions, fetch, info.uidvalidity, uids, duplicates)
+    return report
+
+
+def _store(sessions: sessionmaker[Session], raw: bytes, folder: str, uidvalidity: int,
+           uid: int, size: int, now: datetime, *, status: str, error: str) -> int | None:
+    message_id, sender, subject = _headers(raw)
+    with sessions.begin() as session:
+        row = store_raw(session, raw=raw, message_id=message_id, folder=folder,
+                        uidvalidity=uidvalidity, uid=uid, size=size, now=now, status=status,
+                        error=error, from_address=sender, subject=subject)
+        if row is None:
+            return None
+        session.flush()
+        return row.id
+
+
+def _move_done(mailbox: Mailbox, sessions: sessionmaker[Session], fetch: FetchSettings,
+               uidvalidity: int, uids: list[int], duplicates: set[int]) -> int:
+    """Move every message whose row is finished; rows still waiting stay (next pass).
+
+    The folder's state row stays locked until the moves are done: Dovecot's MOVE copies
+    before it expunges, so two pollers moving the same mail at once leave two copies. A mail
+    another poller stored under this very UID is not a duplicate: its row says when it is
+    finished.
+    """
+    with sessions.begin() as session:
+        session.execute(select(MailboxState.id).where(MailboxState.folder == fetch.folder)
+                        .with_for_update())
+        rows = stored_uids(session, fetch.folder, uidvalidity, uids)
+        done = {uid: row.status for uid, row in rows.items() if row.status != "new"}
+        to_processed = sorted({uid for uid, status in done.items()
+                               if status not in FOR_A_HUMAN} | (duplicates - rows.keys()))
+        to_failed = sorted(uid for uid, status in done.items() if status in FOR_A_HUMAN)
+        moved = 0
+        if to_processed:
+            mailbox.move(to_processed, mailbox.ensure_folder(fetch.processed_folder))
+            moved += len(to_processed)
+        if to_failed:
+            mailbox.move(to_failed, mailbox.ensure_folder(fetch.failed_folder))
+            moved += len(to_failed)
+    return moved
+
+
+def _remember(sessions: sessionmaker[Session], folder: str, uidvalidity: int,
+              now: datetime) -> None:
+    with sessions.begin() as session:
+        state = mailbox_state(session, folder)
+        if state.uidvalidity is not None and state.uidvalidity != uidvalidity:
+            # The server renumbered the folder: stored rows keep their old UIDs, and the
+            # Message-ID (or the bytes' hash) keeps every mail from being stored twice.
+            log.warning("IMAP folder %s was renumbered (UIDVALIDITY %s -> %s); mail already "
+                        "stored is recognised by its Message-ID", folder, state.uidvalidity,
+                        uidvalidity)
+        state.uidvalidity = uidvalidity
+        state.last_poll_at = now
+        state.last_error = None

@@ -1,0 +1,70 @@
+"""The one answer listening itself gives: a polite notice that a mail was too large.
+
+Only to a known, active contact, never to automatic mail, once per received mail (the
+outbox's dedupe key), in the sender's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from bot.app import App
+from bot.compose import Composer
+from bot.outbox import enqueue
+from db.models import Contact, InboundMessage, Request
+from parsers import parse_message
+
+log = logging.getLogger("intake.listening")
+
+
+def _mb(size: int) -> str:
+    return f"{max(1, round(size / 1048576))} MB"
+
+
+def queue_oversized_notices(app: App, inbound_ids: Sequence[int]) -> int:
+    composer = Composer(app)
+    limit = app.settings.inbound.max_message_mb * 1024 * 1024
+    queued = 0
+    for inbound_id in inbound_ids:
+        with app.sessions.begin() as session:
+            row = session.get(InboundMessage, inbound_id)
+            if row is None:
+                continue
+            headers = parse_message(row.raw)  # only the headers are stored
+            if headers.automatic or headers.kind in ("auto_reply", "bounce"):
+                continue
+            sender = (headers.from_address or "").lower()
+            contact = session.query(Contact).filter(Contact.email == sender).one_or_none()
+            if contact is None or not contact.active or contact.bounced_at is not None:
+                continue
+            row.contact_id = contact.id
+            request = None
+            tag = headers.subject_tag
+            if tag is not None:
+                request = session.query(Request).filter(Request.tag == tag.code).one_or_none()
+            subject_tag = ""
+            if request is not None and request.department_id == contact.department_id:
+                from parsers.tags import format_tag
+
+                subject_tag = format_tag(request.round.month, request.tag)
+            rendered = composer.render("oversized", {
+                **composer.contact_context(salutation=contact.salutation, name=contact.name,
+                                           department=contact.department.name,
+                                           subject_tag=subject_tag),
+                "original_subject": headers.subject or "",
+                "size_label": _mb(row.size), "limit_label": _mb(limit),
+            })
+            now = app.now()
+            message_id = composer.message_id("big", str(row.id))
+            raw = composer.build(rendered, to_address=contact.email, to_name=contact.name,
+                                 message_id=message_id, now=now, suppress_oof=True,
+                                 in_reply_to=headers.message_id)
+            if enqueue(session, kind="notice", dedupe_key=f"oversized:{row.id}",
+                       message_id=message_id, to_address=contact.email,
+                       subject=rendered.subject, raw=raw, now=now, contact_id=contact.id,
+                       request_id=request.id if request else None) is not None:
+                queued += 1
+                log.info("mail %s from %s was too large (%s); %s was asked to send it again "
+                         "smaller", row.id, contact.email, _mb(row.size), contact.email)
+    return queued

@@ -1,0 +1,237 @@
+"""Processing stored mail: each row in its own unit of work, parse -> match -> act.
+
+A failure rolls that one mail back and marks it failed with the reason; the bytes stay for
+`intake inbound replay`. Processing the same row again (a replay) gives the same outcome:
+topics are unique per mail and position, absences per mail, and nothing here sends mail.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import one_line
+from bot.listening import automatic, topics
+from bot.listening.match import Directory, KnownContact, KnownRequest, Match, match
+from db.inbound import claim_next
+from db.models import Contact, Department, InboundMessage, OutboxMessage, Request, RequestRound
+from parsers import ParseOptions, ParseResult, parse_message
+from parsers.authres import verdict
+
+log = logging.getLogger("intake.listening")
+
+#: row status per parser kind for an accepted mail
+_STATUS = {"topics": "processed", "no_topics": "processed", "auto_reply": "auto_reply",
+           "bounce": "bounce", "unrecognized": "unrecognized"}
+
+
+@dataclass(frozen=True)
+class ListenSettings:
+    options: ParseOptions
+    #: the municipality's own server's authserv-id in Authentication-Results; "" = no check
+    authserv_id: str = ""
+
+
+@dataclass
+class ProcessReport:
+    processed: int = 0
+    topics: int = 0
+    failed: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    def count(self, status: str) -> None:
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+
+
+class DbDirectory(Directory):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def contact(self, email: str) -> KnownContact | None:
+        row = self.session.execute(
+            select(Contact, Department).join(Department, Contact.department_id == Department.id)
+            .where(Contact.email == email)).first()
+        if row is None:
+            return None
+        contact, department = row
+        return KnownContact(contact.id, contact.email, department.id, department.name,
+                            contact.active and department.active)
+
+    def _known(self, request: Request, outbox: OutboxMessage | None = None) -> KnownRequest:
+        department = self.session.get(Department, request.department_id)
+        return KnownRequest(request.id, request.department_id,
+                            department.name if department else "?", request.tag,
+                            outbox.id if outbox else None, outbox.kind if outbox else None)
+
+    def request_by_message_ids(self, message_ids: Sequence[str]) -> KnownRequest | None:
+        rows = {o.message_id: o for o in self.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.message_id.in_(list(message_ids)),
+                                        OutboxMessage.request_id.is_not(None)))}
+        for message_id in message_ids:  # the nearest ancestor first
+            outbox = rows.get(message_id)
+            if outbox is not None and outbox.request_id is not None:
+                request = self.session.get(Request, outbox.request_id)
+                if request is not None:
+                    return self._known(request, outbox)
+        # a request's own Message-ID (its outbox row may have been purged)
+        request = self.session.scalar(select(Request).where(
+            Request.message_id.in_(list(message_ids))).limit(1))
+        return self._known(request) if request is not None else None
+
+    def request_by_tag(self, code: str) -> KnownRequest | None:
+        request = self.session.scalar(select(Request).where(Request.tag == code))
+        return self._known(request) if request is not None else None
+
+    def open_request(self, department_id: int) -> KnownRequest | None:
+        request = self.session.scalar(
+            select(Request).join(RequestRound).where(Request.department_id == department_id)
+            .order_by(RequestRound.month.desc(), Request.id.desc()).limit(1))
+        return self._known(request) if request is not None else None
+
+
+def thread_ids(result: ParseResult) -> list[str]:
+    """In-Reply-To first, then References from the newest to the oldest."""
+    ids: list[str] = []
+    for value in (result.in_reply_to, *reversed(result.references)):
+        if value and value not in ids:
+            ids.append(value)
+    return ids
+
+
+def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
+                now: datetime) -> str:
+    """Parse, match and act on one stored mail; returns its new status. Never commits."""
+    options = replace(settings.options, fallback_today=now.date())
+    result = parse_message(row.raw, options)
+    row.kind = result.kind
+    row.automatic = result.automatic or result.kind in ("auto_reply", "bounce")
+    row.from_address = (result.from_address or "")[:320] or None
+    row.subject = result.subject[:2000] if result.subject else None
+    row.parsed = json.loads(json.dumps(result.to_json_dict(f"inbound:{row.id}"),
+                                       ensure_ascii=False))
+    row.error = None
+
+    if result.kind == "bounce":
+        return _bounce(session, row, result, now)
+
+    auth = verdict(row.raw, settings.authserv_id)
+    tag = result.subject_tag
+    found = match(sender=result.from_address, thread_ids=thread_ids(result),
+                  tag_code=tag.code if tag else None, auth_failures=auth.failed,
+                  directory=DbDirectory(session))
+    row.matched_by = found.matched_by
+    row.contact_id = found.contact.id if found.contact else None
+    row.request_id = found.request.id if found.request else None
+
+    if result.kind == "auto_reply":
+        if found.contact is not None and found.accepted and result.absent_until is not None:
+            contact = session.get(Contact, found.contact.id)
+            assert contact is not None
+            automatic.record_absence(session, contact, row, result.absent_until, now)
+        return "auto_reply"
+    if not found.accepted:
+        row.error = found.quarantine
+        log.warning("mail %s from %s set aside: %s", row.id, result.from_address or "?",
+                    found.quarantine)
+        return "quarantined"
+    return _accepted(session, row, result, found, now)
+
+
+def _accepted(session: Session, row: InboundMessage, result: ParseResult, found: Match,
+              now: datetime) -> str:
+    assert found.contact is not None
+    request = session.get(Request, found.request.id) if found.request else None
+    if result.kind == "topics":
+        stored = topics.store_topics(session, row, result,
+                                     department_id=found.contact.department_id,
+                                     contact_id=found.contact.id,
+                                     request_id=request.id if request else None, now=now)
+        topics.store_attachments(session, row, result, stored, now)
+        if request is not None:
+            request.status = "answered"
+            request.answered_at = request.answered_at or now
+    elif result.kind == "no_topics" and request is not None:
+        if request.status != "answered":  # topics sent earlier in the round still count
+            request.status = "no_topics"
+        request.answered_at = request.answered_at or now
+    return _STATUS[result.kind]
+
+
+def _bounce(session: Session, row: InboundMessage, result: ParseResult, now: datetime) -> str:
+    returned = [i for i in (result.returned_message_id, *thread_ids(result)) if i]
+    contact, outbox = automatic.bounced_contact(session, returned_ids=returned,
+                                                recipients=result.bounced_recipients)
+    row.matched_by = "thread" if outbox is not None else "sender" if contact else "none"
+    if contact is None:
+        row.error = "Unzustellbar-Meldung, die zu keiner Mail des Bots passt"
+        return "bounce"
+    row.contact_id = contact.id
+    row.request_id = outbox.request_id if outbox else None
+    if result.bounce_permanent:
+        reason = one_line(result.reply_text)[:300] or "unzustellbar"
+        automatic.mark_bounced(contact, reason, now)
+        row.error = f"{contact.email} ist unzustellbar"
+    else:
+        row.error = f"vorübergehend nicht zustellbar an {contact.email}"
+    return "bounce"
+
+
+def process_pending(sessions: sessionmaker[Session], settings: ListenSettings,
+                    now: Callable[[], datetime], *, statuses: Sequence[str] = ("new",),
+                    only_ids: Sequence[int] | None = None,
+                    limit: int | None = None) -> ProcessReport:
+    """Process waiting rows, one transaction each, until none is left (or `limit`)."""
+    report = ProcessReport()
+    last_id = 0
+    while limit is None or report.processed + report.failed < limit:
+        with sessions() as session:
+            session.begin()
+            if only_ids is not None:
+                remaining = [i for i in only_ids if i > last_id]
+                if not remaining:
+                    break
+                row = session.scalar(select(InboundMessage).where(
+                    InboundMessage.id == min(remaining)).with_for_update(skip_locked=True))
+                last_id = min(remaining)
+                if row is None:
+                    session.rollback()
+                    continue
+            else:
+                row = claim_next(session, statuses, after_id=last_id)
+                if row is None:
+                    break
+                last_id = row.id
+            row_id = row.id
+            try:
+                status = process_one(session, row, settings, now())
+                row.status = status
+                row.processed_at = now()
+                row.attempts += 1
+                session.commit()
+            except Exception as exc:
+                session.rollback()
+                log.exception("mail %s could not be processed", row_id)
+                _mark_failed(sessions, row_id, exc)
+                report.failed += 1
+                report.count("failed")
+                continue
+        report.processed += 1
+        report.count(status)
+        if status == "processed" and row.kind == "topics":
+            report.topics += len(row.parsed["topics"]) if row.parsed else 0
+    return report
+
+
+def _mark_failed(sessions: sessionmaker[Session], row_id: int, exc: BaseException) -> None:
+    with sessions.begin() as session:
+        row = session.get(InboundMessage, row_id)
+        if row is not None:
+            row.status = "failed"
+            row.attempts += 1
+            row.error = f"{type(exc).__name__}: {one_line(exc)}"[:2000]

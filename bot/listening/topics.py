@@ -1,0 +1,144 @@
+"""Storing the topics of one accepted reply, with their attachments.
+
+Idempotent per mail: a topic is unique by (mail, position), so processing the same stored
+mail again (a replay after a fix) updates those topics instead of adding new ones, and
+records every changed field in the topic's history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from db.models import Attachment, Blob, InboundMessage, Topic, TopicChange
+from parsers import ParseResult
+from parsers import Topic as ParsedTopic
+
+#: the topic columns each contract field is stored in
+FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
+    "what": ("what",),
+    "when": ("when_text", "when_start", "when_end", "when_time"),
+    "where": ("where",),
+    "who": ("who",),
+    "how_many": ("how_many_text", "how_many_min", "how_many_max"),
+    "quote": ("quote",),
+}
+
+
+def field_values(parsed: ParsedTopic) -> dict[str, dict[str, Any]]:
+    """The parsed topic as column values per contract field (None values for blanks)."""
+    when = parsed.when
+    many = parsed.how_many
+    return {
+        "what": {"what": parsed.what},
+        "when": {"when_text": when.text if when else None,
+                 "when_start": when.start if when else None,
+                 "when_end": when.end if when else None,
+                 "when_time": when.time if when else None},
+        "where": {"where": parsed.where},
+        "who": {"who": parsed.who},
+        "how_many": {"how_many_text": many.text if many else None,
+                     "how_many_min": many.min if many else None,
+                     "how_many_max": many.max if many else None},
+        "quote": {"quote": parsed.quote},
+    }
+
+
+def snapshot(topic: Topic, field: str) -> dict[str, Any] | None:
+    """One field of a stored topic as JSON-safe values (for the history)."""
+    values = {column: getattr(topic, column) for column in FIELD_COLUMNS[field]}
+    if all(v is None for v in values.values()):
+        return None
+    return {k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in values.items()}
+
+
+def status_of(missing: list[str]) -> str:
+    return "incomplete" if missing else "complete"
+
+
+def store_topics(session: Session, inbound: InboundMessage, result: ParseResult, *,
+                 department_id: int, contact_id: int | None, request_id: int | None,
+                 now: datetime) -> list[Topic]:
+    existing = {t.position: t for t in session.scalars(
+        select(Topic).where(Topic.inbound_id == inbound.id))}
+    stored: list[Topic] = []
+    for position, parsed in enumerate(result.topics):
+        values = field_values(parsed)
+        topic = existing.pop(position, None)
+        if topic is None:
+            topic = Topic(inbound_id=inbound.id, position=position, department_id=department_id,
+                          contact_id=contact_id, request_id=request_id, created_at=now,
+                          updated_at=now, missing=list(parsed.missing),
+                          status=status_of(list(parsed.missing)))
+            for columns in values.values():
+                for column, value in columns.items():
+                    setattr(topic, column, value)
+            session.add(topic)
+        else:
+            update_fields(session, topic, values, inbound_id=inbound.id, now=now)
+            topic.missing = list(parsed.missing)
+            topic.status = status_of(topic.missing)
+        stored.append(topic)
+    for leftover in existing.values():  # a replay found fewer topics than before
+        leftover.status = "withdrawn"
+        leftover.updated_at = now
+    session.flush()
+    return stored
+
+
+def update_fields(session: Session, topic: Topic, values: dict[str, dict[str, Any]], *,
+                  inbound_id: int | None, now: datetime) -> list[str]:
+    """Set the given fields, keeping what they were in the history; the changed fields."""
+    changed: list[str] = []
+    for field, columns in values.items():
+        before = snapshot(topic, field)
+        for column, value in columns.items():
+            setattr(topic, column, value)
+        after = snapshot(topic, field)
+        if before != after:
+            changed.append(field)
+            session.add(TopicChange(topic_id=topic.id, inbound_id=inbound_id, field=field,
+                                    old_value=before, new_value=after, changed_at=now))
+    if changed:
+        topic.updated_at = now
+    return changed
+
+
+def store_attachments(session: Session, inbound: InboundMessage, result: ParseResult,
+                      topics: list[Topic], now: datetime) -> int:
+    """Each real attachment once per mail, its bytes once per content (`blobs`). A file
+    belongs to the topic whose `Bilder:` line names it, unnamed files to the first topic."""
+    if session.scalar(select(Attachment.id).where(Attachment.inbound_id == inbound.id)):
+        return 0  # stored by an earlier run of this mail
+    owner: dict[str, Topic] = {}
+    for topic, parsed in zip(topics, result.topics, strict=False):
+        for name in parsed.attachments:
+            owner.setdefault(name, topic)
+    count = 0
+    for attachment in result.attachments:
+        digest: str | None = None
+        if not attachment.truncated and attachment.content:
+            digest = hashlib.sha256(attachment.content).hexdigest()
+            _store_blob(session, digest, attachment.content, now)
+        holder = owner.get(attachment.filename) or (topics[0] if topics else None)
+        session.add(Attachment(inbound_id=inbound.id, topic_id=holder.id if holder else None,
+                               filename=attachment.filename[:255],
+                               content_type=attachment.content_type[:255],
+                               size=attachment.size, sha256=digest, data=None, created_at=now))
+        count += 1
+    return count
+
+
+def _store_blob(session: Session, digest: str, content: bytes, now: datetime) -> None:
+    if session.get(Blob, digest) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(Blob(sha256=digest, size=len(content), data=content, created_at=now))
+    except IntegrityError:  # a concurrent worker stored the same file a moment ago
+        pass
