@@ -520,6 +520,7 @@ SECTION_HELP: dict[str, str] = {
     "contacts": "The contacts file (one contact per department, with deputies).",
     "schedule": "When the bot asks, reminds, asks back and reports.",
     "templates": "Mail texts and the labels of the fill-in template.",
+    "inbound": "Received mail: size limit, and whose authentication results to trust.",
     "logging": "Logging.",
 }
 
