@@ -243,9 +243,25 @@ class Mailbox:
         if not wanted:
             return
         with self._errors(f"move to {folder!r}"):
-            if self.client.has_capability("MOVE"):
-                self.client.move(wanted, folder)
-                return
+            for attempt in range(3):
+                try:
+                    self._move(wanted, folder)
+                    return
+                except IMAPClientError as exc:
+                    if "EXPUNGEISSUED" not in str(exc) or attempt == 2:
+                        raise
+                # Another session (a second poller) moved some of them a moment ago, and the
+                # server refuses the whole command: learn of its expunges, move the rest.
+                self.client.noop()
+                here = set(self.client.search(["NOT", "DELETED"]))
+                wanted = [uid for uid in wanted if uid in here]
+                if not wanted:
+                    return
+
+    def _move(self, wanted: list[int], folder: str) -> None:
+        if self.client.has_capability("MOVE"):
+            self.client.move(wanted, folder)
+        else:
             self.client.copy(wanted, folder)
             self.client.add_flags(wanted, [b"\\Deleted"])
             if self.client.has_capability("UIDPLUS"):
