@@ -24,6 +24,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 #: no German state has more than a handful of days off in a row; this bounds every search
 #: loop so that a bad holiday table cannot make the scheduler spin for ever
 _MAX_SEARCH_DAYS = 60
+_ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 @lru_cache(maxsize=64)
@@ -182,6 +183,26 @@ def next_request_time(after: datetime, tz: ZoneInfo, state: str, request_time: s
     if _utc(moment) > _utc(after):
         return moment
     return request_time_for(next_month(month), tz, state, request_time)
+
+
+def first_request_time(known_since: datetime | None, now: datetime, tz: ZoneInfo, state: str,
+                       request_time: str = "08:00") -> datetime:
+    """When a bot that never opened a round sends its first requests.
+
+    At a regular request time, never in the middle of a month: the first one at or after
+    `known_since` (when the departments came into the database; None: not yet, i.e. now)
+    if that is today or still ahead, else the next one after `now`. So a bot set up on
+    30 December starts on the first working day of January, not at once with a round
+    "for December" that January's would follow days later; one set up before 08:00 on the
+    first working day starts at 08:00, and one that was down at its first round's time
+    waits for the next month rather than start late into a month.
+    """
+    _require_aware(now, "now")
+    start = known_since if known_since is not None else now
+    first = next_request_time(start - _ONE_MICROSECOND, tz, state, request_time)
+    if local_date(first, tz) >= local_date(now, tz):
+        return first
+    return next_request_time(now, tz, state, request_time)
 
 
 # --- the weekly digest ---------------------------------------------------------------------

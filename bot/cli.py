@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import sys
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, NoReturn
@@ -184,13 +186,18 @@ def contacts_check(app: App, file: Path | None) -> None:
 
 
 @contacts.command("sync")
+@click.option("--yes", "confirmed", is_flag=True,
+              help="also when the file deactivates more than half of the departments")
 @pass_app
-def contacts_sync(app: App) -> None:
-    """Bring the database in line with the contacts file (removed contacts are deactivated)."""
+def contacts_sync(app: App, confirmed: bool) -> None:
+    """Bring the database in line with the contacts file (removed contacts are deactivated).
+
+    A file that would deactivate more than half of the active departments is refused
+    (a wrong or truncated file, usually); --yes confirms such a change."""
     from bot.usecases import sync_contacts_file
 
     app.require_schema()
-    summary = sync_contacts_file(app)
+    summary = sync_contacts_file(app, confirmed=confirmed)
     click.echo(f"added {len(summary.added)}, updated {len(summary.updated)}, "
                f"deactivated {len(summary.deactivated)}, reactivated {len(summary.reactivated)}")
 
@@ -236,30 +243,74 @@ def _deliver(app: App) -> None:
                         f"`intake outbox` or `intake run`)")
 
 
+class RoundProgress:
+    """'requests: 500/3000 queued' on stderr every EVERY departments or SECONDS seconds, so
+    a round of thousands does not look hung; a short round prints nothing."""
+
+    EVERY = 500
+    SECONDS = 5.0
+
+    def __init__(self, verb: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self.verb = verb
+        self.clock = clock
+        self.last = clock()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self.clock()
+        if done < total and (done % self.EVERY == 0 or now - self.last >= self.SECONDS):
+            click.echo(f"requests: {done}/{total} {self.verb}", err=True)
+            self.last = now
+
+
 @cli.command("send-requests")
 @click.option("--month", metavar="YYYY-MM", help="the round's month (default: the current one)")
 @click.option("--only", "only", metavar="DEPARTMENT", help="only this department")
 @click.option("--dry-run", is_flag=True, help="show what would be sent; send nothing")
+@click.option("--yes", "confirmed", is_flag=True,
+              help="sync the contacts file even if it deactivates more than half of the "
+                   "departments")
+@click.option("--force", is_flag=True, help="open the round of a month that is over")
 @pass_app
-def send_requests(app: App, month: str | None, only: str | None, dry_run: bool) -> None:
-    """Open the month's request round and send every active contact its request."""
+def send_requests(app: App, month: str | None, only: str | None, dry_run: bool,
+                  confirmed: bool, force: bool) -> None:
+    """Open the month's request round and send every active contact its request.
+
+    Without --month it is the current month's round, also on its last days (you asked for
+    it; a note says when the next month's round follows). A month that is over needs
+    --force. A department that cannot be asked is named at the end (exit status 1); the
+    others are asked all the same."""
+    from bot.rounds import next_round_note
     from bot.rounds import send_requests as run_round
 
     _configure_logging(app)
     app.require_schema()
-    result = run_round(app, month, only, dry_run)
+    progress = RoundProgress("prepared" if dry_run else "queued")
+    result = run_round(app, month, only, dry_run, confirmed=confirmed, force=force,
+                       progress=progress)
     deadline = result.deadline.isoformat() if result.deadline else "-"
-    if dry_run:
-        for mail in result.queued:
-            click.echo(f"--- would send to {mail.to_address} ({mail.department})")
-            click.echo(f"Subject: {mail.subject}\n")
-            click.echo(mail.text)
-        click.echo(f"round {result.month} (reply by {deadline}): {len(result.queued)} request(s) "
-                   f"would be sent, {len(result.already)} already asked; nothing was changed")
-        return
-    click.echo(f"round {result.month} (reply by {deadline}): {len(result.queued)} request(s) "
-               f"queued, {len(result.already)} already had theirs")
-    _deliver(app)
+    note = next_round_note(app, result)
+    try:
+        if dry_run:
+            for mail in result.queued:
+                click.echo(f"--- would send to {mail.to_address} ({mail.department})")
+                click.echo(f"Subject: {mail.subject}\n")
+                click.echo(mail.text)
+            click.echo(f"round {result.month} (reply by {deadline}): {len(result.queued)} "
+                       f"request(s) would be sent, {len(result.already)} already asked; "
+                       f"nothing was changed")
+        else:
+            click.echo(f"round {result.month} (reply by {deadline}): {len(result.queued)} "
+                       f"request(s) queued, {len(result.already)} already had theirs")
+        if note:
+            click.echo(note)
+        if not dry_run:
+            _deliver(app)
+    finally:
+        for problem in result.failed:
+            click.echo(f"intake: {problem.department} ({problem.address}) not asked: "
+                       f"{problem.reason}", err=True)
+    if result.failed:
+        sys.exit(1)
 
 
 @cli.command()
@@ -287,13 +338,13 @@ def followups(app: App, dry_run: bool) -> None:
         _deliver(app)
 
 
-@cli.command()
+@cli.command(short_help="Build the officer's weekly digest (not available yet).")
 @click.option("--send", is_flag=True, help="mail the digest to the officer")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=Path),
               metavar="FILE.html", help="write the digest's HTML to this file")
 @click.option("--week", metavar="YYYY-Www", help="the ISO week (default: the current one)")
 def digest(send: bool, preview: Path | None, week: str | None) -> None:
-    """Build the officer's digest for the week."""
+    """Build the officer's digest for the week (not available yet)."""
     _not_implemented("digest")
 
 
@@ -314,11 +365,11 @@ def topics_list(fmt: str, date_from: str | None, date_to: str | None, department
     _not_implemented("topics list")
 
 
-@topics.command("export")
+@topics.command("export", short_help="The year's plan as a file (not available yet).")
 @click.option("--format", "fmt", type=click.Choice(["ics", "csv"]), required=True)
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def topics_export(fmt: str, out: Path) -> None:
-    """Write the annual overview as a calendar file or spreadsheet."""
+    """Write the annual overview as a calendar file or spreadsheet (not available yet)."""
     _not_implemented("topics export")
 
 
@@ -342,16 +393,10 @@ def outbox(app: App, retry_failed: bool) -> None:
         problem = deliver_outbox(app).connection_error
     except UserError as exc:  # e.g. the SMTP password is not set
         problem = str(exc)
-    tz = app.tz
     with app.sessions() as session:
         rows = box.listing(session)
         counts = box.summary(session)
-    for row in rows:
-        when = row.sent_at if row.status == "sent" else row.next_attempt_at
-        stamp = when.astimezone(tz).strftime("%Y-%m-%d %H:%M") if when else "-"
-        line = f"{row.status:8} {stamp}  {row.kind:9} {row.to_address}  {row.subject}"
-        if row.status != "sent" and row.last_error:
-            line += f"\n         last error (attempt {row.attempts}): {row.last_error}"
+    for line in box.listing_lines(rows, app.tz):
         click.echo(line)
     click.echo(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "empty")
     if problem:
@@ -369,9 +414,9 @@ def run(app: App) -> None:
     run_daemon(app)
 
 
-@cli.command()
+@cli.command(short_help="The whole cycle, no servers needed (not available yet).")
 def demo() -> None:
-    """The whole cycle on an embedded default, no servers to set up."""
+    """The whole cycle on an embedded default, no servers to set up (not available yet)."""
     _not_implemented("demo")
 
 

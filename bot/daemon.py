@@ -33,7 +33,8 @@ from bot import calendar
 from bot.app import App
 from bot.errors import UserError, one_line
 
-log = logging.getLogger(__name__)
+#: every line says "intake: ...": the admin knows the program, not its modules
+log = logging.getLogger("intake")
 
 OUTBOX_SECONDS = 30
 REMINDER_MINUTES = 15
@@ -152,8 +153,8 @@ class UseCaseJob:
         if func is None:
             if not self._missing_reported:
                 self._missing_reported = True
-                log.warning("intake run: %s is not available (bot.usecases.%s is missing); "
-                            "skipping it", self.description, self.function)
+                log.warning("%s is not available yet; skipping it", self.description)
+                log.debug("no use case %s", self.function)
             return None
         return func  # type: ignore[no-any-return]
 
@@ -164,9 +165,9 @@ class UseCaseJob:
                 func(self.app)
         except UserError as exc:
             # the admin can fix it (login refused, bad contacts file): no traceback
-            log.error("intake run: %s failed: %s", self.description, one_line(exc))
+            log.error("%s failed: %s", self.description, one_line(exc))
         except Exception as exc:
-            log.exception("intake run: %s failed: %s: %s", self.description,
+            log.exception("%s failed: %s: %s", self.description,
                           type(exc).__name__, one_line(exc))
 
     def __repr__(self) -> str:
@@ -233,7 +234,7 @@ def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
     previous: dict[int, Any] = {}
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info("intake run: %s received; stopping after the running jobs (send it again "
+        log.info("%s received; stopping after the running jobs (send it again "
                  "to stop at once)", signal.Signals(signum).name)
         stop.set()
 
@@ -252,6 +253,38 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z") if moment else "none"
 
 
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+def spelled_out(moment: datetime, tz: ZoneInfo) -> str:
+    """'Monday, 4 January 2027 at 08:00' (local time; no locale needed)."""
+    local = moment.astimezone(tz)
+    return (f"{_WEEKDAYS[local.weekday()]}, {local.day} {_MONTHS[local.month - 1]} "
+            f"{local.year} at {local:%H:%M}")
+
+
+def _announce_first_round(app: App) -> None:
+    """On a database that never had a round, say in one line when the first one goes out:
+    nobody is asked at once on the first start (see calendar.first_request_time)."""
+    from bot.usecases import first_round_time
+
+    try:
+        moment = first_round_time(app)
+    except Exception as exc:  # the catch-up below reports what is wrong, with its context
+        log.debug("first round unknown: %s", one_line(exc))
+        return
+    if moment is None:
+        return
+    if moment.astimezone(UTC) <= app.now().astimezone(UTC):
+        log.info("first start: the first request round (%s) goes out now",
+                 calendar.month_of(moment, app.tz))
+    else:
+        log.info("first start: the first request round will go out on %s",
+                 spelled_out(moment, app.tz))
+
+
 def run_daemon(app: App, stop_event: threading.Event | None = None) -> None:
     """Run the scheduler until SIGTERM/SIGINT (main thread only) or until `stop_event` is set.
 
@@ -267,18 +300,19 @@ def run_daemon(app: App, stop_event: threading.Event | None = None) -> None:
     try:
         # the signal handlers only set `stop`, so a signal during the catch-up lets the
         # running use case finish and the scheduler is then never started
-        log.info("intake run: catching up (monthly requests, weekly digest)")
+        _announce_first_round(app)
+        log.info("catching up (monthly requests, weekly digest)")
         jobs["monthly-requests"]()
         jobs["weekly-digest"]()
         if stop.is_set():
-            log.info("intake run: stopped before the scheduler started")
+            log.info("stopped before the scheduler started")
             return
         scheduler = build_scheduler(app, jobs)
         scheduler.start()
         try:
             requests_job = scheduler.get_job("monthly-requests")
             digest_job = scheduler.get_job("weekly-digest")
-            log.info("intake run: started (next requests: %s, next digest: %s)",
+            log.info("scheduler started (next requests: %s, next digest: %s)",
                      _when(requests_job.next_run_time if requests_job else None),
                      _when(digest_job.next_run_time if digest_job else None))
             # a timeout keeps the wait responsive to signals on every platform
@@ -287,8 +321,8 @@ def run_daemon(app: App, stop_event: threading.Event | None = None) -> None:
         finally:
             # from here on a second SIGINT/SIGTERM has its default effect: stop at once
             restore()
-            log.info("intake run: stopping; waiting for running jobs to finish")
+            log.info("stopping; waiting for running jobs to finish")
             scheduler.shutdown(wait=True)
-            log.info("intake run: stopped")
+            log.info("stopped")
     finally:
         restore()

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import ConnectionProblem, DeliveryError
 from db.models import OutboxMessage
 
-log = logging.getLogger(__name__)
+#: every line says "intake: ...": the admin knows the program, not its modules
+log = logging.getLogger("intake")
 
 LEASE = timedelta(minutes=10)
 FIRST_RETRY = timedelta(minutes=1)
@@ -184,13 +186,14 @@ def _deliver_one(sessions: sessionmaker[Session], transport: Transport, sender: 
     except DeliveryError as exc:
         error = str(exc)[:2000]
         if not exc.transient:
-            _set(sessions, mail.id, status="failed", last_error=error)
+            # next_attempt_at keeps when it failed (`intake outbox` shows it)
+            _set(sessions, mail.id, status="failed", next_attempt_at=now, last_error=error)
             report.failed += 1
             log.error("outbox: mail %s to %s failed for good: %s", mail.message_id,
                       mail.to_address, exc)
         elif mail.attempts >= MAX_ATTEMPTS:
             error = f"gave up after {mail.attempts} attempts: {exc}"[:2000]
-            _set(sessions, mail.id, status="failed", last_error=error)
+            _set(sessions, mail.id, status="failed", next_attempt_at=now, last_error=error)
             report.failed += 1
             log.error("outbox: mail %s to %s: %s", mail.message_id, mail.to_address, error)
         else:
@@ -245,3 +248,17 @@ def listing(session: Session, limit: int = 50) -> list[OutboxMessage]:
         select(OutboxMessage).where(OutboxMessage.status == "sent")
         .order_by(OutboxMessage.sent_at.desc()).limit(max(0, limit - len(pending)))))
     return pending + sent
+
+
+def listing_lines(rows: list[OutboxMessage], tz: ZoneInfo) -> list[str]:
+    """`intake outbox`: one format for every row (local time with zone, attempts n/max),
+    the last error indented below a row that has one."""
+    lines = [f"{'STATUS':8} {'TIME':21} {'KIND':9} {'TRIES':>5}  TO  SUBJECT"]
+    for row in rows:
+        when = row.sent_at if row.status == "sent" else row.next_attempt_at
+        stamp = when.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if when else "-"
+        lines.append(f"{row.status:8} {stamp:21} {row.kind:9} "
+                     f"{f'{row.attempts}/{MAX_ATTEMPTS}':>5}  {row.to_address}  {row.subject}")
+        if row.status != "sent" and row.last_error:
+            lines.append(f"{'':8} last error: {row.last_error}")
+    return lines

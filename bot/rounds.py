@@ -8,24 +8,33 @@ processes at once can therefore never queue a contact two requests for one round
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot import calendar
 from bot.app import App
-from bot.errors import UserError
+from bot.contacts import ContactEntry
+from bot.errors import UserError, one_line
 from bot.german import long_date, month_label, short_date
 from bot.mailer import build_mail, new_message_id, new_tag, subject_tag
 from bot.outbox import enqueue
-from db.contacts import active_primary_contacts
+from db.contacts import (
+    MassDeactivation,
+    SyncSummary,
+    active_primary_contacts,
+    sync_contacts_retrying,
+)
 from db.models import Contact, Department, OutboxMessage, Request, RequestRound
 from mailtemplates import RenderedMail, TemplateError, TemplateRenderer, template_block
 
-log = logging.getLogger(__name__)
+#: every line says "intake: ...": the admin knows the program, not its modules
+log = logging.getLogger("intake")
 
 
 class AlreadyQueued(Exception):
@@ -41,12 +50,46 @@ class PlannedMail:
     kind: str = "request"
 
 
+@dataclass(frozen=True)
+class NotAsked:
+    """A department the round could not ask, and why (one line)."""
+
+    department: str
+    address: str
+    reason: str
+
+
 @dataclass
 class RoundResult:
     month: str
     deadline: date | None
     queued: list[PlannedMail] = field(default_factory=list)
     already: list[str] = field(default_factory=list)  # departments that had their request
+    failed: list[NotAsked] = field(default_factory=list)
+
+
+#: called after each department of a round with (departments done, departments in all)
+Progress = Callable[[int, int], None]
+
+
+class SyncRefused(UserError):
+    """The contacts sync would deactivate more than half of the departments; nothing changed."""
+
+
+def sync_contacts_checked(app: App, session: Session, entries: Sequence[ContactEntry],
+                          now: datetime, confirmed: bool, confirm_hint: str) -> SyncSummary:
+    """Sync the contacts file into the session; a sync that would deactivate more than half
+    of the active departments is refused (SyncRefused) unless `confirmed`."""
+    try:
+        return sync_contacts_retrying(session, entries, now, confirmed=confirmed)
+    except MassDeactivation as exc:
+        shown = ", ".join(exc.names[:5]) + (f" and {len(exc.names) - 5} more"
+                                            if len(exc.names) > 5 else "")
+        path = app.settings.resolve_path(app.settings.contacts.file)
+        raise SyncRefused(f"{path}: this file would deactivate {len(exc.names)} of "
+                          f"{exc.active} active departments ({shown}); nothing was changed. "
+                          f"Is it the right, complete file? If the change is intended, "
+                          f"{confirm_hint}") from None
 
 
 def check_month(month: str) -> str:
@@ -79,18 +122,21 @@ def the_block(app: App) -> str:
     return template_block([(f, labels[f][0]) for f in labels], t.block_start, t.block_end)
 
 
-def check_templates(app: App) -> str:
-    """Render the request and the reminder with sample values: a broken override template
-    or a bad label shows up in `intake check`, not in the middle of a round."""
-    mails = renderer(app)
-    sample: dict[str, object] = {
+def _sample_context(app: App) -> dict[str, object]:
+    return {
         "contact_salutation": "Frau Muster", "contact_name": "Erika Muster",
-        "department": "Bauamt", "sender_name": app.settings.mail.from_name,
-        "organisation": app.settings.mail.organisation,
+        "department": "Bauamt", **_sender_context(app),
         "subject_tag": subject_tag("2027-01", "K7Q2"), "month_label": "Januar 2027",
         "deadline": "Montag, 18. Januar 2027", "template_block": the_block(app),
         "original_date": "4. Januar 2027",
     }
+
+
+def check_templates(app: App) -> str:
+    """Render the request and the reminder with sample values: a broken override template
+    or a bad label shows up in `intake check`, not in the middle of a round."""
+    mails = renderer(app)
+    sample = _sample_context(app)
     for name in ("request", "reminder"):
         render(mails, name, sample)
     where = app.settings.templates.directory or "built-in"
@@ -126,30 +172,54 @@ def _unused_tag(taken: set[str]) -> str:
     raise RuntimeError("no free subject tag")  # 31**6 tags: not reachable in practice
 
 
+def _sender_context(app: App) -> dict[str, object]:
+    """Who signs, and whom to ask about the topics (the social-media officer)."""
+    return {
+        "sender_name": app.settings.mail.from_name,
+        "organisation": app.settings.mail.organisation,
+        "officer_name": app.settings.officer.name,
+        "officer_email": app.settings.officer.email,
+    }
+
+
 def _contact_context(app: App, contact: Contact, department: str, tag: str) -> dict[str, object]:
     return {
         "contact_salutation": contact.salutation or "",
         "contact_name": contact.name or "",
         "department": department,
-        "sender_name": app.settings.mail.from_name,
-        "organisation": app.settings.mail.organisation,
+        **_sender_context(app),
         "subject_tag": tag,
     }
 
 
+def month_is_over(month: str, now: datetime, tz: ZoneInfo) -> bool:
+    return month < calendar.month_of(now, tz)
+
+
+def any_round(session: Session) -> bool:
+    """Whether a round was ever opened (the first one goes out at a regular time)."""
+    return session.scalar(select(RequestRound.id).limit(1)) is not None
+
+
 def send_requests(app: App, month: str | None = None, only: str | None = None,
-                  dry_run: bool = False) -> RoundResult:
+                  dry_run: bool = False, *, confirmed: bool = False, force: bool = False,
+                  progress: Progress | None = None) -> RoundResult:
     """Open the round and queue one request per active contact (not yet sent ones only).
 
-    The contacts file is synced first, so the round asks exactly who the file names today.
-    With dry_run the same code runs in a transaction that is rolled back at the end: what
-    it shows is exactly what would have been queued.
-    """
-    from db.contacts import sync_contacts_retrying
+    The contacts file is synced first, so the round asks exactly who the file names today
+    (a sync that would deactivate more than half of the departments needs `confirmed`).
+    A month that is over needs `force`. With dry_run the same code runs in a transaction
+    that is rolled back at the end: what it shows is exactly what would have been queued.
 
+    One department's problem (its mail cannot be rendered, built or queued) does not stop
+    the round: the others are asked, and the result names it in `failed`.
+    """
     now = app.now()
     tz, state = app.tz, app.settings.schedule.state
     month = check_month(month) if month else calendar.month_of(now, tz)
+    if month_is_over(month, now, tz) and not force:
+        raise UserError(f"--month {month}: that month is over, and its requests would ask "
+                        f"for a past month; add --force to open its round anyway")
     # The deadline counts from when the month's requests go out: a round opened early (a
     # backfill, --month ahead) still gives the colleagues their full reply time.
     sending = max(now, calendar.request_time_for(month, tz, state, app.settings.schedule
@@ -165,6 +235,8 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
     result = RoundResult(month=month, deadline=None)
     mails = renderer(app)
     block = the_block(app)
+    # a broken template fails every department alike: say so once, before anything changes
+    render(mails, "request", _sample_context(app))
 
     session = app.sessions()
 
@@ -174,7 +246,9 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
             session.commit()
 
     try:
-        sync_contacts_retrying(session, entries, now)
+        sync_contacts_checked(app, session, entries, now, confirmed,
+                              "run `intake send-requests --yes` (or `intake contacts sync "
+                              "--yes` first)")
         checkpoint()
         rnd = _get_or_open_round(session, month, now, deadline)
         result.deadline = rnd.deadline
@@ -183,23 +257,57 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
         if only:
             contacts = [c for c in contacts if c.department.name.casefold() == only.casefold()]
         taken = set(session.scalars(select(Request.tag)))
-        for contact in contacts:
-            department = contact.department.name
+        for position, contact in enumerate(contacts, 1):
+            department, address = contact.department.name, contact.email
             try:
-                planned = _queue_request(app, session, mails, block, rnd, contact, now,
-                                         taken)
+                # a savepoint per department: its failure undoes its own rows only (in a
+                # dry run, too, where everything shares one transaction)
+                with session.begin_nested():
+                    planned = _queue_request(app, session, mails, block, rnd, contact, now,
+                                             taken)
                 checkpoint()
             except (IntegrityError, AlreadyQueued):  # a concurrent run queued it first
-                session.rollback()
-                planned = None
-            if planned is None:
+                if not dry_run:
+                    session.rollback()
                 result.already.append(department)
+            except (OperationalError, InterfaceError):
+                raise  # the database itself: no other department would fare better
+            except Exception as exc:
+                if not dry_run:
+                    session.rollback()
+                log.debug("request to %s (%s) not queued", department, address,
+                          exc_info=True)
+                reason = str(exc) if isinstance(exc, UserError) else (
+                    f"{type(exc).__name__}: {one_line(exc)}")
+                result.failed.append(NotAsked(department, address, one_line(reason)))
             else:
-                result.queued.append(planned)
+                if planned is None:
+                    result.already.append(department)
+                else:
+                    result.queued.append(planned)
+            if progress is not None:
+                progress(position, len(contacts))
     finally:
         session.rollback()
         session.close()
     return result
+
+
+def next_round_note(app: App, result: RoundResult) -> str | None:
+    """A note when the next month's round starts before this round's reply deadline (a
+    round opened on the last days of a month): the admin may have meant that month."""
+    if result.deadline is None:
+        return None
+    s = app.settings.schedule
+    after = max(app.now(), calendar.request_time_for(result.month, app.tz, s.state,
+                                                     s.request_time))
+    following = calendar.next_request_time(after, app.tz, s.state, s.request_time)
+    if calendar.local_date(following, app.tz) > result.deadline:
+        return None
+    month = calendar.month_of(following, app.tz)
+    return (f"note: the round for {month} starts on "
+            f"{following.astimezone(app.tz):%Y-%m-%d %H:%M %Z}, before this round's reply "
+            f"deadline; `intake send-requests --month {month}` would ask for that month now")
 
 
 def _queue_request(app: App, session: Session, mails: TemplateRenderer, block: str,

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from types import TracebackType
 
 from bot.config import SmtpSettings
+from bot.contacts import needs_smtputf8
 from bot.errors import ConnectionProblem, PermanentDeliveryError, TransientDeliveryError
 from bot.logs import register_secret
-from bot.mailer import needs_smtputf8, wire_address
+from bot.mailer import wire_address
 
 #: every line says "intake: ...": the admin knows the program, not its modules
 log = logging.getLogger("intake")

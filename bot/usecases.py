@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot import calendar
@@ -11,16 +12,24 @@ from bot.outbox import DeliveryReport, deliver_due
 
 if TYPE_CHECKING:
     from bot.smtp import SmtpTransport
-from db.contacts import SyncSummary, sync_contacts_retrying
+from db.contacts import SyncSummary, known_since
 
-log = logging.getLogger(__name__)
+#: every line says "intake: ...": the admin knows the program, not its modules
+log = logging.getLogger("intake")
 
 
-def sync_contacts_file(app: App) -> SyncSummary:
-    """Read the contacts file and bring the database in line; one transaction."""
+def sync_contacts_file(app: App, confirmed: bool = False) -> SyncSummary:
+    """Read the contacts file and bring the database in line; one transaction.
+
+    A file that would deactivate more than half of the active departments is refused
+    (bot.rounds.SyncRefused) unless `confirmed`.
+    """
+    from bot.rounds import sync_contacts_checked
+
     entries = app.contacts()
     with app.sessions.begin() as session:
-        summary = sync_contacts_retrying(session, entries, app.now())
+        summary = sync_contacts_checked(app, session, entries, app.now(), confirmed,
+                                        "run `intake contacts sync --yes`")
     for email in summary.deactivated:
         log.info("contact %s deactivated (no longer in the contacts file)", email)
     return summary
@@ -46,18 +55,59 @@ def deliver_outbox(app: App) -> DeliveryReport:
     return report
 
 
+def first_round_time(app: App) -> datetime | None:
+    """When the first request round goes out, for a bot that never opened one; None once
+    a round exists (then the regular monthly schedule applies)."""
+    from bot.rounds import any_round
+
+    s = app.settings.schedule
+    with app.sessions() as session:
+        if any_round(session):
+            return None
+        since = known_since(session)
+    return calendar.first_request_time(since, app.now(), app.tz, s.state, s.request_time)
+
+
+#: the last refused sync the daemon reported; it retries every 15 minutes and says so once
+_reported_refusal: list[str] = []
+
+
 def run_monthly_requests(app: App) -> None:
-    """Scheduler job: open the due month's round once (catch-up safe), then deliver."""
-    from bot.rounds import send_requests
+    """Scheduler job: open the due month's round once (catch-up safe), then deliver.
+
+    A bot that never opened a round starts at a regular request time (see
+    `calendar.first_request_time`); a contacts file that would deactivate most departments
+    stops the round (logged once) until it is fixed or confirmed by hand.
+    """
+    from bot.rounds import SyncRefused, any_round, send_requests
 
     s = app.settings.schedule
     now = app.now()
     month = calendar.due_request_month(now, app.tz, s.state, s.request_time)
     if month is None or not calendar.may_send_now(now, app.tz, s.state):
         return
-    result = send_requests(app, month)
+    with app.sessions() as session:
+        first = not any_round(session)
+    try:
+        if first:
+            # the departments' first sync marks when the bot came to know them
+            sync_contacts_file(app)
+            moment = first_round_time(app)
+            if moment is None or moment.astimezone(UTC) > now.astimezone(UTC):
+                return
+            month = calendar.month_of(moment, app.tz)
+        result = send_requests(app, month)
+    except SyncRefused as exc:
+        if _reported_refusal != [str(exc)]:
+            _reported_refusal[:] = [str(exc)]
+            log.error("requests for %s not sent: %s", month, exc)
+        return
+    _reported_refusal.clear()
     if result.queued:
         log.info("requests for %s: %d queued", month, len(result.queued))
+    for problem in result.failed:
+        log.error("requests for %s: %s (%s) not asked: %s", month, problem.department,
+                  problem.address, problem.reason)
     deliver_outbox(app)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,13 +43,45 @@ class SyncSummary:
         return bool(self.added or self.updated or self.deactivated or self.reactivated)
 
 
-def sync_contacts(session: Session, specs: Sequence[ContactSpec], now: datetime) -> SyncSummary:
+class MassDeactivation(Exception):
+    """The sync would deactivate more than half of the active departments.
+
+    Far more often a wrong, truncated or half-saved contacts file than a real
+    reorganisation; nothing was changed. `names` are the departments it would deactivate.
+    """
+
+    def __init__(self, names: list[str], active: int) -> None:
+        super().__init__(f"the sync would deactivate {len(names)} of {active} active "
+                         f"departments")
+        self.names = names
+        self.active = active
+
+
+def departments_to_deactivate(session: Session, specs: Sequence[ContactSpec]) -> tuple[
+        list[str], int]:
+    """(names of the active departments the sync would deactivate, active departments)."""
+    wanted = {spec.department.casefold(): spec.active for spec in specs}
+    active = list(session.scalars(select(Department.name).where(Department.active.is_(True))
+                                  .order_by(Department.name)))
+    going = [name for name in active if not wanted.get(name.casefold(), False)]
+    return going, len(active)
+
+
+def sync_contacts(session: Session, specs: Sequence[ContactSpec], now: datetime, *,
+                  confirmed: bool = False) -> SyncSummary:
     """Make the database agree with the contacts file without deleting history.
 
     A contact or department no longer in the file is deactivated (its requests, topics
     and mails stay); one that comes back is reactivated. An address that moves to another
     department moves with its row, so its past stays linked to the person.
+
+    A sync that would deactivate more than half of the active departments raises
+    MassDeactivation and changes nothing, unless `confirmed`.
     """
+    if not confirmed:
+        going, active = departments_to_deactivate(session, specs)
+        if going and len(going) * 2 > active:
+            raise MassDeactivation(going, active)
     summary = SyncSummary()
     departments = {d.name.casefold(): d for d in session.scalars(select(Department))}
     contacts = {c.email: c for c in session.scalars(select(Contact))}
@@ -123,13 +155,13 @@ def sync_contacts(session: Session, specs: Sequence[ContactSpec], now: datetime)
 
 
 def sync_contacts_retrying(session: Session, specs: Sequence[ContactSpec], now: datetime,
-                           attempts: int = 3) -> SyncSummary:
+                           attempts: int = 3, *, confirmed: bool = False) -> SyncSummary:
     """sync_contacts in a savepoint, retried when a concurrent process inserted the same
     department or address first (unique constraints); the retry then finds its rows."""
     for attempt in range(attempts):
         try:
             with session.begin_nested():
-                return sync_contacts(session, specs, now)
+                return sync_contacts(session, specs, now, confirmed=confirmed)
         except IntegrityError:
             if attempt == attempts - 1:
                 raise
@@ -145,6 +177,11 @@ def active_primary_contacts(session: Session) -> list[Contact]:
         .order_by(Department.name)
     )
     return list(session.scalars(stmt))
+
+
+def known_since(session: Session) -> datetime | None:
+    """When the first department came into the database (None: none yet)."""
+    return session.scalar(select(func.min(Department.created_at)))
 
 
 def contact_by_address(session: Session, address: str) -> Contact | None:

@@ -4,24 +4,29 @@ request rounds, idempotency, the outbox's retries and failures, reminders, `inta
 from __future__ import annotations
 
 import email
+import inspect
 import os
+import smtplib
 import subprocess
 import sys
 import threading
+import time
 import uuid
+from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
 from bot.app import App
-from bot.cli import cli
+from bot.cli import RoundProgress, cli
 from bot.outbox import deliver_due
 from bot.smtp import SmtpTransport
-from db.models import OutboxMessage, Request
+from db.models import Department, OutboxMessage, Request
 from tests.mailstack import MailStack
 
 CONTACTS = """\
@@ -42,11 +47,10 @@ contacts:
 MONDAY = "2027-01-04T08:00:00+01:00"
 
 
-@pytest.fixture
-def site(tmp_path: Path, clean_mailboxes: MailStack, db_url: str) -> Path:
-    """A configured intake directory pointing at the loopback stack."""
-    (tmp_path / "contacts.yaml").write_text(CONTACTS, encoding="utf-8")
-    (tmp_path / "intake.toml").write_text(f"""
+def make_site(directory: Path, stack: MailStack, db_url: str, contacts: str = CONTACTS) -> Path:
+    """A configured intake directory pointing at the loopback stack, database migrated."""
+    (directory / "contacts.yaml").write_text(contacts, encoding="utf-8")
+    (directory / "intake.toml").write_text(f"""
 [database]
 url = "{db_url}"
 [mail]
@@ -58,21 +62,27 @@ email = "presse@musterhausen.test"
 name = "Julia Beispiel"
 [smtp]
 host = "127.0.0.1"
-port = {clean_mailboxes.smtp_port}
+port = {stack.smtp_port}
 security = "none"
 username = ""
 [imap]
 host = "127.0.0.1"
-port = {clean_mailboxes.imaps_port}
+port = {stack.imaps_port}
 security = "ssl"
 username = "bot@musterhausen.test"
 password_env = "TEST_IMAP_PW"
-ca_file = "{clean_mailboxes.cafile}"
+ca_file = "{stack.cafile}"
 [schedule]
 state = "NW"
 """, encoding="utf-8")
-    assert intake(tmp_path, "db", "upgrade").exit_code == 0
-    return tmp_path
+    assert intake(directory, "db", "upgrade").exit_code == 0
+    return directory
+
+
+@pytest.fixture
+def site(tmp_path: Path, clean_mailboxes: MailStack, db_url: str) -> Path:
+    """A configured intake directory pointing at the loopback stack."""
+    return make_site(tmp_path, clean_mailboxes, db_url)
 
 
 def intake(site: Path, *args: str, now: str | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
@@ -439,23 +449,26 @@ def test_a_bot_back_on_a_weekend_catches_up_on_the_next_working_day(
         site: Path, mailstack: MailStack) -> None:
     from bot.usecases import run_monthly_requests, run_reminders_and_followups
 
+    # asking since December (not a first start, which waits for a regular request time)
+    assert intake(site, "send-requests", now="2026-12-01T08:00:00+01:00").exit_code == 0
     # down on Monday 4 January; started again on Saturday 9 January: nothing may go out
     saturday = App(config_path=site / "intake.toml", config_explicit=True,
                    now_override="2027-01-09T10:00:00+01:00")
     run_monthly_requests(saturday)
     run_reminders_and_followups(saturday)
-    assert db_rows(site, Request) == []
+    assert len(db_rows(site, Request)) == 3
     # Monday: the 15-minute working-day job opens the round and sends
     monday = App(config_path=site / "intake.toml", config_explicit=True,
                  now_override="2027-01-11T07:15:00+01:00")
     run_reminders_and_followups(monday)
-    assert len(db_rows(site, Request)) == 3
+    assert len(db_rows(site, Request)) == 6
     mailstack.wait_queue_empty()
-    text = body_text(parse(mailstack.wait_for_messages("contact1@musterhausen.test")[0]))
+    january = mailstack.wait_for_messages("contact1@musterhausen.test", count=2)[1]
+    text = body_text(parse(january))
     assert "Montag, 25. Januar 2027" in text  # ten working days from the actual sending
     # and the next tick does nothing more
     run_reminders_and_followups(monday)
-    assert len(db_rows(site, OutboxMessage)) == 3
+    assert len(db_rows(site, OutboxMessage)) == 6
     for app in (saturday, monday):
         app.close()
 
@@ -474,3 +487,265 @@ def test_a_department_added_mid_month_is_asked_with_its_own_deadline(
     text = body_text(parse(mailstack.wait_for_messages("contact5@musterhausen.test")[0]))
     assert "Mittwoch, 3. Februar 2027" in text  # not the round's 18 January
     assert mailstack.wait_for_messages("contact4@musterhausen.test", count=0) == []
+
+
+# --- one department's problem does not stop the round ----------------------------------------
+
+UMLAUT = "jürgen.groß@musterhausen.test"
+#: "Kulturamt" sorts between the Kita and the Wirtschaftsförderung: a department after it
+#: must be asked, too
+WITH_UMLAUT = CONTACTS + f"""\
+  - department: Kulturamt
+    name: Jürgen Groß
+    email: {UMLAUT}
+"""
+
+
+def postfix_log_after(stack: MailStack, offset: int, text: str) -> str:
+    """The Postfix log from `offset` on, once it contains `text` (Postfix logs shortly after
+    it acts; a missing line fails after ten seconds)."""
+    deadline = time.monotonic() + 10
+    while True:
+        with stack.postfix_log.open("rb") as log:
+            log.seek(offset)
+            part = log.read().decode("utf-8", "replace")
+        if text in part or time.monotonic() > deadline:
+            return part
+        time.sleep(0.05)
+
+
+def test_an_address_with_umlauts_is_sent_with_smtputf8(site: Path, mailstack: MailStack) -> None:
+    (site / "contacts.yaml").write_text(WITH_UMLAUT, encoding="utf-8")
+    result = intake(site, "contacts", "check")
+    assert result.exit_code == 0, result.output
+    result = intake(site, "send-requests", "--dry-run", now=MONDAY)
+    assert result.exit_code == 0, result.output
+    assert f"--- would send to {UMLAUT} (Kulturamt)" in result.stdout
+    assert "4 request(s) would be sent" in result.stdout
+
+    mailstack.add_user(UMLAUT)
+    offset = mailstack.postfix_log.stat().st_size
+    result = intake(site, "send-requests", now=MONDAY)
+    assert result.exit_code == 0, result.output
+    assert "4 request(s) queued" in result.stdout
+    assert "outbox: 4 sent, 0 waiting for retry, 0 failed" in result.stdout
+    # the department after it was asked as well
+    assert len(mailstack.wait_for_messages("contact2@musterhausen.test")) == 1
+    (row,) = [r for r in db_rows(site, OutboxMessage) if r.to_address == UMLAUT]
+    head = row.raw.split(b"\r\n\r\n", 1)[0]
+    assert f"\r\nTo: Jürgen Groß <{UMLAUT}>\r\n".encode() in head  # RFC 6532: raw UTF-8
+    # Postfix took the UTF-8 envelope (Dovecot 2.3's LMTP, behind it on the test stack,
+    # cannot store such a mailbox; Postfix logs the recipient either way)
+    mailstack.wait_queue_empty()
+    assert f"to=<{UMLAUT}>" in postfix_log_after(mailstack, offset, f"to=<{UMLAUT}>")
+
+
+class WithoutSmtpUtf8(smtplib.SMTP):
+    """The real Postfix, as a server that does not offer SMTPUTF8 would answer EHLO."""
+
+    def ehlo(self, name: str = "") -> tuple[int, bytes]:
+        reply = super().ehlo(name)
+        self.esmtp_features.pop("smtputf8", None)
+        return reply
+
+
+def test_without_smtputf8_that_one_mail_fails_for_good_by_name(site: Path,
+                                                               mailstack: MailStack) -> None:
+    from bot.rounds import send_requests
+
+    (site / "contacts.yaml").write_text(WITH_UMLAUT, encoding="utf-8")
+    app = App(config_path=site / "intake.toml", config_explicit=True, now_override=MONDAY)
+    assert len(send_requests(app).queued) == 4
+    smtp = app.settings.smtp
+
+    def factory(settings: object, context: object) -> smtplib.SMTP:
+        return WithoutSmtpUtf8(smtp.host, smtp.port, timeout=smtp.timeout)
+
+    report = deliver_due(app.sessions, lambda: SmtpTransport(smtp, None, factory=factory),
+                         "bot@musterhausen.test", app.now())
+    app.close()
+    assert (report.sent, report.retrying, report.failed) == (3, 0, 1)
+    (row,) = [r for r in db_rows(site, OutboxMessage) if r.status == "failed"]
+    assert row.to_address == UMLAUT
+    assert row.last_error.startswith(f"{UMLAUT}: the address has non-ASCII characters and "
+                                     f"SMTP 127.0.0.1:{mailstack.smtp_port} does not offer "
+                                     f"SMTPUTF8")
+    result = intake(site, "outbox", now=MONDAY)
+    assert f"last error: {UMLAUT}: the address has non-ASCII characters" in result.stdout
+    assert len(mailstack.wait_for_messages("contact2@musterhausen.test")) == 1
+
+
+def test_a_department_whose_mail_cannot_be_made_is_named_and_the_rest_are_asked(
+        site: Path, mailstack: MailStack) -> None:
+    overrides = site / "vorlagen"
+    overrides.mkdir()
+    (overrides / "request.txt.j2").write_text(
+        '{% if department == "Kita Sonnenschein" %}{{ nicht_da }}{% endif %}'
+        "Guten Tag,\n\n{{ template_block }}\n", encoding="utf-8")
+    env = {"INTAKE_TEMPLATES__DIRECTORY": str(overrides)}
+    result = intake(site, "send-requests", "--dry-run", now=MONDAY, env=env)
+    assert result.exit_code == 1, result.output
+    assert "2 request(s) would be sent" in result.stdout
+    problem = ("intake: Kita Sonnenschein (contact3@musterhausen.test) not asked: mail "
+               "template 'request': template request.txt.j2: missing context variable "
+               "'nicht_da'")
+    assert result.stderr.strip().splitlines()[-1].startswith(problem)
+
+    result = intake(site, "send-requests", now=MONDAY, env=env)
+    assert result.exit_code == 1
+    assert "2 request(s) queued" in result.stdout
+    assert "outbox: 2 sent, 0 waiting for retry, 0 failed" in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert [line for line in lines if line.startswith("intake: ") and "not asked" in line] \
+        == [lines[-1]]
+    assert lines[-1].startswith(problem)
+    # Wirtschaftsförderung comes after the Kita, and was asked
+    assert len(mailstack.wait_for_messages("contact2@musterhausen.test")) == 1
+    # once the template is fixed, the next run asks the Kita
+    result = intake(site, "send-requests", now="2027-01-04T09:00:00+01:00")
+    assert result.exit_code == 0, result.output
+    assert "1 request(s) queued, 2 already had theirs" in result.stdout
+    assert len(mailstack.wait_for_messages("contact3@musterhausen.test")) == 1
+
+
+# --- a contacts file that would deactivate most departments --------------------------------
+
+def test_a_sync_that_deactivates_most_departments_needs_yes(site: Path,
+                                                           mailstack: MailStack) -> None:
+    assert intake(site, "contacts", "sync", now=MONDAY).exit_code == 0
+    only_bauamt = CONTACTS.split("  - department: Wirtschaftsförderung")[0]
+    (site / "contacts.yaml").write_text(only_bauamt, encoding="utf-8")
+    refused = ("this file would deactivate 2 of 3 active departments (Kita Sonnenschein, "
+               "Wirtschaftsförderung); nothing was changed.")
+    confirm = "run `intake send-requests --yes` (or `intake contacts sync --yes` first)"
+    for args, hint in ((["contacts", "sync"], "run `intake contacts sync --yes`"),
+                       (["send-requests"], confirm), (["send-requests", "--dry-run"], confirm)):
+        result = intake(site, *args, now=MONDAY)
+        assert result.exit_code == 1, args
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith(f"intake: {site / 'contacts.yaml'}: {refused}")
+        assert line.endswith(f"If the change is intended, {hint}")
+    assert db_rows(site, Request) == []
+    assert all(d.active for d in db_rows(site, Department))
+
+    result = intake(site, "send-requests", "--yes", now=MONDAY)
+    assert result.exit_code == 0, result.output
+    assert "1 request(s) queued" in result.stdout
+    assert sorted(d.name for d in db_rows(site, Department) if d.active) == ["Bauamt"]
+
+
+def test_a_sync_that_deactivates_half_or_less_just_runs(site: Path) -> None:
+    assert intake(site, "contacts", "sync", now=MONDAY).exit_code == 0
+    without_kita = CONTACTS.split("  - department: Kita Sonnenschein")[0]
+    (site / "contacts.yaml").write_text(without_kita, encoding="utf-8")
+    result = intake(site, "contacts", "sync", now=MONDAY)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "added 0, updated 0, deactivated 1, reactivated 0"
+
+
+# --- which month a round asks for ----------------------------------------------------------
+
+def test_a_month_that_is_over_needs_force(site: Path) -> None:
+    result = intake(site, "send-requests", "--dry-run", "--month", "2026-12", now=MONDAY)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "intake: --month 2026-12: that month is over, and its requests would ask for a past "
+        "month; add --force to open its round anyway")
+    result = intake(site, "send-requests", "--dry-run", "--month", "2026-12", "--force",
+                    now=MONDAY)
+    assert result.exit_code == 0, result.output
+    assert "3 request(s) would be sent" in result.stdout
+
+
+def test_asked_on_the_last_days_of_a_month_the_round_says_when_the_next_follows(
+        site: Path) -> None:
+    result = intake(site, "send-requests", "--dry-run", now="2026-12-30T10:00:00+01:00")
+    assert result.exit_code == 0, result.output
+    assert "round 2026-12 (reply by 2027-01-14)" in result.stdout
+    assert ("note: the round for 2027-01 starts on 2027-01-04 08:00 CET, before this round's "
+            "reply deadline; `intake send-requests --month 2027-01` would ask for that month "
+            "now") in result.stdout
+    result = intake(site, "send-requests", "--dry-run", now=MONDAY)
+    assert "note:" not in result.stdout
+
+
+# --- what the admin sees -------------------------------------------------------------------
+
+def _leaf_commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield from _leaf_commands(command, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", command
+
+
+def test_every_command_not_built_yet_says_so_in_its_help() -> None:
+    stubs = 0
+    for name, command in _leaf_commands(cli):
+        assert command.callback is not None
+        if "_not_implemented(" not in inspect.getsource(command.callback):
+            continue
+        stubs += 1
+        result = CliRunner().invoke(cli, [*name.split(), "--help"])
+        assert result.exit_code == 0, name
+        assert "(not available yet)" in " ".join(result.output.split()), name
+        parent = CliRunner().invoke(cli, [*name.split()[:-1], "--help"])
+        listed = [line for line in parent.output.splitlines()
+                  if line.strip().startswith(name.split()[-1] + " ")]
+        assert listed and "(not available yet)" in listed[0], (name, parent.output)
+    assert stubs >= 1  # demo at least; the others as long as they are not built
+
+
+def test_outbox_shows_every_row_in_one_format(site: Path, mailstack: MailStack) -> None:
+    nobody = f"nobody-{uuid.uuid4().hex[:8]}@musterhausen.test"  # refused by the server
+    (site / "contacts.yaml").write_text(
+        CONTACTS.replace("contact3@musterhausen.test", nobody), encoding="utf-8")
+    assert intake(site, "send-requests", now=MONDAY).exit_code == 0
+    result = intake(site, "outbox", now="2027-01-04T09:00:00+01:00")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["STATUS", "TIME", "KIND", "TRIES", "TO", "SUBJECT"]
+    rows = [line for line in lines[1:-1] if not line.startswith(" ")]
+    assert len(rows) == 3
+    for line in rows:
+        status, day, clock, zone, kind, tries = line.split()[:6]
+        assert status in ("sent", "failed") and kind == "request"
+        assert (day, clock, zone) == ("2027-01-04", "08:00", "CET")
+        assert tries == "1/15"
+    (failed,) = [i for i, line in enumerate(lines) if line.startswith("failed ")]
+    assert lines[failed + 1].lstrip().startswith(f"last error: recipient refused: {nobody}: 550")
+    assert lines[-1] == "1 failed, 2 sent"
+
+
+def test_log_lines_name_the_program_not_its_modules(site: Path, mailstack: MailStack) -> None:
+    result = intake(site, "send-requests", now=MONDAY)
+    assert result.exit_code == 0, result.output
+    logged = [line for line in result.stderr.splitlines() if " INFO " in line]
+    assert any(line.endswith("INFO intake: outbox: sent request to contact1@musterhausen.test")
+               for line in logged), result.stderr
+    assert all(" INFO intake: " in line for line in logged), logged
+    assert "bot." not in result.stderr
+
+
+def test_round_progress_every_n_departments_or_every_few_seconds(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    clock = iter([0.0, 1.0, 2.0, 7.5, 8.0, 9.0, 20.0])
+    progress = RoundProgress("queued", clock=lambda: next(clock))
+    progress.EVERY = 2
+    for done in range(1, 7):
+        progress(done, 6)
+    # 2 and 4 (every second one), 3 (5.5 s after the last line), never the last one
+    assert capsys.readouterr().err.splitlines() == [
+        "requests: 2/6 queued", "requests: 3/6 queued", "requests: 4/6 queued"]
+
+
+def test_a_round_of_many_departments_shows_its_progress(tmp_path: Path, mailstack: MailStack,
+                                                        sqlite_url: str) -> None:
+    many = "contacts:\n" + "".join(
+        f"  - department: Amt {n:04d}\n    email: amt{n:04d}@musterhausen.test\n"
+        for n in range(1, 502))
+    site = make_site(tmp_path, mailstack, sqlite_url, many)
+    result = intake(site, "send-requests", "--dry-run", now=MONDAY)
+    assert result.exit_code == 0, result.output
+    assert "requests: 500/501 prepared" in result.stderr.splitlines()
+    assert "501 request(s) would be sent" in result.stdout

@@ -16,6 +16,7 @@ from bot.calendar import (
     digest_due_week,
     digest_time_for,
     due_request_month,
+    first_request_time,
     first_working_day,
     holiday_name,
     is_working_day,
@@ -210,6 +211,30 @@ def test_month_of_uses_the_local_date(now: datetime, expected: str) -> None:
 ])
 def test_due_request_month(now: datetime, state: str, expected: str | None) -> None:
     assert due_request_month(now, BERLIN, state, "08:00") == expected
+
+
+@pytest.mark.parametrize(("known_since", "now", "expected"), [
+    # set up on 30 December: not a round "for December" at once, January's on its first
+    # working day (and the same answer on every start until then)
+    (None, berlin(2026, 12, 30, 10, 0), berlin(2027, 1, 4, 8, 0)),
+    (berlin(2026, 12, 30, 10, 0), berlin(2026, 12, 31, 9, 0), berlin(2027, 1, 4, 8, 0)),
+    (berlin(2026, 12, 30, 10, 0), berlin(2027, 1, 4, 8, 0), berlin(2027, 1, 4, 8, 0)),
+    # down at that moment, back later that day: that day's round still goes out
+    (berlin(2026, 12, 30, 10, 0), berlin(2027, 1, 4, 11, 0), berlin(2027, 1, 4, 8, 0)),
+    # set up on the first working day before its request time: that same day
+    (None, berlin(2027, 1, 4, 7, 0), berlin(2027, 1, 4, 8, 0)),
+    (berlin(2027, 1, 4, 7, 0), berlin(2027, 1, 4, 9, 0), berlin(2027, 1, 4, 8, 0)),
+    # ... after it: next month (nobody gets a request late into a month)
+    (None, berlin(2027, 1, 4, 8, 0, 1), berlin(2027, 2, 1, 8, 0)),
+    (berlin(2027, 1, 4, 9, 0), berlin(2027, 1, 4, 9, 5), berlin(2027, 2, 1, 8, 0)),
+    # departments synced weeks before the first start: the next regular time after now
+    (berlin(2026, 11, 20, 10, 0), berlin(2026, 12, 30, 10, 0), berlin(2027, 1, 4, 8, 0)),
+    (berlin(2026, 11, 20, 10, 0), berlin(2027, 1, 5, 10, 0), berlin(2027, 2, 1, 8, 0)),
+])
+def test_first_request_time(known_since: datetime | None, now: datetime,
+                            expected: datetime) -> None:
+    result = first_request_time(known_since, now, BERLIN, "NW", "08:00")
+    assert result.astimezone(UTC) == expected.astimezone(UTC)
 
 
 @pytest.mark.parametrize(("after", "expected"), [

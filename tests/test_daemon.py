@@ -29,7 +29,7 @@ from bot.daemon import (
     run_daemon,
 )
 from bot.errors import UserError
-from db.models import OutboxMessage, Request, RequestRound
+from db.models import Department, OutboxMessage, Request, RequestRound
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -148,7 +148,7 @@ class Records(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
-        if record.getMessage().startswith("intake run: started"):
+        if record.getMessage().startswith("scheduler started"):
             self.started.set()
             if self.sigterm_when_started is not None:
                 previous, stop = self.sigterm_when_started
@@ -164,7 +164,7 @@ class Records(logging.Handler):
 
 @pytest.fixture
 def records() -> Iterator[Records]:
-    logger = logging.getLogger("bot.daemon")
+    logger = logging.getLogger("intake")
     handler = Records()
     old_level = logger.level
     logger.setLevel(logging.DEBUG)
@@ -224,15 +224,15 @@ def test_daemon_catches_up_and_stops_on_the_event(config: Path, records: Records
     assert not thread.is_alive()
     assert errors == []
     messages = records.messages()
-    started = next(i for i, m in enumerate(messages) if m.startswith("intake run: started"))
-    assert messages.index("intake run: catching up (monthly requests, weekly digest)") < started
+    started = next(i for i, m in enumerate(messages) if m.startswith("scheduler started"))
+    assert messages.index("catching up (monthly requests, weekly digest)") < started
     # the triggers use the real clock, so the announced times vary; they must be times
     assert "next requests: " in messages[started] and "next digest: " in messages[started]
     assert "next requests: none" not in messages[started]
     # nothing the catch-up ran raised
     catch_up = records.records[:started]
     assert [r.getMessage() for r in catch_up if r.levelno >= logging.ERROR] == []
-    assert messages[-1] == "intake run: stopped"
+    assert messages[-1] == "stopped"
     # not the main thread: the signal handlers were left alone
     assert signal.getsignal(signal.SIGTERM) is sigterm_before
 
@@ -250,8 +250,8 @@ def test_daemon_stops_gracefully_on_sigterm(config: Path, records: Records) -> N
         app.close()
     assert records.handler_installed
     messages = records.messages()
-    assert any(m.startswith("intake run: SIGTERM received") for m in messages)
-    assert messages[-1] == "intake run: stopped"
+    assert any(m.startswith("SIGTERM received") for m in messages)
+    assert messages[-1] == "stopped"
     assert signal.getsignal(signal.SIGTERM) is sigterm_before
 
 
@@ -263,9 +263,10 @@ def _counts(app: App) -> tuple[int, int, int]:
 
 
 def test_catch_up_on_restart_happens_exactly_once(config: Path, records: Records) -> None:
-    """Down at 08:00 on 2027-01-04, started at 09:00: the catch-up opens January's round; a
-    second start finds nothing to do. (The stop event is set before the start, so each run
-    is the catch-up alone.)"""
+    """Set up in December, down at 08:00 on 2027-01-04, started at 09:00: the catch-up
+    opens January's round; a second start finds nothing to do. (The stop event is set
+    before the start, so each run is the catch-up alone.)"""
+    _invoke("--config", str(config), "--now", "2026-12-30T10:00", "contacts", "sync")
     app = _app(config)
     try:
         stop = threading.Event()
@@ -282,9 +283,89 @@ def test_catch_up_on_restart_happens_exactly_once(config: Path, records: Records
     assert outbox >= requests
     assert second == first
     messages = records.messages()
-    assert messages[0] == "intake run: catching up (monthly requests, weekly digest)"
-    assert messages[-1] == "intake run: stopped before the scheduler started"
+    assert messages[0] == "first start: the first request round (2027-01) goes out now"
+    assert messages[1] == "catching up (monthly requests, weekly digest)"
+    assert messages[-1] == "stopped before the scheduler started"
+    assert "first start" not in " ".join(messages[2:])  # the second start is none
     assert not records.started.is_set()
+
+
+def _catch_up_at(config: Path, now: str) -> tuple[int, int, int]:
+    """Start the daemon at `now` for its catch-up alone; the counts afterwards."""
+    app = App(config_path=config, config_explicit=True, now_override=now)
+    stop = threading.Event()
+    stop.set()
+    try:
+        run_daemon(app, stop)
+        return _counts(app)
+    finally:
+        app.close()
+
+
+def _tick(config: Path, now: str, function: str) -> tuple[int, int, int]:
+    """One run of a scheduler job at `now`; the counts afterwards."""
+    app = App(config_path=config, config_explicit=True, now_override=now)
+    try:
+        UseCaseJob(app, function, function)()
+        return _counts(app)
+    finally:
+        app.close()
+
+
+def test_a_first_start_on_30_december_asks_nobody_until_january(config: Path,
+                                                                 records: Records) -> None:
+    assert _catch_up_at(config, "2026-12-30T10:00") == (0, 0, 0)
+    assert records.messages()[0] == ("first start: the first request round will go out on "
+                                     "Monday, 4 January 2027 at 08:00")
+    # neither the working-day job (every 15 minutes) nor a restart starts a round early
+    assert _tick(config, "2026-12-31T10:00", "run_reminders_and_followups") == (0, 0, 0)
+    assert _catch_up_at(config, "2027-01-04T07:45") == (0, 0, 0)
+    assert records.messages().count("first start: the first request round will go out on "
+                                    "Monday, 4 January 2027 at 08:00") == 2
+    rounds, requests, _ = _tick(config, "2027-01-04T08:00", "run_monthly_requests")
+    assert (rounds, requests) == (1, 4)  # the four active departments of `intake init`
+    app = _app(config)
+    with app.sessions() as session:
+        assert session.scalars(select(RequestRound.month)).all() == ["2027-01"]
+    app.close()
+
+
+@pytest.mark.parametrize(("now", "first"), [
+    ("2027-01-04T07:00", "Monday, 4 January 2027 at 08:00"),  # the first working day, early
+    ("2027-01-04T09:00", "Monday, 1 February 2027 at 08:00"),  # ... after the request time
+    ("2027-04-20T09:00", "Monday, 3 May 2027 at 08:00"),       # 1 May is a holiday
+])
+def test_a_first_start_names_the_first_regular_round(config: Path, records: Records, now: str,
+                                                     first: str) -> None:
+    assert _catch_up_at(config, now) == (0, 0, 0)
+    assert records.messages()[0] == f"first start: the first request round will go out on {first}"
+
+
+DEPARTMENTS = "contacts:\n" + "".join(
+    f"  - department: {name}\n    email: {name.lower()}@musterhausen.test\n"
+    for name in ("Bauamt", "Kulturamt", "Schulamt"))
+
+
+def test_the_daemon_refuses_a_sync_that_deactivates_most_departments(
+        config: Path, records: Records) -> None:
+    contacts = config.parent / "contacts.yaml"
+    contacts.write_text(DEPARTMENTS, encoding="utf-8")
+    _invoke("--config", str(config), "--now", "2026-12-30T10:00", "contacts", "sync")
+    contacts.write_text(DEPARTMENTS.split("  - department: Kulturamt")[0], encoding="utf-8")
+    for now in ("2027-01-04T08:00", "2027-01-04T08:15", "2027-01-04T08:30"):
+        assert _tick(config, now, "run_reminders_and_followups") == (0, 0, 0)
+    errors = [r.getMessage() for r in records.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1, errors  # said once, not every 15 minutes
+    assert errors[0].startswith(f"requests for 2027-01 not sent: {contacts}: this file would "
+                                f"deactivate 2 of 3 active departments (Kulturamt, Schulamt); "
+                                f"nothing was changed.")
+    app = _app(config)
+    with app.sessions() as session:
+        assert session.scalars(select(Department.active)).all() == [True, True, True]
+    app.close()
+    # confirmed by hand, the next tick sends the round to the one department left
+    _invoke("--config", str(config), "--now", "2027-01-04T08:40", "contacts", "sync", "--yes")
+    assert _tick(config, "2027-01-04T08:45", "run_reminders_and_followups")[:2] == (1, 1)
 
 
 def test_daemon_refuses_an_unmigrated_database(tmp_path: Path, records: Records) -> None:
@@ -343,8 +424,9 @@ def test_job_with_a_missing_use_case_logs_once(config: Path, records: Records) -
     finally:
         app.close()
     warnings = [m for m in records.messages() if "no_such_use_case" in m]
-    assert warnings == ["intake run: the test job is not available "
-                        "(bot.usecases.no_such_use_case is missing); skipping it"]
+    assert warnings == ["no use case no_such_use_case"]  # debug only: no module names
+    assert [m for m in records.messages() if "the test job" in m] == [
+        "the test job is not available yet; skipping it"]
 
 
 def test_job_logs_a_user_error_in_one_line(config: Path, records: Records) -> None:
@@ -355,7 +437,7 @@ def test_job_logs_a_user_error_in_one_line(config: Path, records: Records) -> No
     finally:
         app.close()
     [record] = [r for r in records.records if r.levelno >= logging.ERROR]
-    assert record.getMessage().startswith("intake run: the contacts sync failed: ")
+    assert record.getMessage().startswith("the contacts sync failed: ")
     assert "contacts.yaml" in record.getMessage()
     assert record.exc_info is None
 
@@ -371,6 +453,6 @@ def test_job_logs_an_unexpected_error_and_keeps_going(tmp_path: Path, records: R
         app.close()
     errors = [r for r in records.records if r.levelno >= logging.ERROR]
     assert len(errors) == 2
-    assert errors[0].getMessage().startswith("intake run: the contacts sync failed: ")
+    assert errors[0].getMessage().startswith("the contacts sync failed: ")
     assert "OperationalError" in errors[0].getMessage()
     assert errors[0].exc_info is not None  # a bug or outage: the traceback is in the log
