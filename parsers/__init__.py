@@ -7,13 +7,23 @@ Pipeline: MIME decoding (`parsers.mime`) -> automatic mail by headers (`parsers.
 reply extraction (`parsers.reply`) -> topics (`parsers.template`) -> no-topics phrases ->
 automatic mail by body wording -> `unrecognized`. Never raises for bad input: the worst
 case is `kind="unrecognized"` with a warning.
+
+Then the facts for matching, outside the contract's JSON: the subject tag (`parsers.tags`:
+the subject, else the returned original's subject for a bounce, else the first quoted
+"Betreff:" line), `automatic` (`parsers.kinds.is_automatic`), for a bounce the failed
+recipients, permanence and the returned Message-ID (`parsers.dsn`), for an auto-reply the
+last day away (`parsers.absence`) and, when In-Reply-To is missing, the last References entry
+as `in_reply_to` (the request it answers).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
-from parsers.kinds import kind_from_body, kind_from_headers
+from parsers.absence import absent_until
+from parsers.dsn import read_bounce
+from parsers.kinds import is_automatic, kind_from_body, kind_from_headers
 from parsers.mime import MimeMessage, decode_message
 from parsers.model import (
     DEFAULT_LABELS,
@@ -22,10 +32,12 @@ from parsers.model import (
     Kind,
     ParseOptions,
     ParseResult,
+    SubjectTag,
     Topic,
     When,
 )
 from parsers.reply import extract_reply
+from parsers.tags import find_quoted_tag, find_tag
 from parsers.template import extract_topics, is_no_topics
 
 __all__ = [
@@ -35,6 +47,7 @@ __all__ = [
     "Kind",
     "ParseOptions",
     "ParseResult",
+    "SubjectTag",
     "Topic",
     "When",
     "extract_reply",
@@ -80,12 +93,18 @@ def parse_message(raw: bytes, options: ParseOptions | None = None) -> ParseResul
     except Exception as exc:
         return _unrecognized(f"Nachricht nicht lesbar: {type(exc).__name__}: {exc}"[:300])
     try:
-        return _classify(msg, options)
+        result = _classify(msg, options)
     except RecursionError:
         return _result(msg, "unrecognized", "", (), ("Auswertung abgebrochen (RecursionError).",))
     except Exception as exc:
         warning = f"Auswertung fehlgeschlagen: {type(exc).__name__}: {exc}"[:300]
         return _result(msg, "unrecognized", msg.text[:10_000], (), (warning,))
+    try:
+        return _with_facts(result, raw, msg, options)
+    except Exception as exc:  # RecursionError included
+        # The kind and topics stand; unsure whether a machine sent it, the bot must not answer.
+        warning = f"Auswertung fehlgeschlagen (Zuordnung): {type(exc).__name__}: {exc}"[:300]
+        return dataclasses.replace(result, automatic=True, warnings=(*result.warnings, warning))
 
 
 def _result(
@@ -108,6 +127,36 @@ def _result(
         from_name=msg.from_name,
         date=msg.date,
         warnings=msg.warnings + extra_warnings,
+    )
+
+
+def _with_facts(
+    result: ParseResult, raw: bytes, msg: MimeMessage, options: ParseOptions
+) -> ParseResult:
+    """The result with what matching and the automatic-mail handling need."""
+    tag = find_tag(msg.subject)
+    if result.kind == "bounce":
+        bounce = read_bounce(raw, msg)
+        if tag is None and bounce.returned_subject:
+            tag = find_tag(bounce.returned_subject)
+        result = dataclasses.replace(
+            result,
+            bounced_recipients=bounce.recipients,
+            returned_message_id=bounce.returned_message_id,
+            bounce_permanent=bounce.permanent,
+        )
+    if result.kind == "auto_reply":
+        sent = msg.date or _reference_date(options, msg)[0]
+        answered = result.in_reply_to or (result.references[-1] if result.references else None)
+        result = dataclasses.replace(
+            result,
+            absent_until=absent_until(result.reply_text or msg.text, sent, msg.subject),
+            in_reply_to=answered,
+        )
+    return dataclasses.replace(
+        result,
+        subject_tag=tag if tag is not None else find_quoted_tag(msg.text),
+        automatic=is_automatic(msg, result.kind),
     )
 
 

@@ -12,6 +12,12 @@ Two stages, because body conventions are weaker evidence than headers:
 
 `X-Auto-Response-Suppress` alone does not make a mail automatic: Outlook adds it to ordinary
 mail it sends.
+
+`is_automatic` answers a different question: may the bot answer this mail at all? A person's
+mail forwarded by a rule (`Auto-Submitted: auto-forwarded`, Exchange's inbox-rule loop
+header) or delivered through a mailing list keeps the kind of its content (topics etc.), but
+is automatic: RFC 3834 section 2 asks responders to leave such mail alone, and a follow-up
+question would go to a rule or a list instead of a person.
 """
 
 from __future__ import annotations
@@ -153,12 +159,22 @@ def _is_bounce(msg: MimeMessage) -> bool:
     return "message/delivery-status" in msg.part_types and (msg.header("return-path") in ("<>", ""))
 
 
+_COMMENT = re.compile(r"\([^()]*\)")
+
+
+def _auto_submitted(msg: MimeMessage) -> str | None:
+    """The RFC 3834 keyword ("auto-replied", "auto-forwarded", ...), None when absent or "no"."""
+    raw = _COMMENT.sub(" ", msg.header("auto-submitted") or "")  # "no (manually sent)"
+    words = raw.split(";", 1)[0].split()
+    value = words[0].lower() if words else ""
+    return value if value and value != "no" else None
+
+
 def _is_auto(msg: MimeMessage) -> bool:
-    auto_submitted = msg.header("auto-submitted")
-    if auto_submitted is not None:
-        value = auto_submitted.split(";", 1)[0].strip().lower()
-        if value and value != "no":
-            return True
+    auto_submitted = _auto_submitted(msg)
+    if auto_submitted is not None and auto_submitted != "auto-forwarded":
+        # a rule forwarded a person's mail: its content decides the kind
+        return True
     for name in ("x-autoreply", "x-autorespond", "x-autoresponder", "x-auto-reply"):
         flag = msg.header(name)
         if flag is not None and flag.strip().lower() not in ("no", "false", "0"):
@@ -176,6 +192,30 @@ def _is_auto(msg: MimeMessage) -> bool:
     if _AUTO_SUBJECT.match(subject) or _AUTO_SUBJECT.match(msg.subject):
         return True
     return bool(_AUTO_SUBJECT_ANYWHERE.search(msg.subject))
+
+
+#: RFC 2369/2919 list headers: the mail came through a mailing list.
+_LIST_HEADERS = ("list-id", "list-unsubscribe", "list-post")
+#: Exchange sets this on mail an inbox rule generated or forwarded (and on its OOF replies).
+_RULE_HEADER = "x-ms-exchange-inbox-rules-loop"
+
+
+def is_automatic(msg: MimeMessage, kind: str) -> bool:
+    """True when the bot must not answer: any auto_reply or bounce, and any mail that headers
+    mark as machine-sent (Auto-Submitted other than "no", X-Autoreply and friends, Precedence
+    bulk/junk/list/auto_reply, Exchange OOF and inbox-rule markers, mailing-list headers, a
+    null Return-Path). X-Auto-Response-Suppress alone does not count (Outlook sends it with
+    ordinary mail)."""
+    if kind in ("auto_reply", "bounce"):
+        return True
+    if _auto_submitted(msg) is not None or _is_auto(msg):
+        return True
+    precedence = (msg.header("precedence") or "").strip().lower()
+    if precedence in ("list", "bulk", "junk", "auto_reply"):
+        return True
+    if msg.has_header(_RULE_HEADER) or any(msg.has_header(name) for name in _LIST_HEADERS):
+        return True
+    return (msg.header("return-path") or "").strip() == "<>"
 
 
 def kind_from_headers(msg: MimeMessage) -> AutoKind | None:

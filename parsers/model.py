@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+#: `ParseResult` has a field named `date`; annotations after it need another name for the type.
+Day = date
+
 Kind = Literal["topics", "no_topics", "auto_reply", "bounce", "unrecognized"]
 
 #: The contract's topic fields, in output order.
@@ -80,6 +83,14 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class SubjectTag:
+    """The bot's subject tag "[Themen 2027-01 #K7Q2]": the request's month and code."""
+
+    month: str  # "YYYY-MM"
+    code: str  # upper case, from parsers.tags.TAG_ALPHABET
+
+
+@dataclass(frozen=True)
 class ParseResult:
     kind: Kind
     reply_text: str
@@ -94,6 +105,20 @@ class ParseResult:
     from_name: str | None = None
     date: date | None = None
     warnings: tuple[str, ...] = ()
+    # Facts for matching and for the automatic-mail handling; not part of the contract's JSON.
+    #: the bot's tag from the subject, else from the quoted or returned original's subject
+    subject_tag: SubjectTag | None = None
+    #: machine-made or machine-sent (RFC 3834 and friends, mailing lists, rule forwards; always
+    #: for auto_reply and bounce): the bot never answers such a mail, whatever its kind
+    automatic: bool = False
+    #: bounce: the addresses that failed (as the bot addressed them where the report says so)
+    bounced_recipients: tuple[str, ...] = ()
+    #: bounce: the Message-ID of the mail that came back
+    returned_message_id: str | None = None
+    #: bounce: a permanent failure (5.x.x or no status); False for delays and 4.x.x give-ups
+    bounce_permanent: bool = False
+    #: auto_reply: the last day the sender is away (inclusive), when the text says so
+    absent_until: Day | None = None
 
     def to_json_dict(self, file: str) -> dict[str, Any]:
         return {
