@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import parsers
 from parsers import ParseOptions, parse_message
 from parsers.kinds import kind_from_body, kind_from_headers
 from parsers.mime import decode_message
@@ -195,3 +196,84 @@ _RETURNED = (
 )
 def test_bounce_by_structure_and_sender(raw: bytes, kind: str | None) -> None:
     assert kind_from_headers(decode_message(raw, ParseOptions())) == kind
+
+
+# -- automatic: may the bot answer this mail at all? ----------------------------------------
+
+_TOPIC = "Was: Stadtfest\r\nWann: 12.03.2027\r\nWo: Marktplatz\r\n"
+
+
+@pytest.mark.parametrize(
+    ("headers", "kind"),
+    [
+        # a rule forwarded a person's mail: automatic, but its content decides the kind
+        ("Subject: WG: Ihre Themen\r\nAuto-Submitted: auto-forwarded\r\n", "topics"),
+        # Exchange inbox rule forward
+        ("Subject: WG: Ihre Themen\r\nX-MS-Exchange-Inbox-Rules-Loop: anna@musterhausen.de\r\n",
+         "topics"),
+        # through a mailing list (Mailman, Google Groups, Sympa)
+        ("Subject: Re: Ihre Themen\r\nList-Id: <kultur.lists.musterhausen.de>\r\n", "topics"),
+        ("Subject: Re: Ihre Themen\r\nList-Unsubscribe: <mailto:leave@lists.example.org>\r\n",
+         "topics"),
+        ("Subject: Re: Ihre Themen\r\nPrecedence: list\r\n", "topics"),
+        # the null sender: only the mail system sends from <>
+        ("Subject: Re: Ihre Themen\r\nReturn-Path: <>\r\n", "topics"),
+        # RFC 3834 keywords other than auto-forwarded are auto-replies anyway
+        ("Subject: Re: Ihre Themen\r\nAuto-Submitted: auto-generated\r\n", "auto_reply"),
+        ("Subject: Re: Ihre Themen\r\nAuto-Submitted: auto-notified\r\n", "auto_reply"),
+        ("Subject: Re: Ihre Themen\r\nPrecedence: bulk\r\n", "auto_reply"),
+        ("Subject: Re: Ihre Themen\r\nX-Autoreply: yes\r\n", "auto_reply"),
+    ],
+)  # fmt: skip
+def test_automatic_mail(headers: str, kind: str) -> None:
+    result = parse_message(_mail(headers, _TOPIC))
+    assert result.automatic is True
+    assert result.kind == kind
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        "Subject: AW: Ihre Themen\r\n",
+        "Subject: AW: Ihre Themen\r\nAuto-Submitted: no\r\n",
+        "Subject: AW: Ihre Themen\r\nAuto-Submitted: No (manually sent)\r\n",
+        # Outlook adds this to ordinary mail; alone it says nothing
+        "Subject: AW: Ihre Themen\r\nX-Auto-Response-Suppress: All\r\n",
+        "Subject: AW: Ihre Themen\r\nX-Auto-Response-Suppress: DR, RN, NRN, OOF, AutoReply\r\n",
+        "Subject: AW: Ihre Themen\r\nX-Autoreply: no\r\n",
+        "Subject: AW: Ihre Themen\r\nReturn-Path: <anna.schmidt@musterhausen.de>\r\n",
+        "Subject: AW: Ihre Themen\r\nPrecedence: normal\r\n",
+    ],
+)
+def test_a_persons_reply_is_not_automatic(headers: str) -> None:
+    result = parse_message(_mail(headers, _TOPIC))
+    assert result.automatic is False
+    assert result.kind == "topics"
+
+
+def test_auto_replies_and_bounces_are_always_automatic() -> None:
+    # found by their wording alone, without any header
+    oof = _mail("Subject: AW: Ihre Themen\r\n", "Ich bin bis zum 22.01. nicht im Büro.")
+    bounce = _mail("Subject: Fehler\r\n", "Diese Nachricht wurde nicht zugestellt.")
+    assert parse_message(oof).kind == "auto_reply"
+    assert parse_message(oof).automatic is True
+    assert parse_message(bounce).kind == "bounce"
+    assert parse_message(bounce).automatic is True
+
+
+def test_normal_reply_fixture_with_x_auto_response_suppress_is_not_automatic() -> None:
+    result = parse_message((MIME / "normal_reply_with_x_auto_response_suppress.eml").read_bytes())
+    assert result.automatic is False
+
+
+def test_a_failure_after_classifying_keeps_the_kind_and_answers_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*_args: object) -> None:
+        raise ValueError("kaputt")
+
+    monkeypatch.setattr(parsers, "find_tag", broken)
+    result = parse_message(_mail("Subject: AW: Ihre Themen\r\n", _TOPIC))
+    assert result.kind == "topics"
+    assert result.automatic is True
+    assert result.warnings[-1].startswith("Auswertung fehlgeschlagen (Zuordnung): ValueError")
