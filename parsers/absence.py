@@ -12,9 +12,10 @@ Decisions (keep in sync with tests/test_parse_absence.py):
 - Only sentences that speak of an absence or a return count ("nicht im Büro", "Urlaub",
   "abwesend", "out of the office", "vacation", "wieder", "zurück", "back", "return"), so "Meine
   Vertretung ist bis 23.12. erreichbar" or a quoted deadline are never taken.
-- A return date wins over an "until" date, which wins over a bare range ("Abwesenheit:
-  20.12.2026 - 06.01.2027", its end), which wins over a single day ("am 14.01. nicht im
-  Büro"); within one kind the first in the text wins.
+- An "until" date wins over a return date (it names the last day itself: "bis einschließlich
+  15.01. im Urlaub und ab dem 18.01. wieder im Büro" gives the Friday, not the Sunday), which
+  wins over a bare range ("Abwesenheit: 20.12.2026 - 06.01.2027", its end), which wins over a
+  single day ("am 14.01. nicht im Büro"); within one kind the first in the text wins.
 - "bis X" and English "until X" both mean X is the last day away (the common German reading;
   in English it is ambiguous, and reading it as the last day errs towards leaving the person
   in peace one day longer).
@@ -138,11 +139,16 @@ def _candidates(
     returning = _RETURN_WORD.search(sentence) is not None
     if not (absence or returning or anchors_only):
         return
+    if absence or anchors_only:
+        for m in islice(_UNTIL.finditer(sentence), _MAX_ANCHORS):
+            found = _date_after(sentence, m.end(), sent, german)
+            if found is not None:
+                yield 1, m.start(), found.end
     if returning:
         for m in islice(_RETURN_BEFORE_DATE.finditer(sentence), _MAX_ANCHORS):
             found = _date_after(sentence, m.end(), sent, german, loose=True)
             if found is not None:
-                yield 1, m.start(), found.start - timedelta(days=1)
+                yield 2, m.start(), found.start - timedelta(days=1)
         for m in islice(_DATE_BEFORE_RETURN.finditer(sentence), _MAX_ANCHORS):
             found = _date_after(sentence, m.end(), sent, german)
             if found is None:
@@ -150,12 +156,7 @@ def _candidates(
             after = sentence[found.stop : found.stop + 80]
             word = _RETURN_WORD.search(after)
             if word is not None and not re.search(r"[.!?;]", after[: word.start()]):
-                yield 1, m.start(), found.start - timedelta(days=1)
-    if absence or anchors_only:
-        for m in islice(_UNTIL.finditer(sentence), _MAX_ANCHORS):
-            found = _date_after(sentence, m.end(), sent, german)
-            if found is not None:
-                yield 2, m.start(), found.end
+                yield 2, m.start(), found.start - timedelta(days=1)
     if absence and not anchors_only:
         span = _first_date(sentence, sent - timedelta(days=STALE_DAYS), explicit_only=True)
         if span is not None and span.end > span.start:

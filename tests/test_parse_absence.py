@@ -46,9 +46,13 @@ FRI = date(2027, 1, 8)
         ("Ab Montag bin ich wieder im Büro.", FRI, date(2027, 1, 10)),
         ("Rückkehr: 18.01.2027", FRI, date(2027, 1, 17)),
         ("Ich bin erst am 18.01. wieder im Rathaus erreichbar.", FRI, date(2027, 1, 17)),
-        # a return date wins over "bis"
+        # "bis" names the last day itself and wins over a return date
         ("Ich bin bis einschließlich 15.01. im Urlaub und ab dem 18.01. wieder im Büro.",
-         FRI, date(2027, 1, 17)),
+         FRI, date(2027, 1, 15)),
+        ("Ab dem 18.01. bin ich wieder im Büro, bis 15.01. bin ich im Urlaub.",
+         FRI, date(2027, 1, 15)),
+        ("I am out of the office until Friday, January 15, returning on Monday, January 18.",
+         FRI, date(2027, 1, 15)),
         # a single day away
         ("Am 14.01. bin ich nicht im Büro.", FRI, date(2027, 1, 14)),
         # -- English
@@ -137,8 +141,8 @@ def test_outlook_oof_in_german_with_a_return_date() -> None:
     result = parse_message((MIME / "outlook_oof_de_return_date.eml").read_bytes())
     assert result.kind == "auto_reply"
     # "vom 4. bis einschließlich 15. Januar 2027 im Urlaub und ab Montag, 18. Januar wieder
-    # für Sie da": the return date wins, so the weekend counts as away
-    assert result.absent_until == date(2027, 1, 17)
+    # für Sie da": the last day away is named, the return date only confirms it
+    assert result.absent_until == date(2027, 1, 15)
     assert result.in_reply_to == "<req-2027-01-P9WE.7d3f1e0c2b9a8d65@musterhausen.de>"
     assert result.subject_tag == SubjectTag(month="2027-01", code="P9WE")
     assert result.automatic is True
