@@ -19,7 +19,8 @@ collapsed to one space), so no context value can inject a header. The text part 
 spaces removed, at most one blank line in a row, and ends with one newline.
 
 Files starting with ``_`` are shared parts (``_layout.html.j2``, ``_greeting.*``,
-``_signature.*``, ``_macros.html.j2``, ``_digest_macros.*``); they are not templates of their own.
+``_signature.*``, ``_officer.*``, ``_macros.html.j2``, ``_digest_macros.*``); they are not
+templates of their own.
 
 Changing the wording
 --------------------
@@ -33,8 +34,8 @@ Contexts
 --------
 Values are plain ``str``/``int``/``list``/``dict``; dates and numbers come preformatted in
 German by the caller. The names below are the contract; each template needs exactly the
-variables listed for it (``contact_name`` is accepted by all and used by none of the packaged
-templates, so overrides may use it).
+variables listed for it (``contact_name`` and ``month_label``, ``"Januar 2027"``, are accepted
+by the mails to contacts and used by none of the packaged templates, so overrides may use them).
 
 Common to the mails to contacts (request, reminder, followup, receipt):
 
@@ -42,19 +43,22 @@ Common to the mails to contacts (request, reminder, followup, receipt):
   ``""``, greeting "Guten Tag,".
 - ``department``: the department's name, e.g. ``"Bauamt"`` (subject and text).
 - ``sender_name``: who signs, e.g. ``"Julia Beispiel"`` or a team name.
-- ``organisation``: e.g. ``"Stadt Musterhausen"`` (signature).
+- ``organisation``: e.g. ``"Stadt Musterhausen"`` (signature; left out where ``sender_name``
+  already contains it).
 - ``subject_tag``: e.g. ``"[Themen 2027-01 #K7Q2]"``, at the end of every subject.
 
 ``request``: common plus
 
-- ``month_label``: ``"Januar 2027"``;
 - ``deadline``: ``"Freitag, 15. Januar 2027"``;
-- ``template_block``: the string from :func:`template_block`.
+- ``template_block``: the string from :func:`template_block`;
+- ``officer_name``, ``officer_email``: whom to ask about the topics (the social-media
+  officer); either may be ``""``.
 
-Subject "Ihre Themen für Januar 2027 – Bauamt [Themen 2027-01 #K7Q2]".
+It asks for the topics of the coming months (the subject tag names the round's month).
+Subject "Ihre Themen für die kommenden Monate – Bauamt [Themen 2027-01 #K7Q2]".
 
 ``reminder``: as ``request``, plus ``original_date`` (``"4. Januar 2027"``, when the request
-went out). Subject "Erinnerung: Ihre Themen für ...".
+went out). Subject "Erinnerung: Ihre Themen für die kommenden Monate – ...".
 
 ``followup``: common plus
 

@@ -124,7 +124,7 @@ def test_requests_arrive_with_german_text_and_identity_headers(site: Path,
     msg = parse(raw)
     request = requests[msg["Message-ID"]]
     assert request.status == "sent"
-    assert msg["Subject"] == (f"Ihre Themen für Januar 2027 – Wirtschaftsförderung "
+    assert msg["Subject"] == (f"Ihre Themen für die kommenden Monate – Wirtschaftsförderung "
                               f"[Themen 2027-01 #{request.tag}]")
     assert msg["To"] == "Jörg Überall <contact2@musterhausen.test>"
     assert msg["From"] == "Social-Media-Team Stadt Musterhausen <bot@musterhausen.test>"
@@ -134,6 +134,8 @@ def test_requests_arrive_with_german_text_and_identity_headers(site: Path,
     text = body_text(msg)
     assert text.startswith("Guten Tag Herr Überall,")
     assert "Montag, 18. Januar 2027" in text
+    assert "Fragen beantwortet Ihnen gern Julia Beispiel (presse@musterhausen.test)." in text
+    assert text.endswith("Viele Grüße\nSocial-Media-Team Stadt Musterhausen\n")
     assert "--- Thema ---\nWas:\nWann:\nWo:\nWer:\nWie viele:\nZitat:\n" in text
     assert msg.get_body(("html",)) is not None
     # the subject is RFC 2047 encoded on the wire, never raw 8-bit

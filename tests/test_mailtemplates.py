@@ -30,15 +30,17 @@ DEFAULT_BLOCK = (
     "--- Ende ---"
 )
 
-TEMPLATES = ("digest", "followup", "receipt", "reminder", "request")
-CONTACT_TEMPLATES = ("followup", "receipt", "reminder", "request")
+TEMPLATES = ("digest", "followup", "oversized", "receipt", "reminder", "request")
+CONTACT_TEMPLATES = ("followup", "oversized", "receipt", "reminder", "request")
 
 COMMON_REQUIRED = ["contact_salutation", "department", "sender_name", "organisation", "subject_tag"]
+ASKING_REQUIRED = ["deadline", "template_block", "officer_name", "officer_email"]
 REQUIRED: dict[str, list[str]] = {
-    "request": [*COMMON_REQUIRED, "month_label", "deadline", "template_block"],
-    "reminder": [*COMMON_REQUIRED, "month_label", "deadline", "template_block", "original_date"],
+    "request": [*COMMON_REQUIRED, *ASKING_REQUIRED],
+    "reminder": [*COMMON_REQUIRED, *ASKING_REQUIRED, "original_date"],
     "followup": [*COMMON_REQUIRED, "questions", "reply_hint"],
     "receipt": [*COMMON_REQUIRED, "topics"],
+    "oversized": [*COMMON_REQUIRED, "original_subject", "size_label", "limit_label"],
     "digest": [
         "week_label",
         "officer_name",
@@ -88,6 +90,8 @@ def full_context(name: str, **overrides: Any) -> dict[str, Any]:
         "month_label": "Januar 2027",
         "deadline": "Freitag, 15. Januar 2027",
         "template_block": DEFAULT_BLOCK,
+        "officer_name": "Jana Presse",
+        "officer_email": "presse@musterhausen.de",
     }
     contexts: dict[str, dict[str, Any]] = {
         "request": request,
@@ -99,6 +103,12 @@ def full_context(name: str, **overrides: Any) -> dict[str, Any]:
                 {"topic_what": "", "missing_labels": ["Was", "Wie viele"]},
             ],
             "reply_hint": "Antworten Sie einfach auf diese Mail.",
+        },
+        "oversized": {
+            **common,
+            "original_subject": "Sommerfest",
+            "size_label": "38 MB",
+            "limit_label": "25 MB",
         },
         "receipt": {
             **common,
@@ -168,7 +178,7 @@ def renderer() -> TemplateRenderer:
 # --- rendering with a full context -------------------------------------------------------------
 
 
-def test_names_lists_exactly_the_five_templates(renderer: TemplateRenderer) -> None:
+def test_names_lists_exactly_the_packaged_templates(renderer: TemplateRenderer) -> None:
     assert renderer.names() == TEMPLATES
 
 
@@ -207,10 +217,9 @@ def test_request_and_reminder_carry_month_deadline_and_block(
     mail = renderer.render(name, full_context(name))
     for part in (mail.text, mail.html):
         assert "Bauamt" in part
-        assert "Januar 2027" in part
         assert "Freitag, 15. Januar 2027" in part
         assert "keine Themen" in part
-    assert "Januar 2027" in mail.subject and "Bauamt" in mail.subject
+    assert "Bauamt" in mail.subject
     # the block keeps its lines in both parts
     assert "\n\n" + DEFAULT_BLOCK + "\n\n" in mail.text
     assert DEFAULT_BLOCK.replace("\n", "<br>\n") in mail.html
@@ -219,15 +228,69 @@ def test_request_and_reminder_carry_month_deadline_and_block(
 
 def test_request_subject_reads_as_specified(renderer: TemplateRenderer) -> None:
     mail = renderer.render("request", full_context("request"))
-    assert mail.subject == "Ihre Themen für Januar 2027 – Bauamt [Themen 2027-01 #K7Q2]"
+    assert mail.subject == ("Ihre Themen für die kommenden Monate – Bauamt "
+                            "[Themen 2027-01 #K7Q2]")
 
 
 def test_reminder_is_marked_and_names_the_original_date(renderer: TemplateRenderer) -> None:
     mail = renderer.render("reminder", full_context("reminder"))
-    assert mail.subject.startswith("Erinnerung: Ihre Themen für Januar 2027")
+    assert mail.subject.startswith("Erinnerung: Ihre Themen für die kommenden Monate – ")
     assert "4. Januar 2027" in mail.text and "4. Januar 2027" in mail.html
     request = renderer.render("request", full_context("request"))
     assert len(mail.text) < len(request.text) + 40
+
+
+@pytest.mark.parametrize("name", ["request", "reminder"])
+def test_asking_says_what_for_which_period_and_whom_to_ask(
+    renderer: TemplateRenderer, name: str
+) -> None:
+    mail = renderer.render(name, full_context(name))
+    for part in (mail.text, " ".join(html_to_lines(mail.html))):
+        flat = " ".join(part.split())
+        # one period, the same in subject and text: no month "for" which topics are meant
+        assert "kommenden Monate" in flat and "kommenden Monate" in mail.subject
+        assert "Themen für Januar" not in flat + mail.subject
+        assert "tragen Sie Ihre Themen einfach in den Block unten ein" in flat
+        assert "Fragen beantwortet Ihnen gern Jana Presse (presse@musterhausen.de)." in flat
+        assert "„keine Themen“" in flat
+    assert 'href="mailto:presse@musterhausen.de"' in mail.html
+    if name == "request":
+        assert "für unsere Social-Media-Kanäle" in mail.text
+
+
+def test_the_request_stays_short(renderer: TemplateRenderer) -> None:
+    text = renderer.render("request", full_context("request")).text
+    prose = text.replace(DEFAULT_BLOCK, "")
+    assert len(prose.split()) <= 110, len(prose.split())
+    assert text.count("Sie ") >= 3 and " du " not in text.lower()
+
+
+@pytest.mark.parametrize(("officer_name", "officer_email", "expected"), [
+    ("Julia Beispiel", "presse@musterhausen.de",
+     "Bei Fragen erreichen Sie mich unter presse@musterhausen.de."),  # she signs herself
+    ("", "presse@musterhausen.de", "Bei Fragen schreiben Sie gern an presse@musterhausen.de."),
+    ("Jana Presse", "", "Fragen beantwortet Ihnen gern Jana Presse."),
+    ("", "", "Bei Fragen antworten Sie einfach auf diese Mail."),
+])
+def test_whom_to_ask_reads_well_whatever_is_configured(
+    renderer: TemplateRenderer, officer_name: str, officer_email: str, expected: str
+) -> None:
+    context = full_context("request", officer_name=officer_name, officer_email=officer_email)
+    mail = renderer.render("request", context)
+    assert expected in mail.text.splitlines()
+    assert expected in html_to_lines(mail.html)
+
+
+@pytest.mark.parametrize("name", CONTACT_TEMPLATES)
+def test_the_organisation_is_not_signed_twice(renderer: TemplateRenderer, name: str) -> None:
+    context = full_context(name, sender_name="Social-Media-Team Stadt Musterhausen")
+    mail = renderer.render(name, context)
+    assert mail.text.endswith("Viele Grüße\nSocial-Media-Team Stadt Musterhausen\n")
+    assert html_to_lines(mail.html)[-2:] == ["Viele Grüße",
+                                             "Social-Media-Team Stadt Musterhausen"]
+    context = full_context(name, sender_name="Team der STADT MUSTERHAUSEN")
+    signature = renderer.render(name, context).text.split("Viele Grüße")[-1]
+    assert signature == "\nTeam der STADT MUSTERHAUSEN\n"
 
 
 def test_text_block_reads_back_unchanged(renderer: TemplateRenderer) -> None:
@@ -423,7 +486,8 @@ def test_subject_is_one_line_whatever_the_context(renderer: TemplateRenderer, va
     assert not any(ch in subject for ch in "\r\n\x00\u2028\t")
     assert "  " not in subject
     assert subject == (
-        "Ihre Themen für Januar 2027 – Bau amt [Themen 2027-01 #K7Q2] Bcc: alle@example.org"
+        "Ihre Themen für die kommenden Monate – Bau amt [Themen 2027-01 #K7Q2] "
+        "Bcc: alle@example.org"
     )
 
 
@@ -529,7 +593,7 @@ def test_override_dir_can_add_a_template(tmp_path: Path) -> None:
         (tmp_path / f"welcome.{suffix}.j2").write_text(body, encoding="utf-8")
     (tmp_path / "partial.txt.j2").write_text("only one part", encoding="utf-8")
     renderer = TemplateRenderer(override_dir=tmp_path)
-    assert renderer.names() == ("digest", "followup", "receipt", "reminder", "request", "welcome")
+    assert renderer.names() == (*TEMPLATES, "welcome")
     assert renderer.render("welcome", {}) == RenderedMail("Willkommen", "Hallo\n", "<p>Hallo</p>")
 
 

@@ -24,6 +24,7 @@ def request_text() -> str:
         "organisation": "Stadt Musterhausen", "subject_tag": "[Themen 2027-01 #K7Q2]",
         "month_label": "Januar 2027", "deadline": "Montag, 18. Januar 2027",
         "template_block": template_block(DEFAULT_TEMPLATE_LABELS),
+        "officer_name": "Julia Beispiel", "officer_email": "presse@musterhausen.de",
     })
     return mail.text
 
