@@ -455,3 +455,103 @@ Content-Transfer-Encoding: base64
         client.logout()
     failed = intake(site, "inbound", "list", "--status", "failed").stdout
     assert "zu groß" in failed
+
+
+IPHONE = """\
+Content-Type: multipart/mixed; boundary=Apple-Mail-A1B2
+Content-Transfer-Encoding: 7bit
+From: Kita Sonnenschein <contact3@musterhausen.test>
+Mime-Version: 1.0 (1.0)
+Date: Wed, 6 Jan 2027 07:41:02 +0100
+Subject: Re: {subject}
+Message-Id: <9C1E2F3A-4B5C-4D6E-8F70-123456789ABC@musterhausen.test>
+In-Reply-To: {message_id}
+To: {bot}
+X-Mailer: iPhone Mail (20D67)
+
+--Apple-Mail-A1B2
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: quoted-printable
+
+1. Was: Laternenumzug
+Wann: 11.11.2027, 17 Uhr
+Wo: Kita Sonnenschein, Gartenstra=C3=9Fe 4
+Wer: Kinder, Eltern, Erzieherinnen
+Wie viele: etwa 120
+Bilder: laterne.jpg
+
+2. Was: Tag der offenen T=C3=BCr
+Wann: 20.03.2027
+Wo: Kita Sonnenschein
+Wer: Kita-Team
+Wie viele: 50-60
+
+Von meinem iPhone gesendet
+--Apple-Mail-A1B2
+Content-Type: image/jpeg; name=laterne.jpg
+Content-Disposition: attachment; filename=laterne.jpg
+Content-Transfer-Encoding: base64
+
+{jpeg}
+--Apple-Mail-A1B2
+Content-Type: image/jpeg; name=team.jpg
+Content-Disposition: attachment; filename=team.jpg
+Content-Transfer-Encoding: base64
+
+{jpeg}
+--Apple-Mail-A1B2--
+"""
+
+
+def test_several_topics_with_photos_stored_once_per_content_over_xoauth2(
+        site: Path, mailstack: MailStack) -> None:
+    import base64
+
+    from bot.imap import Mailbox, OAuthLogin
+    from bot.listening.fetch import poll_once
+    from bot.listening.service import fetch_settings, listen_settings
+    from db.models import Attachment, Blob
+
+    requests = requests_by_address(site, mailstack)
+    mid, subject = requests["contact3@musterhausen.test"]
+    photo = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 200 + b"\xff\xd9"
+    jpeg = base64.encodebytes(photo).decode().replace("\n", "\r\n")
+    deliver(mailstack, IPHONE.format(subject=subject, message_id=mid, bot=BOT, jpeg=jpeg),
+            "contact3@musterhausen.test", 1)
+
+    # log in as Microsoft 365 would have it: XOAUTH2 with a bearer token, no password
+    app = App(config_path=site / "intake.toml", config_explicit=True, now_override=LATER)
+    login = OAuthLogin(lambda: mailstack.oauth_token(BOT))
+    mailbox = Mailbox.open(app.settings.imap, login)
+    try:
+        report = poll_once(mailbox, app.sessions, fetch_settings(app), listen_settings(app),
+                           app.now)
+    finally:
+        mailbox.close()
+        app.close()
+    assert report.stored == 1 and report.processing.topics == 2
+
+    topics = topics_json(site)
+    assert [t["what"] for t in topics] == ["Tag der offenen Tür", "Laternenumzug"]
+    lantern = topics[1]
+    # named in its Bilder: line, and the unnamed one goes to the mail's first topic
+    assert lantern["attachments"] == ["laterne.jpg", "team.jpg"]
+    assert topics[0]["attachments"] == []
+    assert lantern["how_many"] == {"text": "etwa 120", "min": 120, "max": 120}
+    attachments = rows(site, Attachment)
+    assert sorted(a.filename for a in attachments) == ["laterne.jpg", "team.jpg"]
+    # the same bytes twice are one blob
+    (blob,) = rows_blob(site, Blob)
+    assert blob.data == photo and blob.size == len(photo)
+    # replaying the mail changes nothing and doubles nothing
+    inbound_id = rows(site, InboundMessage)[0].id
+    assert intake(site, "inbound", "replay", str(inbound_id), now=LATER).exit_code == 0
+    assert len(rows(site, Topic)) == 2 and len(rows(site, Attachment)) == 2
+
+
+def rows_blob(site: Path, model: type) -> list[Any]:
+    app = App(config_path=site / "intake.toml", config_explicit=True)
+    with app.sessions() as session:
+        found = list(session.scalars(select(model)))
+    app.close()
+    return found
