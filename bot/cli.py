@@ -315,9 +315,35 @@ def send_requests(app: App, month: str | None, only: str | None, dry_run: bool,
 
 @cli.command()
 @click.option("--once", is_flag=True, help="one pass, then exit")
-def poll(once: bool) -> None:
-    """Fetch new mail from IMAP and process it."""
-    _not_implemented("poll")
+@pass_app
+def poll(app: App, once: bool) -> None:
+    """Fetch new mail from IMAP and process it (IDLE where the server offers it)."""
+    from bot.errors import ConnectionProblem
+    from bot.listening.service import build_poller
+
+    _configure_logging(app)
+    app.require_schema()
+    poller = build_poller(app)
+    if not once:
+        import signal
+        import threading
+
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        click.echo("polling the mailbox; stop with Ctrl-C")
+        poller.run(stop)
+        return
+    try:
+        report = poller.once()
+    except ConnectionProblem as exc:
+        raise UserError(str(exc)) from None
+    p = report.processing
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(p.by_status.items())) or "nothing new"
+    click.echo(f"mailbox: {report.stored} new mail(s) stored, {report.oversized} too large, "
+               f"{report.duplicates} already known; processed: {statuses}; "
+               f"{p.topics} topic(s)")
+    _deliver(app)
 
 
 @cli.command()
@@ -359,10 +385,133 @@ def topics() -> None:
 @click.option("--to", "date_to", metavar="DATE")
 @click.option("--department", metavar="NAME")
 @click.option("--status", metavar="STATUS")
-def topics_list(fmt: str, date_from: str | None, date_to: str | None, department: str | None,
-                status: str | None) -> None:
+@pass_app
+def topics_list(app: App, fmt: str, date_from: str | None, date_to: str | None,
+                department: str | None, status: str | None) -> None:
     """List stored topics."""
-    _not_implemented("topics list")
+    from bot.listening.service import topic_rows
+
+    app.require_schema()
+    with app.sessions() as session:
+        rows = topic_rows(session, date_from=_date_option(date_from, "--from"),
+                          date_to=_date_option(date_to, "--to"), department=department,
+                          status=status)
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    columns = ("id", "department", "status", "when", "what", "where", "who", "how_many",
+               "missing", "followups_sent")
+
+    def cell(row: dict[str, Any], key: str) -> str:
+        value = row[key]
+        if isinstance(value, dict):
+            return str(value.get("text") or "")
+        if isinstance(value, list):
+            return " ".join(value)
+        return "" if value is None else one_line(value)
+
+    if fmt == "csv":
+        import csv
+
+        writer = csv.writer(sys.stdout)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([cell(row, c) for c in columns])
+        return
+    for row in rows:
+        click.echo(f"{row['id']:>5}  {row['status']:10}  {cell(row, 'when')[:24]:24}  "
+                   f"{row['department'][:20]:20}  {cell(row, 'what')[:40]}"
+                   + (f"  (fehlt: {', '.join(row['missing'])})" if row["missing"] else ""))
+    click.echo(f"{len(rows)} topic(s)")
+
+
+def _date_option(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date as YYYY-MM-DD",
+                                 param_hint=name) from None
+
+
+# --- inbound ----------------------------------------------------------------------------
+
+@cli.group()
+def inbound() -> None:
+    """Received mail that was set aside: quarantined, failed, unrecognized, bounced."""
+
+
+@inbound.command("list")
+@click.option("--status", type=click.Choice(["quarantined", "failed", "unrecognized",
+                                             "bounced"]), help="only this kind")
+@pass_app
+def inbound_list(app: App, status: str | None) -> None:
+    """Received mail that was set aside, with the reason."""
+    from bot.listening.service import inbound_lines
+
+    app.require_schema()
+    with app.sessions() as session:
+        lines = inbound_lines(session, status)
+    tz = app.tz
+    for line in lines:
+        stamp = line.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{line.id:>6}  {stamp}  {line.status:12}  {one_line(line.from_address)}  "
+                   f"{one_line(line.subject)[:60]}")
+        if line.reason:
+            click.echo(f"        {one_line(line.reason)}")
+    click.echo(f"{len(lines)} mail(s)")
+
+
+@inbound.command("show")
+@click.argument("inbound_id", metavar="ID", type=int)
+@pass_app
+def inbound_show(app: App, inbound_id: int) -> None:
+    """One received mail: headers, parse result, why it was set aside."""
+    from email.parser import BytesHeaderParser
+    from email.policy import default as default_policy
+
+    from bot.listening.service import inbound_row
+
+    app.require_schema()
+    with app.sessions() as session:
+        row = inbound_row(session, inbound_id)
+        headers = BytesHeaderParser(policy=default_policy).parsebytes(row.raw[:256 * 1024])
+        click.echo(f"id:          {row.id}")
+        click.echo(f"received:    {row.received_at.astimezone(app.tz).isoformat()}")
+        click.echo(f"status:      {row.status}" + (f" ({row.kind})" if row.kind else ""))
+        click.echo(f"matched by:  {row.matched_by or '-'}")
+        if row.error:
+            click.echo(f"reason:      {one_line(row.error)}")
+        click.echo(f"size:        {row.size} bytes, sha256 {row.sha256}")
+        click.echo("headers:")
+        for name in ("From", "To", "Subject", "Date", "Message-ID", "In-Reply-To",
+                     "Auto-Submitted", "Authentication-Results"):
+            for value in headers.get_all(name) or []:
+                click.echo(f"  {name}: {one_line(value)[:300]}")
+        if row.parsed:
+            click.echo("parse result:")
+            click.echo(json.dumps(row.parsed, ensure_ascii=False, indent=2))
+
+
+@inbound.command("replay")
+@click.argument("inbound_id", metavar="ID", type=int, required=False)
+@click.option("--failed", is_flag=True, help="every mail whose processing failed")
+@pass_app
+def inbound_replay(app: App, inbound_id: int | None, failed: bool) -> None:
+    """Process stored mail again after a fix (idempotent)."""
+    from bot.listening.service import replay
+
+    if (inbound_id is None) == (not failed):
+        raise click.UsageError("give either an ID or --failed")
+    _configure_logging(app)
+    app.require_schema()
+    report = replay(app, [inbound_id] if inbound_id is not None else None, failed)
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(report.by_status.items())) or "nothing"
+    click.echo(f"replayed: {statuses}")
+    if report.failed:
+        raise UserError(f"{report.failed} mail(s) failed again; `intake inbound list "
+                        f"--status failed` shows why")
 
 
 @topics.command("export", short_help="The year's plan as a file (not available yet).")
