@@ -7,6 +7,9 @@ duplicate work. That is why the daemon needs no persistent job store: on start i
 runs the monthly request job and the digest job once (catch-up), and a second start finds
 nothing to do.
 
+Listening is not a job: the mailbox poller runs in a thread of its own beside the scheduler,
+since waiting with IDLE keeps one connection open for minutes (`bot.listening.poller`).
+
 The triggers are pure (`get_next_fire_time(previous, now)` with the `now` APScheduler
 passes) and built on `bot.calendar`, so they can be tested with explicit datetimes.
 """
@@ -179,7 +182,6 @@ JOBS: dict[str, tuple[str, str]] = {
     "monthly-requests": ("run_monthly_requests", "the monthly requests"),
     "outbox": ("deliver_outbox", "the outbox delivery"),
     "reminders-followups": ("run_reminders_and_followups", "the reminders and follow-ups"),
-    "poll-mailbox": ("poll_mailbox", "the mailbox poll"),
     "weekly-digest": ("run_weekly_digest", "the weekly digest"),
 }
 
@@ -192,7 +194,6 @@ def build_triggers(app: App) -> dict[str, BaseTrigger]:
         "monthly-requests": MonthlyRequestTrigger(tz, s.state, s.request_time),
         "outbox": IntervalTrigger(seconds=OUTBOX_SECONDS, timezone=tz),
         "reminders-followups": WorkingDayIntervalTrigger(REMINDER_MINUTES, tz, s.state),
-        "poll-mailbox": IntervalTrigger(seconds=s.poll_seconds, timezone=tz),
         "weekly-digest": WeeklyDigestTrigger(tz, s.digest_weekday, s.digest_time, s.state),
     }
 
@@ -211,7 +212,7 @@ def build_scheduler(app: App, jobs: dict[str, UseCaseJob]) -> BackgroundSchedule
     started = datetime.now(tz)
     for job_id, trigger in build_triggers(app).items():
         extra: dict[str, Any] = {}
-        if job_id in ("outbox", "poll-mailbox"):
+        if job_id == "outbox":
             extra["next_run_time"] = started  # deliver and listen right away
         scheduler.add_job(jobs[job_id], trigger=trigger, id=job_id,
                           name=JOBS[job_id][1], **extra)
@@ -285,6 +286,25 @@ def _announce_first_round(app: App) -> None:
                  spelled_out(moment, app.tz))
 
 
+def _start_listener(app: App, stop: threading.Event) -> threading.Thread | None:
+    """The mailbox poller in its own thread: IDLE holds a connection open for minutes,
+    which a scheduler job must not. It reconnects by itself; it ends when `stop` is set."""
+    from bot.listening.service import build_poller
+
+    try:
+        poller = build_poller(app)
+    except UserError as exc:
+        log.error("the mailbox is not read: %s (fix it and restart; `intake check` tests "
+                  "the login)", one_line(exc))
+        return None
+    thread = threading.Thread(target=poller.run, args=(stop,), name="intake-poller",
+                              daemon=True)
+    thread.start()
+    log.info("reading the mailbox %s on %s", app.settings.imap.folder,
+             app.settings.imap.host)
+    return thread
+
+
 def run_daemon(app: App, stop_event: threading.Event | None = None) -> None:
     """Run the scheduler until SIGTERM/SIGINT (main thread only) or until `stop_event` is set.
 
@@ -309,6 +329,7 @@ def run_daemon(app: App, stop_event: threading.Event | None = None) -> None:
             return
         scheduler = build_scheduler(app, jobs)
         scheduler.start()
+        listener = _start_listener(app, stop)
         try:
             requests_job = scheduler.get_job("monthly-requests")
             digest_job = scheduler.get_job("weekly-digest")
@@ -322,6 +343,9 @@ def run_daemon(app: App, stop_event: threading.Event | None = None) -> None:
             # from here on a second SIGINT/SIGTERM has its default effect: stop at once
             restore()
             log.info("stopping; waiting for running jobs to finish")
+            stop.set()
+            if listener is not None:
+                listener.join()
             scheduler.shutdown(wait=True)
             log.info("stopped")
     finally:

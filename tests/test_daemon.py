@@ -398,11 +398,10 @@ def test_scheduler_jobs_and_their_settings(config: Path) -> None:
     assert isinstance(added["weekly-digest"].trigger, WeeklyDigestTrigger)
     assert isinstance(added["reminders-followups"].trigger, WorkingDayIntervalTrigger)
     assert added["outbox"].trigger.interval.total_seconds() == 30
-    assert added["poll-mailbox"].trigger.interval.total_seconds() == 120  # poll_seconds
 
 
 #: jobs whose use case arrives with a later issue (listening, telling); the daemon skips them
-PLUGGED_IN_LATER = {"poll_mailbox", "run_weekly_digest"}
+PLUGGED_IN_LATER = {"run_weekly_digest"}
 
 
 def test_every_job_has_its_use_case() -> None:

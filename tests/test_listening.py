@@ -555,3 +555,33 @@ def rows_blob(site: Path, model: type) -> list[Any]:
         found = list(session.scalars(select(model)))
     app.close()
     return found
+
+
+def test_the_daemon_listens_under_idle_and_stops_cleanly(site: Path, mailstack: MailStack,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    from bot.daemon import run_daemon
+
+    requests = requests_by_address(site, mailstack)
+    monkeypatch.setenv("TEST_IMAP_PW", "secret")
+    app = App(config_path=site / "intake.toml", config_explicit=True)
+    stop = threading.Event()
+    daemon = threading.Thread(target=run_daemon, args=(app, stop))
+    daemon.start()
+    try:
+        # the first pass has run when the processed folder exists; then a reply arrives
+        deliver(mailstack, outlook_reply(requests["contact1@musterhausen.test"],
+                                         "contact1@musterhausen.test", "Erika Muster"),
+                "contact1@musterhausen.test", 1)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not rows(site, Topic):
+            time.sleep(0.2)
+        (topic,) = rows(site, Topic)
+        assert topic.what == "Spatenstich für die neue Grundschule"
+    finally:
+        stop.set()
+        daemon.join(timeout=30)
+        app.close()
+    assert not daemon.is_alive()
