@@ -258,6 +258,9 @@ class Topic(Base):
     missing: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: the follow-up budget is spent (or asking makes no sense any more): the officer
+    #: sees the topic as incomplete and no further question goes out
+    escalated_at: Mapped[datetime | None]
 
     attachments: Mapped[list[Attachment]] = relationship(back_populates="topic")
     followups: Mapped[list[FollowUp]] = relationship(back_populates="topic")
@@ -294,6 +297,21 @@ class TopicChange(Base):
     old_value: Mapped[dict[str, Any] | None]
     new_value: Mapped[dict[str, Any] | None]
     changed_at: Mapped[datetime]
+
+
+class Digest(Base):
+    """The officer's digest of one ISO week: unique per week, so a rerun or a crash after
+    queuing never sends a second one."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    week: Mapped[str] = mapped_column(String(8), unique=True)  # "2027-W03"
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    created_at: Mapped[datetime]
+    #: what the digest showed, for the next one's "new since the last digest"
+    covered_until: Mapped[datetime]
+    topic_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class FollowUp(Base):

@@ -223,9 +223,9 @@ def test_db_upgrade_and_contacts_sync(tmp_path: Path, backend: str,
         env["INTAKE_DATABASE__URL"] = request.getfixturevalue("pg_url")
     result = intake("db", "upgrade", cwd=tmp_path, env=env)
     assert result.exit_code == 0, result.output
-    assert "schema upgraded from empty to 0002" in result.stdout
+    assert "schema upgraded from empty to 0003" in result.stdout
     result = intake("db", "upgrade", cwd=tmp_path, env=env)
-    assert "schema already at 0002" in result.stdout
+    assert "schema already at 0003" in result.stdout
     if backend == "sqlite":
         assert (tmp_path / "intake.db").exists()
     result = intake("contacts", "sync", cwd=tmp_path, env=env)
