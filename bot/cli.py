@@ -526,7 +526,10 @@ def topics_export(fmt: str, out: Path) -> None:
 @click.option("--retry-failed", is_flag=True, help="requeue the mails that failed for good")
 @pass_app
 def outbox(app: App, retry_failed: bool) -> None:
-    """Show queued, failed and sent mail; send what is due."""
+    """Show queued, failed and sent mail; send what is due.
+
+    TIME is when a mail was sent or failed, or when it is tried next; TRIES counts the
+    attempts against the limit after which a mail the server keeps deferring fails."""
     from bot import outbox as box
     from bot.usecases import deliver_outbox
 
