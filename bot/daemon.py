@@ -213,7 +213,7 @@ def build_scheduler(app: App, jobs: dict[str, UseCaseJob]) -> BackgroundSchedule
     for job_id, trigger in build_triggers(app).items():
         extra: dict[str, Any] = {}
         if job_id == "outbox":
-            extra["next_run_time"] = started  # deliver and listen right away
+            extra["next_run_time"] = started  # deliver right away
         scheduler.add_job(jobs[job_id], trigger=trigger, id=job_id,
                           name=JOBS[job_id][1], **extra)
     return scheduler
