@@ -350,7 +350,11 @@ def poll(app: App, once: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="show what is due; send nothing")
 @pass_app
 def followups(app: App, dry_run: bool) -> None:
-    """Send the follow-up questions and reminders that are due now."""
+    """Send the follow-up questions and reminders that are due now.
+
+    --dry-run shows every question it would ask and why, and which were held back by
+    which bound."""
+    from bot.listening.askback import ask_back
     from bot.rounds import queue_reminders
 
     _configure_logging(app)
@@ -359,7 +363,21 @@ def followups(app: App, dry_run: bool) -> None:
     verb = "would be sent" if dry_run else "queued"
     for mail in planned:
         click.echo(f"{mail.kind} to {mail.to_address} ({mail.department}): {mail.subject}")
+    asked = ask_back(app, dry_run=dry_run)
+    for question in asked.queued:
+        click.echo(f"follow-up to {question.to_address} ({question.department}): "
+                   f"{question.subject}")
+        for name in question.topics:
+            click.echo(f"  asks about: {one_line(name)}")
+        if dry_run:
+            click.echo(question.text)
+    for name, reason in asked.held:
+        click.echo(f"held back: {one_line(name)}: {reason}")
+    for name, reason in asked.escalated:
+        click.echo(f"to the officer as incomplete: {one_line(name)}: {reason}")
     click.echo(f"{len(planned)} reminder(s) {verb}")
+    click.echo(f"{len(asked.queued)} follow-up(s) {verb}, {len(asked.held)} held back, "
+               f"{len(asked.escalated)} handed to the officer")
     if not dry_run:
         _deliver(app)
 

@@ -37,10 +37,16 @@ class Composer:
 
     def contact_context(self, *, salutation: str | None, name: str | None, department: str,
                         subject_tag: str) -> dict[str, object]:
-        mail = self.app.settings.mail
         return {"contact_salutation": salutation or "", "contact_name": name or "",
-                "department": department, "sender_name": mail.from_name,
-                "organisation": mail.organisation, "subject_tag": subject_tag}
+                "department": department, **self.sender_context(),
+                "subject_tag": subject_tag}
+
+    def sender_context(self) -> dict[str, object]:
+        """Who signs, and whom to ask about the topics (the social-media officer)."""
+        settings = self.app.settings
+        return {"sender_name": settings.mail.from_name,
+                "organisation": settings.mail.organisation,
+                "officer_name": settings.officer.name, "officer_email": settings.officer.email}
 
     @property
     def domain(self) -> str:

@@ -353,6 +353,22 @@ class ScheduleSettings(Section):
     followup_after_hours: int = Field(
         2, ge=0, le=168, description="wait this long after a reply before asking back"
     )
+    quiet_working_days: int = Field(
+        2, ge=0, le=20,
+        description="at least this many working days between any two mails the bot sends one "
+        "person (requests, reminders and follow-ups counted together; a request is never held "
+        "back by it)",
+    )
+    followup_min_days_before: int = Field(
+        3, ge=0, le=60,
+        description="no follow-up for a topic that starts sooner than this many days from now "
+        "(too late to matter: the officer sees it as incomplete instead)",
+    )
+    receipts: bool = Field(
+        False,
+        description="send a short thank-you listing what was understood after each reply "
+        "(off: a follow-up already thanks, and a complete answer needs no further mail)",
+    )
     digest_weekday: Literal["mon", "tue", "wed", "thu", "fri"] = Field(
         "mon", description="weekday of the officer's digest"
     )
@@ -384,6 +400,20 @@ class ScheduleSettings(Section):
         if value.upper() not in states:
             raise ValueError(f"{value!r} is not a German state code ({', '.join(sorted(states))})")
         return value.upper()
+
+
+class DigestSettings(Section):
+    max_topics: int = Field(
+        15, ge=1, le=200,
+        description="at most this many topics per list in the officer's weekly digest; the "
+        "rest are counted (`intake topics list` shows them all)",
+    )
+    upcoming_weeks: int = Field(
+        6, ge=1, le=26, description="the digest's 'upcoming' list looks this many weeks ahead"
+    )
+    attach_calendar: bool = Field(
+        True, description="attach the upcoming weeks as a calendar file (.ics) to the digest"
+    )
 
 
 class TemplatesSettings(Section):
@@ -480,6 +510,7 @@ class Settings(Section):
     officer: OfficerSettings = Field(default_factory=OfficerSettings)
     contacts: ContactsSettings = Field(default_factory=ContactsSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
     templates: TemplatesSettings = Field(default_factory=TemplatesSettings)
     inbound: InboundSettings = Field(default_factory=InboundSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
@@ -519,6 +550,7 @@ SECTION_HELP: dict[str, str] = {
     "officer": "The social-media officer who gets the weekly digest.",
     "contacts": "The contacts file (one contact per department, with deputies).",
     "schedule": "When the bot asks, reminds, asks back and reports.",
+    "digest": "The officer's weekly digest: how many topics, how far ahead.",
     "templates": "Mail texts and the labels of the fill-in template.",
     "inbound": "Received mail: size limit, and whose authentication results to trust.",
     "logging": "Logging.",

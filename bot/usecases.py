@@ -112,8 +112,8 @@ def run_monthly_requests(app: App) -> None:
 
 
 def run_reminders_and_followups(app: App) -> None:
-    """Scheduler job: queue due reminders (follow-up questions come with the listening
-    issue), then deliver."""
+    """Scheduler job: queue due reminders and follow-up questions, then deliver."""
+    from bot.listening.askback import ask_back
     from bot.rounds import queue_reminders
 
     # The monthly job fires once, on the first working day; a bot that was down then and
@@ -123,6 +123,8 @@ def run_reminders_and_followups(app: App) -> None:
     planned = queue_reminders(app)
     if planned:
         log.info("%d reminder(s) queued", len(planned))
+    asked = ask_back(app)
+    if planned or asked.queued:
         deliver_outbox(app)
 
 

@@ -17,10 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import one_line
-from bot.listening import automatic, topics
+from bot.listening import automatic, followups, topics
 from bot.listening.match import Directory, KnownContact, KnownRequest, Match, match
 from db.inbound import claim_next
-from db.models import Contact, Department, InboundMessage, OutboxMessage, Request, RequestRound
+from db.models import (
+    Contact,
+    Department,
+    FollowUp,
+    InboundMessage,
+    OutboxMessage,
+    Request,
+    RequestRound,
+)
 from parsers import ParseOptions, ParseResult, parse_message
 from parsers.authres import verdict
 
@@ -140,7 +148,72 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
         log.warning("mail %s from %s set aside: %s", row.id, result.from_address or "?",
                     found.quarantine)
         return "quarantined"
+    asked = _asked_in_thread(session, thread_ids(result), found)
+    if asked:
+        return _followup_answer(session, row, found, asked, settings, now)
     return _accepted(session, row, result, found, now)
+
+
+def _asked_in_thread(session: Session, ids: Sequence[str], found: Match) -> list[FollowUp]:
+    """The follow-up questions this mail answers: those of the nearest follow-up mail in
+    its thread, about topics of the sender's own department."""
+    if not ids or found.contact is None:
+        return []
+    mails = {o.message_id: o for o in session.scalars(select(OutboxMessage).where(
+        OutboxMessage.message_id.in_(list(ids)), OutboxMessage.kind == "followup"))}
+    for message_id in ids:
+        outbox = mails.get(message_id)
+        if outbox is None:
+            continue
+        questions = list(session.scalars(select(FollowUp).where(
+            FollowUp.outbox_id == outbox.id).order_by(FollowUp.id)))
+        return [q for q in questions
+                if q.topic.department_id == found.contact.department_id]
+    return []
+
+
+def _followup_answer(session: Session, row: InboundMessage, found: Match,
+                     questions: list[FollowUp], settings: ListenSettings,
+                     now: datetime) -> str:
+    """Merge an answer to a follow-up into the topics it asked about.
+
+    Parsed with the asked fields (the contract's --asked), so "Im Bürgerhaus." answers a
+    lone "Wo?"; blocks are assigned by `followups.assign`. An answered field fills the
+    topic; a field that was not asked but comes with a new value is a correction. Every
+    change is kept in the topic's history."""
+    fields = tuple(dict.fromkeys(f for q in questions for f in q.fields))
+    options = replace(settings.options, fallback_today=now.date(), asked=fields)
+    result = parse_message(row.raw, options)
+    row.kind = result.kind
+    row.parsed = json.loads(json.dumps(result.to_json_dict(f"inbound:{row.id}"),
+                                       ensure_ascii=False))
+    row.matched_by = "followup"
+    for question in questions:
+        question.answered_at = question.answered_at or now
+    if result.kind != "topics":
+        return _STATUS[result.kind]
+    asked = [followups.Asked(q.topic_id, tuple(q.fields), q.topic.what) for q in questions]
+    answers = []
+    for parsed in result.topics:
+        values = topics.field_values(parsed)
+        filled = frozenset(f for f, cols in values.items()
+                           if any(v is not None for v in cols.values()))
+        answers.append((parsed.what, filled))
+    by_id = {q.topic_id: q.topic for q in questions}
+    required = settings.options.required
+    for index, topic_id in followups.assign(answers, asked):
+        topic = by_id[topic_id]
+        asked_fields = next(a.fields for a in asked if a.topic_id == topic_id)
+        values = topics.field_values(result.topics[index])
+        given = {f: v for f, v in values.items()
+                 if any(x is not None for x in v.values())
+                 and (f in asked_fields or f != "what")}
+        topics.update_fields(session, topic, given, inbound_id=row.id, now=now)
+        topic.missing = [f for f in required if topics.snapshot(topic, f) is None]
+        topic.status = topics.status_of(topic.missing)
+        if not topic.missing:
+            log.info("topic T-%s is complete now", topic.id)
+    return "processed"
 
 
 def _accepted(session: Session, row: InboundMessage, result: ParseResult, found: Match,
