@@ -54,10 +54,10 @@ def bounds(app: App) -> Bounds:
                   min_days_before=s.followup_min_days_before, after_hours=s.followup_after_hours)
 
 
-def load_state(session: Session, today_start: datetime) -> tuple[list[TopicState],
-                                                                 list[PersonState]]:
-    counts = dict(session.execute(select(FollowUp.topic_id, func.count(FollowUp.id))
-                                  .group_by(FollowUp.topic_id)).tuples())
+def load_state(session: Session) -> tuple[list[TopicState], list[PersonState]]:
+    counts: dict[int, int] = {
+        topic_id: n for topic_id, n in session.execute(
+            select(FollowUp.topic_id, func.count(FollowUp.id)).group_by(FollowUp.topic_id))}
     topics = [
         TopicState(id=t.id, contact_id=t.contact_id, what=t.what, missing=tuple(t.missing),
                    start=t.when_start, end=t.when_end, updated_at=t.updated_at,
@@ -98,7 +98,7 @@ def ask_back(app: App, dry_run: bool = False) -> AskBackResult:
     composer = Composer(app)
     with app.sessions() as session:
         session.begin()
-        topics, people = load_state(session, now)
+        topics, people = load_state(session)
         decision: Decision = decide(
             topics, people, now=now, today=today, bounds=bounds(app),
             is_working_day=lambda day: calendar.is_working_day(day, state),
