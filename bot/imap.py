@@ -211,7 +211,15 @@ class Mailbox:
     def uids(self) -> list[int]:
         """Every message in the selected folder that is not marked deleted, oldest first."""
         with self._errors("search"):
+            self._announced()  # what came before this search is in its result
             return sorted(int(uid) for uid in self.client.search(["NOT", "DELETED"]))
+
+    def _announced(self) -> bool:
+        """Whether the server announced new mail (EXISTS) since the last call. Mail that
+        arrives while a command runs is announced in that command's reply, which imapclient
+        keeps in imaplib's store of untagged responses; IDLE does not announce it again, so
+        `wait` looks here first (else the mail would wait for the next poll)."""
+        return self.client._imap.untagged_responses.pop("EXISTS", None) is not None
 
     def sizes(self, uids: Iterable[int]) -> dict[int, int]:
         wanted = list(uids)
@@ -286,6 +294,8 @@ class Mailbox:
                 self.client.noop()
             return True
         while not stop():
+            if self._announced():  # while the pass ran, or as IDLE ended
+                return True
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
@@ -295,9 +305,15 @@ class Mailbox:
                 try:
                     started = time.monotonic()
                     while time.monotonic() - started < chunk and not stop():
+                        asked = time.monotonic()
                         responses = self.client.idle_check(timeout=min(1.0, chunk))
                         if any(_is_news(r) for r in responses):
                             return True
+                        if not responses and time.monotonic() - asked < min(1.0, chunk) / 2:
+                            # Readable yet nothing came: imapclient returns a closed connection
+                            # (a restarted server) this way, at once and again and again.
+                            # Ending IDLE raises on a dead connection; a live one idles anew.
+                            break
                 finally:
                     self.client.idle_done()
         return False
