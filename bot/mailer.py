@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from email import policy
 from email.charset import QP, Charset
+from email.encoders import encode_base64
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
@@ -19,18 +20,19 @@ from email_validator import EmailNotValidError, validate_email
 from bot.contacts import needs_smtputf8
 from bot.errors import one_line
 from mailtemplates import RenderedMail
+from parsers.tags import TAG_ALPHABET, format_tag
 
-#: unambiguous characters for subject tags (no 0/O, 1/I/L)
-TAG_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-
+__all__ = ["TAG_ALPHABET", "build_mail", "new_message_id", "new_tag", "subject_tag"]
 
 def new_tag(length: int = 4) -> str:
+    """A fresh subject tag code; the format and its alphabet live with the code that reads
+    tags back (`parsers.tags`), so writing and finding can never disagree."""
     return "".join(secrets.choice(TAG_ALPHABET) for _ in range(length))
 
 
 def subject_tag(month: str, tag: str, word: str = "Themen") -> str:
     """'[Themen 2027-01 #K7Q2]': lets a reply match its request when clients drop headers."""
-    return f"[{word} {month} #{tag}]"
+    return format_tag(month, tag, word)
 
 
 def new_message_id(kind: str, domain: str, hint: str = "") -> str:
@@ -53,6 +55,7 @@ def build_mail(
     in_reply_to: str | None = None,
     references: Sequence[str] = (),
     extra_headers: Sequence[tuple[str, str]] = (),
+    attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> bytes:
     """A multipart/alternative mail (text + HTML) as CRLF bytes, ready for SMTP.
 
@@ -60,8 +63,11 @@ def build_mail(
     line break or control character in a name or subject is flattened first, so no header
     can be injected. Built with the compat32 classes: same wire format as EmailMessage,
     several times faster, which matters when a round renders thousands of requests.
+
+    `attachments` are (file name, content type, bytes); with any, the mail is
+    multipart/mixed around the alternative part.
     """
-    msg = MIMEMultipart("alternative")
+    msg = MIMEMultipart("mixed" if attachments else "alternative")
     msg["Subject"] = _encoded(one_line(rendered.subject))
     msg["From"] = _address_header(from_name, from_address)
     msg["To"] = _address_header(to_name, to_address)
@@ -80,8 +86,13 @@ def build_mail(
         msg["X-Auto-Response-Suppress"] = "OOF"
     for name, value in extra_headers:
         msg[name] = _encoded(one_line(value))
-    msg.attach(_text_part(rendered.text, "plain"))
-    msg.attach(_text_part(rendered.html, "html"))
+    body = MIMEMultipart("alternative") if attachments else msg
+    body.attach(_text_part(rendered.text, "plain"))
+    body.attach(_text_part(rendered.html, "html"))
+    if attachments:
+        msg.attach(body)
+    for filename, content_type, data in attachments:
+        msg.attach(_attachment_part(filename, content_type, data))
     return msg.as_bytes(policy=_WIRE)
 
 
@@ -123,6 +134,19 @@ def _encoded(value: str) -> str:
         return value
     # compat32 folds a Header object itself; typeshed only knows str values
     return cast(str, Header(value, "utf-8"))
+
+
+def _attachment_part(filename: str, content_type: str, data: bytes) -> MIMENonMultipart:
+    maintype, _, rest = content_type.partition("/")
+    subtype, *params = (p.strip() for p in rest.split(";"))
+    part = MIMENonMultipart(maintype, subtype)
+    for param in params:
+        name, _, value = param.partition("=")
+        part.set_param(name.strip(), value.strip())
+    part.set_payload(data)
+    encode_base64(part)
+    part.add_header("Content-Disposition", "attachment", filename=one_line(filename))
+    return part
 
 
 def _text_part(text: str, subtype: str) -> MIMENonMultipart:

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from bot import calendar
 from bot.app import App
+from bot.compose import Composer
 from bot.contacts import ContactEntry
 from bot.errors import UserError, one_line
 from bot.german import long_date, month_label, short_date
-from bot.mailer import build_mail, new_message_id, new_tag, subject_tag
+from bot.mailer import new_tag, subject_tag
 from bot.outbox import enqueue
 from db.contacts import (
     MassDeactivation,
@@ -31,7 +32,7 @@ from db.contacts import (
     sync_contacts_retrying,
 )
 from db.models import Contact, Department, OutboxMessage, Request, RequestRound
-from mailtemplates import RenderedMail, TemplateError, TemplateRenderer, template_block
+from mailtemplates import template_block
 
 #: every line says "intake: ...": the admin knows the program, not its modules
 log = logging.getLogger("intake")
@@ -100,22 +101,6 @@ def check_month(month: str) -> str:
     return month
 
 
-def renderer(app: App) -> TemplateRenderer:
-    directory = app.settings.templates.directory
-    try:
-        return TemplateRenderer(app.settings.resolve_path(directory) if directory else None)
-    except TemplateError as exc:
-        raise UserError(f"{app.settings.source}: [templates] directory: {exc}") from None
-
-
-def render(mails: TemplateRenderer, name: str, context: dict[str, object]) -> RenderedMail:
-    """Render, turning a broken override template into a one-line message for the admin."""
-    try:
-        return mails.render(name, context)
-    except TemplateError as exc:
-        raise UserError(f"mail template {name!r}: {exc}") from None
-
-
 def the_block(app: App) -> str:
     labels = app.settings.labels()
     t = app.settings.templates
@@ -125,7 +110,7 @@ def the_block(app: App) -> str:
 def _sample_context(app: App) -> dict[str, object]:
     return {
         "contact_salutation": "Frau Muster", "contact_name": "Erika Muster",
-        "department": "Bauamt", **_sender_context(app),
+        "department": "Bauamt", **Composer(app).sender_context(),
         "subject_tag": subject_tag("2027-01", "K7Q2"), "month_label": "Januar 2027",
         "deadline": "Montag, 18. Januar 2027", "template_block": the_block(app),
         "original_date": "4. Januar 2027",
@@ -135,16 +120,12 @@ def _sample_context(app: App) -> dict[str, object]:
 def check_templates(app: App) -> str:
     """Render the request and the reminder with sample values: a broken override template
     or a bad label shows up in `intake check`, not in the middle of a round."""
-    mails = renderer(app)
+    composer = Composer(app)
     sample = _sample_context(app)
     for name in ("request", "reminder"):
-        render(mails, name, sample)
+        composer.render(name, sample)
     where = app.settings.templates.directory or "built-in"
     return f"mail templates ({where}): OK"
-
-
-def _domain(app: App) -> str:
-    return app.settings.mail.from_address.rpartition("@")[2] or "localhost"
 
 
 def _get_or_open_round(session: Session, month: str, now: datetime, deadline: date
@@ -172,24 +153,10 @@ def _unused_tag(taken: set[str]) -> str:
     raise RuntimeError("no free subject tag")  # 31**6 tags: not reachable in practice
 
 
-def _sender_context(app: App) -> dict[str, object]:
-    """Who signs, and whom to ask about the topics (the social-media officer)."""
-    return {
-        "sender_name": app.settings.mail.from_name,
-        "organisation": app.settings.mail.organisation,
-        "officer_name": app.settings.officer.name,
-        "officer_email": app.settings.officer.email,
-    }
-
-
-def _contact_context(app: App, contact: Contact, department: str, tag: str) -> dict[str, object]:
-    return {
-        "contact_salutation": contact.salutation or "",
-        "contact_name": contact.name or "",
-        "department": department,
-        **_sender_context(app),
-        "subject_tag": tag,
-    }
+def _contact_context(composer: Composer, contact: Contact, department: str,
+                     tag: str) -> dict[str, object]:
+    return composer.contact_context(salutation=contact.salutation, name=contact.name,
+                                    department=department, subject_tag=tag)
 
 
 def month_is_over(month: str, now: datetime, tz: ZoneInfo) -> bool:
@@ -233,10 +200,10 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
             raise UserError(f"--only {only!r}: no active department of that name "
                             f"(active: {', '.join(active)})")
     result = RoundResult(month=month, deadline=None)
-    mails = renderer(app)
+    composer = Composer(app)
     block = the_block(app)
     # a broken template fails every department alike: say so once, before anything changes
-    render(mails, "request", _sample_context(app))
+    composer.render("request", _sample_context(app))
 
     session = app.sessions()
 
@@ -263,7 +230,7 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
                 # a savepoint per department: its failure undoes its own rows only (in a
                 # dry run, too, where everything shares one transaction)
                 with session.begin_nested():
-                    planned = _queue_request(app, session, mails, block, rnd, contact, now,
+                    planned = _queue_request(app, session, composer, block, rnd, contact, now,
                                              taken)
                 checkpoint()
             except (IntegrityError, AlreadyQueued):  # a concurrent run queued it first
@@ -310,7 +277,7 @@ def next_round_note(app: App, result: RoundResult) -> str | None:
             f"deadline; `intake send-requests --month {month}` would ask for that month now")
 
 
-def _queue_request(app: App, session: Session, mails: TemplateRenderer, block: str,
+def _queue_request(app: App, session: Session, composer: Composer, block: str,
                    rnd: RequestRound, contact: Contact, now: datetime,
                    taken: set[str]) -> PlannedMail | None:
     # One request per department and round: a department whose contact changed mid-month
@@ -321,13 +288,13 @@ def _queue_request(app: App, session: Session, mails: TemplateRenderer, block: s
         return None
     tag = _unused_tag(taken)
     department = contact.department.name
-    message_id = new_message_id("req", _domain(app), f"{rnd.month}-{tag}")
+    message_id = composer.message_id("req", f"{rnd.month}-{tag}")
     # A department added after the round opened still gets the full reply time.
     s = app.settings.schedule
     own = calendar.reply_deadline(now, app.tz, s.state, s.reply_working_days)
     deadline = max(rnd.deadline, own) if rnd.deadline else own
-    rendered = render(mails, "request", {
-        **_contact_context(app, contact, department, subject_tag(rnd.month, tag)),
+    rendered = composer.render("request", {
+        **_contact_context(composer, contact, department, subject_tag(rnd.month, tag)),
         "month_label": month_label(rnd.month),
         "deadline": long_date(deadline),
         "template_block": block,
@@ -337,23 +304,14 @@ def _queue_request(app: App, session: Session, mails: TemplateRenderer, block: s
                       status="queued", created_at=now, reminders_sent=0)
     session.add(request)
     session.flush()
-    raw = _build(app, rendered, contact, message_id, now)
+    raw = composer.build(rendered, to_address=contact.email, to_name=contact.name,
+                         message_id=message_id, now=now)
     row = enqueue(session, kind="request", dedupe_key=f"request:{rnd.month}:{contact.id}",
                   message_id=message_id, to_address=contact.email, subject=rendered.subject,
                   raw=raw, now=now, request_id=request.id, contact_id=contact.id)
     if row is None:  # the mail was queued by a concurrent run: undo this request, too
         raise AlreadyQueued(contact.email)
     return PlannedMail(department, contact.email, rendered.subject, rendered.text)
-
-
-def _build(app: App, rendered: RenderedMail, contact: Contact, message_id: str, now: datetime,
-           *, suppress_oof: bool = False, in_reply_to: str | None = None) -> bytes:
-    return build_mail(
-        rendered=rendered, from_address=app.settings.mail.from_address,
-        from_name=app.settings.mail.from_name, to_address=contact.email, to_name=contact.name,
-        message_id=message_id, date=now.astimezone(app.tz), suppress_oof=suppress_oof,
-        in_reply_to=in_reply_to, references=(in_reply_to,) if in_reply_to else (),
-    )
 
 
 def mark_sent_requests(session: Session) -> int:
@@ -381,7 +339,7 @@ def queue_reminders(app: App, dry_run: bool = False) -> list[PlannedMail]:
     planned: list[PlannedMail] = []
     if s.reminders == 0 or not calendar.may_send_now(now, app.tz, s.state):
         return planned
-    mails = renderer(app)
+    composer = Composer(app)
     block = the_block(app)
     with app.sessions() as session:
         session.begin()
@@ -401,17 +359,18 @@ def queue_reminders(app: App, dry_run: bool = False) -> list[PlannedMail]:
                 continue
             contact = request.contact
             rnd = request.round
-            rendered = render(mails, "reminder", {
-                **_contact_context(app, contact, contact.department.name,
+            rendered = composer.render("reminder", {
+                **_contact_context(composer, contact, contact.department.name,
                                    subject_tag(rnd.month, request.tag)),
                 "month_label": month_label(rnd.month),
                 "deadline": long_date(deadline) if deadline else "",
                 "template_block": block,
                 "original_date": short_date(calendar.local_date(request.sent_at, app.tz)),
             })
-            message_id = new_message_id("rem", _domain(app), f"{rnd.month}-{request.tag}")
-            raw = _build(app, rendered, contact, message_id, now, suppress_oof=True,
-                         in_reply_to=request.message_id)
+            message_id = composer.message_id("rem", f"{rnd.month}-{request.tag}")
+            raw = composer.build(rendered, to_address=contact.email, to_name=contact.name,
+                                 message_id=message_id, now=now, suppress_oof=True,
+                                 in_reply_to=request.message_id)
             row = enqueue(session, kind="reminder", dedupe_key=f"reminder:{request.id}:{nth}",
                           message_id=message_id, to_address=contact.email,
                           subject=rendered.subject, raw=raw, now=now, request_id=request.id,
