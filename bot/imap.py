@@ -135,6 +135,22 @@ def check_login(settings: ImapSettings, password: str | Credentials | None) -> s
             f"{settings.username}, {settings.folder} has {count} message(s)")
 
 
+def append_message(settings: ImapSettings, password: str | Credentials | None, raw: bytes,
+                   folder: str = "INBOX", factory: ImapFactory = IMAPClient) -> None:
+    """Put one message into a folder of the account `settings` names, as a delivery agent
+    does (the demo's SMTP server delivers each mail this way); ConnectionProblem on failure."""
+    client = connect(settings, password, factory)
+    try:
+        client.append(folder, raw)
+    except (OSError, IMAPClientError, IMAPClient.AbortError) as exc:
+        raise ConnectionProblem(f"IMAP {settings.host}:{settings.port}: append to {folder!r} "
+                                f"as {settings.username}: {one_line(exc)}") from None
+    finally:
+        with contextlib.suppress(OSError, IMAPClientError, IMAPClient.AbortError):
+            client.logout()
+        _close_quietly(client)
+
+
 log = logging.getLogger("intake.imap")
 
 #: the longest a single IDLE command may run; servers drop IDLE after 30 minutes (RFC 2177)

@@ -16,6 +16,20 @@ def register_secret(value: str | None) -> None:
         _SECRETS.add(value)
 
 
+_ROTATING: dict[str, str] = {}
+
+
+def replace_secret(slot: str, value: str | None) -> None:
+    """Like register_secret for a value that is renewed (an access token): the previous
+    value of the same slot is forgotten, so the set stays small however long the bot runs."""
+    old = _ROTATING.pop(slot, None)
+    if old is not None:
+        _SECRETS.discard(old)
+    if value and len(value) >= 3:
+        _ROTATING[slot] = value
+        _SECRETS.add(value)
+
+
 class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if _SECRETS:
