@@ -1,7 +1,7 @@
 """The one answer listening itself gives: a polite notice that a mail was too large.
 
-Only to a known, active contact, never to automatic mail, once per received mail (the
-outbox's dedupe key), in the sender's thread.
+Only to a known, active contact, never to automatic mail, at most once per person and day
+(the outbox's dedupe key), in the sender's thread.
 """
 
 from __future__ import annotations
@@ -60,7 +60,10 @@ def queue_oversized_notices(app: App, inbound_ids: Sequence[int]) -> int:
             raw = composer.build(rendered, to_address=contact.email, to_name=contact.name,
                                  message_id=message_id, now=now, suppress_oof=True,
                                  in_reply_to=headers.message_id)
-            if enqueue(session, kind="notice", dedupe_key=f"oversized:{row.id}",
+            # one note per person and day, however many large mails arrive (a mail storm
+            # or a client resending must not make the bot send a storm back)
+            day = now.astimezone(app.tz).date().isoformat()
+            if enqueue(session, kind="notice", dedupe_key=f"oversized:{contact.id}:{day}",
                        message_id=message_id, to_address=contact.email,
                        subject=rendered.subject, raw=raw, now=now, contact_id=contact.id,
                        request_id=request.id if request else None) is not None:
