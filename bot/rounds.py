@@ -31,7 +31,8 @@ from db.contacts import (
     active_primary_contacts,
     sync_contacts_retrying,
 )
-from db.models import Contact, Department, OutboxMessage, Request, RequestRound
+from db.models import Absence, Contact, Department, OutboxMessage, Request, RequestRound
+from db.session import unit_of_work
 from mailtemplates import template_block
 
 #: every line says "intake: ...": the admin knows the program, not its modules
@@ -341,12 +342,15 @@ def queue_reminders(app: App, dry_run: bool = False) -> list[PlannedMail]:
         return planned
     composer = Composer(app)
     block = the_block(app)
-    with app.sessions() as session:
-        session.begin()
+    today = calendar.local_date(now, app.tz)
+    away = select(Absence.contact_id).where(Absence.until >= today)
+    with unit_of_work(app.sessions, dry_run=dry_run) as session:
         mark_sent_requests(session)
+        # nobody who is away (an out-of-office said until when) or whose address bounces
         stmt = (select(Request).join(Contact).join(Department)
                 .where(Request.status == "sent", Request.reminders_sent < s.reminders,
-                       Contact.active.is_(True), Department.active.is_(True))
+                       Contact.active.is_(True), Department.active.is_(True),
+                       Contact.bounced_at.is_(None), Contact.id.not_in(away))
                 .order_by(Request.id))
         for request in session.scalars(stmt):
             assert request.sent_at is not None
@@ -380,9 +384,5 @@ def queue_reminders(app: App, dry_run: bool = False) -> list[PlannedMail]:
                 request.last_reminder_at = now
                 planned.append(PlannedMail(contact.department.name, contact.email,
                                            rendered.subject, rendered.text, kind="reminder"))
-        if dry_run:
-            session.rollback()
-        else:
-            session.commit()
     return planned
 

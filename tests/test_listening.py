@@ -403,6 +403,11 @@ def test_automatic_mail_is_never_answered_and_records_absence_and_bounce(
     assert sorted(o.kind for o in rows(site, OutboxMessage)) == ["request"] * 3
     bounced = intake(site, "inbound", "list", "--status", "bounced").stdout
     assert "contact3@musterhausen.test ist unzustellbar" in bounced
+    # reminder day: only the contact who is neither away nor bouncing is reminded
+    reminded = intake(site, "followups", now="2027-01-11T09:00:00+01:00")
+    assert "1 reminder(s) queued" in reminded.stdout, reminded.output
+    assert "contact1@musterhausen.test" in reminded.stdout
+    assert "contact2@" not in reminded.stdout and "contact3@" not in reminded.stdout
 
 
 def test_an_oversized_mail_is_not_fetched_and_its_sender_is_told_once(

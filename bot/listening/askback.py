@@ -27,6 +27,7 @@ from db.models import (
     Request,
     Topic,
 )
+from db.session import unit_of_work
 from parsers.tags import format_tag
 
 log = logging.getLogger("intake.followups")
@@ -96,8 +97,7 @@ def ask_back(app: App, dry_run: bool = False) -> AskBackResult:
     result = AskBackResult()
     labels = app.settings.labels()
     composer = Composer(app)
-    with app.sessions() as session:
-        session.begin()
+    with unit_of_work(app.sessions, dry_run=dry_run) as session:
         topics, people = load_state(session)
         decision: Decision = decide(
             topics, people, now=now, today=today, bounds=bounds(app),
@@ -118,10 +118,6 @@ def ask_back(app: App, dry_run: bool = False) -> AskBackResult:
                                  [(q.topic_id, q.fields) for q in ask.questions], now)
             if planned is not None:
                 result.queued.append(planned)
-        if dry_run:
-            session.rollback()
-        else:
-            session.commit()
     return result
 
 
