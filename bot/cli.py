@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import sys
 import time
 from collections.abc import Callable
@@ -592,6 +593,55 @@ def demo() -> None:
 
 # --- parse ------------------------------------------------------------------------------
 
+#: `intake parse` reads no more than this from a file or standard input.
+MAX_MAIL_BYTES = 100 * 1024 * 1024
+
+_FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+               (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"))
+
+
+class _NotRead(Exception):
+    """Why `intake parse` did not read a file, as the one line it prints."""
+
+
+def _limit_text() -> str:
+    mb = MAX_MAIL_BYTES // (1024 * 1024)
+    return f"{mb} MB" if mb * 1024 * 1024 == MAX_MAIL_BYTES else f"{MAX_MAIL_BYTES} bytes"
+
+
+def _read_mail(file: Path) -> bytes:
+    """The bytes of one mail: FILE, or standard input for "-". Only regular files are
+    read (a FIFO, a device such as /dev/zero or a directory would block or never end),
+    and nothing longer than MAX_MAIL_BYTES."""
+    if str(file) == "-":
+        data = sys.stdin.buffer.read(MAX_MAIL_BYTES + 1)
+        if len(data) > MAX_MAIL_BYTES:
+            raise _NotRead(f"more than {_limit_text()} on standard input; not read "
+                           f"(a mail is never this big)")
+        return data
+    try:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the check comes after
+        # opening, on the very file that is read
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise _NotRead(f"cannot read ({exc.strerror})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_MAIL_BYTES:
+        os.close(fd)
+        if stat.S_ISREG(info.st_mode):
+            raise _NotRead(f"larger than {_limit_text()}; not read (a mail is never this big)")
+        kind = next((name for test, name in _FILE_KINDS if test(info.st_mode)), "special")
+        raise _NotRead(f"not a regular file ({kind}); not read")
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            data = fh.read(MAX_MAIL_BYTES + 1)
+        except OSError as exc:
+            raise _NotRead(f"cannot read ({exc.strerror})") from None
+    if len(data) > MAX_MAIL_BYTES:  # it grew while being read
+        raise _NotRead(f"larger than {_limit_text()}; not read (a mail is never this big)")
+    return data
+
 def _parse_today(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
     if value is None:
         return None
@@ -621,10 +671,16 @@ def _parse_asked(
               help="reference date for partial and relative dates")
 @click.option("--asked", callback=_parse_asked, metavar="FIELD,FIELD",
               help="the follow-up question this mail answers asked for these fields")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True, metavar="FILE.eml...",
+                type=click.Path(path_type=Path, allow_dash=True))
 @pass_app
 def parse(app: App, today: date | None, asked: tuple[str, ...], files: tuple[Path, ...]) -> None:
-    """Parse reply mails (.eml) and print one JSON object per file (JSON Lines)."""
+    """Parse reply mails (.eml) and print one JSON object per file (JSON Lines).
+
+    FILE.eml may be - for standard input. Only regular files are read (no FIFOs, devices
+    or directories), each of at most 100 MB; a file that is not read is named on stderr,
+    the others are still parsed, and the exit status is 2.
+    """
     from parsers import parse_message
     from parsers.model import ParseOptions
 
@@ -642,9 +698,9 @@ def parse(app: App, today: date | None, asked: tuple[str, ...], files: tuple[Pat
     unreadable = 0
     for file in files:
         try:
-            raw = file.read_bytes()
-        except OSError as exc:
-            click.echo(f"intake parse: {file}: cannot read ({exc.strerror})", err=True)
+            raw = _read_mail(file)
+        except _NotRead as exc:
+            click.echo(f"intake parse: {file}: {exc}", err=True)
             unreadable += 1
             continue
         result = parse_message(raw, options)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from bot.cli import cli
+from bot import cli as cli_module
+from bot.cli import MAX_MAIL_BYTES, cli
 
 PARSE = Path(__file__).parent / "fixtures" / "parse"
 TOPIC_KEYS = {"what", "when", "where", "who", "how_many", "quote", "attachments", "missing"}
@@ -77,3 +81,111 @@ def test_the_console_script_prints_utf8_json_lines() -> None:
                          capture_output=True, check=True)
     assert out.stdout.count(b"\n") == 1
     assert json.loads(out.stdout.decode("utf-8"))["kind"] == "topics"
+
+
+# -- where the mail comes from ------------------------------------------------------------
+
+MAIL = (PARSE / "no_topics_keine_themen.eml").read_bytes()
+
+
+def run_guarded(*args: str) -> subprocess.CompletedProcess[str]:
+    """`intake parse ARGS` in a subprocess with its memory capped: a command that reads
+    without end fails (MemoryError, or the time-out of last resort) instead of taking the
+    machine with it."""
+
+    def cap_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+    try:
+        return subprocess.run([sys.executable, "-m", "bot", "parse", *args], capture_output=True,
+                              text=True, timeout=120, preexec_fn=cap_memory)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"intake parse {' '.join(args)} still reading after 120 s")
+
+
+def test_dash_reads_the_mail_from_standard_input() -> None:
+    result = CliRunner().invoke(cli, ["parse", "-"], input=MAIL, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    parsed = json.loads(result.stdout)
+    assert parsed["file"] == "-"
+    assert parsed["kind"] == "no_topics"
+
+
+def test_standard_input_beside_files() -> None:
+    other = str(PARSE / "bounce_postfix_undelivered_mail.eml")
+    result = CliRunner().invoke(cli, ["parse", other, "-"], input=MAIL, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["kind"] for line in result.stdout.splitlines()] == [
+        "bounce", "no_topics"]
+
+
+def test_symlink_to_dev_zero_is_refused(tmp_path: Path) -> None:
+    link = tmp_path / "endlos.eml"
+    link.symlink_to("/dev/zero")
+    done = run_guarded(str(link), str(PARSE / "no_topics_keine_themen.eml"))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (
+        f"intake parse: {link}: not a regular file (a character device); not read")
+    assert json.loads(done.stdout)["kind"] == "no_topics"
+
+
+def test_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.eml"
+    os.mkfifo(fifo)
+    done = run_guarded(str(fifo))
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"intake parse: {fifo}: not a regular file (a FIFO); not read"
+    assert done.stdout == ""
+
+
+def test_directory_is_refused(tmp_path: Path) -> None:
+    result = run("--today", "2027-01-13", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"intake parse: {tmp_path}: not a regular file (a directory); not read")
+
+
+def test_symlink_to_a_mail_is_read(tmp_path: Path) -> None:
+    link = tmp_path / "link.eml"
+    link.symlink_to(PARSE / "no_topics_keine_themen.eml")
+    result = run(str(link))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["kind"] == "no_topics"
+
+
+def test_file_over_the_size_limit_is_refused(tmp_path: Path) -> None:
+    huge = tmp_path / "riesig.eml"
+    with huge.open("wb") as fh:
+        fh.truncate(MAX_MAIL_BYTES + 1)  # sparse: costs no disk space
+    done = run_guarded(str(huge))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"intake parse: {huge}: larger than 100 MB; not read (a mail is never this big)")
+    assert done.stdout == ""
+
+
+def test_file_at_the_size_limit_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(cli_module, "MAX_MAIL_BYTES", len(MAIL))
+    exact = tmp_path / "genau.eml"
+    exact.write_bytes(MAIL)
+    result = run(str(exact))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["kind"] == "no_topics"
+
+
+def test_standard_input_over_the_size_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_module, "MAX_MAIL_BYTES", 1000)
+    result = CliRunner().invoke(cli, ["parse", "-"], input=b"x" * 1001, catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "intake parse: -: more than 1000 bytes on standard input; not read "
+        "(a mail is never this big)")
+    assert result.stdout == ""
+
+
+def test_help_names_standard_input_and_the_limit() -> None:
+    result = run("--help")
+    assert result.exit_code == 0
+    text = " ".join(result.stdout.split())
+    assert "FILE.eml may be - for standard input" in text
+    assert "100 MB" in text
