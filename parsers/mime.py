@@ -3,35 +3,64 @@
 Speed matters (the bot parses every incoming mail and replays whole mailboxes), so the
 message is parsed with `policy.compat32` (no header objects built on access) and headers
 are decoded by hand; attachment payloads are only decoded when their bytes are wanted.
-Robustness matters more: everything here is bounded (part count, nesting depth, text
-size) and nothing raises on malformed input; problems become `warnings`.
+Robustness matters more: nothing raises on malformed input, and every message gets the
+same budget (its size and line counts, header lengths, part count, nesting depth, decoded
+text, HTML), so hostile mail costs seconds and megabytes at most; problems and whatever
+was cut become `warnings`.
 """
 
 from __future__ import annotations
 
-import binascii
-import email
-import email.header
 import email.parser
 import email.utils
 import re
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date
-from email import policy
 from email.message import Message
+from email.policy import Compat32
 
 from parsers.charsets import decode_bytes, decode_text
-from parsers.html import cid_references, html_to_text
+from parsers.encoded_words import decode_encoded_words
+from parsers.html import MAX_HTML_CHARS, cid_references, html_to_text
 from parsers.model import Attachment, ParseOptions
 from parsers.tnef import unpack_tnef
+from parsers.transfer import decoded_payload, estimated_size
 
 #: Deeper MIME nesting than this is not walked (real clients nest 3-5 levels).
 MAX_DEPTH = 40
 #: At most this many MIME parts are looked at.
 MAX_PARTS = 500
-#: Plain text beyond this many characters is cut (a reply is never this long).
+#: The body text is cut to this many characters (a reply is never this long) ...
 MAX_TEXT_CHARS = 2_000_000
+#: ... and at most this many bytes are decoded from all text and HTML parts together.
+MAX_TEXT_BYTES = 4 * 1024 * 1024
+#: Header values are cut to this many characters as they are parsed: the standard library
+#: reads parameters in quadratic time (a 2 MB Content-Type took half a minute), and
+#: nothing a reply needs is longer (References keep their first, oldest entries).
+MAX_HEADER_CHARS = 16 * 1024
+#: At most this many headers, and this many characters of them, are kept per message.
+MAX_HEADERS = 500
+MAX_HEADERS_TOTAL_CHARS = 1024 * 1024
+#: The message is read up to this many bytes (the standard library's parser needs three to
+#: five times a message's size; a mail server's own limit is usually lower) ...
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+#: ... lines longer than this are folded (the parser would hold a long line three times,
+#: at four bytes per character: a 40 MB line took 240 MB; RFC 5322 allows 998 bytes) ...
+MAX_LINE_BYTES = 1024 * 1024
+#: ... the message is read up to its MAX_LINES-th line (a million lines of base64 are 78 MB;
+#: the standard library's parser holds 60 bytes and more per line) ...
+MAX_LINES = 1_000_000
+#: ... up to its MAX_FIELD_LINES-th line that looks like a header field ("Name: ...":
+#: the parser spends microseconds and 80 bytes on each; base64 has none, text a few) ...
+MAX_FIELD_LINES = 100_000
+#: (the message's own header block keeps its first MAX_HEADER_FIELDS fields and its
+#: Content-* fields, so that its body is still read) ...
+MAX_HEADER_FIELDS = 10_000
+#: ... and up to its MAX_DELIMITER_LINES-th line starting with "--" (each can open a MIME
+#: part, and a part costs far more than a line).
+MAX_DELIMITER_LINES = 20 * MAX_PARTS
 #: Inline images below this size are signature logos, not attachments.
 INLINE_LOGO_MAX_BYTES = 30 * 1024
 #: Sanitised file names are cut to this many characters (extension kept) ...
@@ -43,10 +72,9 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MSGID = re.compile(r"<[^<>\s]+>")
 _PLAIN_STUB = re.compile(r"html|unterst(ü|ue)tzt|support", re.IGNORECASE)
 _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200})\s*$", re.MULTILINE)
-_B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=]")
-_B64_PAD = re.compile(rb"=+")
-#: Base64 interrupted by padding more often than this is read as one stream of letters.
-MAX_B64_RUNS = 1000
+_FIELD_LINE = re.compile(rb"\n[!-9;-~]{1,76}:")
+_CONTENT_FIELD = re.compile(rb"\n(?:content-|mime-version)[^\n]*(?:\n[ \t][^\n]*)*", re.I)
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 #: Device names Windows reserves, with or without an extension ("CON", "nul.txt").
 _WINDOWS_RESERVED = frozenset(
     {"CON", "PRN", "AUX", "NUL"}
@@ -100,21 +128,7 @@ class MimeMessage:
 
 def decode_header_value(value: str) -> str:
     """Decode RFC 2047 encoded words and raw 8-bit bytes; unfold; collapse whitespace."""
-    value = value.replace("\r", "").replace("\n", "")
-    if "=?" in value:
-        try:
-            chunks = email.header.decode_header(value)
-        except Exception:
-            chunks = [(value, None)]
-        parts: list[str] = []
-        for chunk, charset in chunks:
-            if isinstance(chunk, bytes):
-                parts.append(decode_bytes(chunk, charset))
-            else:
-                parts.append(decode_text(chunk, charset))
-        value = "".join(parts)
-    else:
-        value = decode_text(value)
+    value = decode_encoded_words(value.replace("\r", "").replace("\n", ""))
     return " ".join(value.split())
 
 
@@ -188,7 +202,8 @@ def sanitize_filename(name: str | None, index: int, default_ext: str = ".bin") -
     # become spaces when the header value is unfolded) and after it (encoded words can
     # carry them too).
     name = _visible(decode_header_value(_visible(name))) if name else ""
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    # a parameter cut off (or mistyped) keeps its opening quote
+    name = name.strip().strip('"').replace("\\", "/").rsplit("/", 1)[-1]
     for bad in ':*?"<>|':
         name = name.replace(bad, "_")
     name = name.strip().lstrip(".").strip().rstrip(". ")
@@ -260,48 +275,34 @@ def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _b64_decode_run(data: bytes) -> bytes:
-    """Decode a run of base64 letters (no padding) of any length: the complete groups and
-    then the partial last group, padded as it needs. A single letter left over is the only
-    thing lost: it holds 6 bits, less than a byte."""
-    rest = len(data) % 4
-    if rest == 1:
-        data = data[:-1]
-    elif rest:
-        data += b"=" * (4 - rest)
-    return binascii.a2b_base64(data)
+def _char_start(data: bytes) -> bytes:
+    """`data` without a UTF-8 sequence cut off at its end (when the decoding stopped at a
+    byte limit), so the cut does not leave mojibake behind."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:
+            return data
+        if byte >= 0xC0:  # the lead byte: does its sequence fit?
+            length = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return data if length <= back else data[:-back]
+    return data
 
 
-def _lenient_base64(text: str) -> bytes:
-    """Decode base64 that lost its padding or its tail (truncated mail), carries stray
-    characters, or is several encodings glued together ("QUI=QUJD"): every decodable byte
-    is kept."""
-    data = _B64_JUNK.sub(b"", text.encode("ascii", errors="ignore")).rstrip(b"=")
-    if b"=" not in data:
-        return _b64_decode_run(data)
-    runs = _B64_PAD.split(data)
-    if len(runs) > MAX_B64_RUNS:
-        # Padding everywhere is noise, not glued encodings: read the letters as one stream.
-        return _b64_decode_run(data.replace(b"=", b""))
-    return b"".join(_b64_decode_run(run) for run in runs)
-
-
-def _part_text(part: Message) -> str:
-    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-    raw_payload = part.get_payload(decode=False)
-    if cte == "base64" and isinstance(raw_payload, str):
-        payload: bytes | object = _lenient_base64(raw_payload)
-    else:
-        payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        payload = b""
+def _part_text(part: Message, budget: _Budget) -> str:
+    label = "HTML" if part.get_content_subtype() == "html" else "Text"
+    if budget.text_bytes <= 0:
+        budget.cut(label, estimated_size(part))
+        return ""
+    payload, complete = decoded_payload(part, budget.text_bytes)
+    budget.text_bytes -= len(payload)
+    if not complete:
+        budget.cut(label, estimated_size(part))
+        payload = _char_start(payload)
     try:
         charset = part.get_content_charset()
     except Exception:
         charset = None
-    text = _normalise_newlines(decode_bytes(payload[: MAX_TEXT_CHARS * 4], charset))
-    if len(text) > MAX_TEXT_CHARS:
-        text = text[:MAX_TEXT_CHARS]
+    text = _normalise_newlines(decode_bytes(payload, charset))
     if part.get_content_subtype() == "plain":
         fmt = str(part.get_param("format") or "").lower()
         if fmt == "flowed":
@@ -310,24 +311,78 @@ def _part_text(part: Message) -> str:
     return _CONTROL_CHARS.sub("", text)
 
 
-def _encoded_size(part: Message) -> int:
-    """The decoded size of a part's payload, estimated without decoding base64."""
-    payload = part.get_payload(decode=False)
-    if not isinstance(payload, str):
-        return 0
-    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-    if cte == "base64":
-        raw = payload.encode("ascii", errors="ignore")
-        data = _B64_JUNK.sub(b"", raw)
-        return len(data) * 3 // 4
-    return len(payload)
-
-
 def _is_plain_usable(plain: str) -> bool:
     stripped = plain.strip()
     if not stripped:
         return False
     return not (len(stripped) < 300 and _PLAIN_STUB.search(stripped))
+
+
+# -- budgets ------------------------------------------------------------------------------
+
+
+def _number(n: int) -> str:
+    """12345 -> "12.345" (German thousands separator)."""
+    return f"{n:,}".replace(",", ".")
+
+
+def _size_text(size: int) -> str:
+    """A size for a warning, as people read it: "5 MB", "1,5 MB", "800 KB"."""
+    mb = size / (1024 * 1024)
+    if mb >= 9.95:
+        return f"{mb:.0f} MB"
+    if mb >= 0.995:
+        return f"{mb:.1f} MB".replace(".", ",")
+    return f"{max(1, round(size / 1024))} KB"
+
+
+class _HeaderCapping(Compat32):
+    """compat32, with every header value cut to MAX_HEADER_CHARS as it is parsed (the cut
+    ones are noted in `cut_headers`, a list given to each instance)."""
+
+    cut_headers: list[tuple[str, int]] | None = None
+
+    def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
+        name, value = super().header_source_parse(sourcelines)
+        if len(value) > MAX_HEADER_CHARS:
+            if self.cut_headers is not None:
+                self.cut_headers.append((name.strip(), len(value)))
+            value = value[:MAX_HEADER_CHARS]
+        return name, value
+
+
+_HEADER_CAPPING = _HeaderCapping()
+
+
+@dataclass
+class _Budget:
+    """What is left to spend on one message, and what was cut (becomes `warnings`)."""
+
+    warnings: list[str] = field(default_factory=list)
+    text_bytes: int = field(default_factory=lambda: MAX_TEXT_BYTES)
+    cut_headers: list[tuple[str, int]] = field(default_factory=list)
+    #: "Text"/"HTML" -> the decoded size of the parts that were cut or skipped
+    cut_text: dict[str, int] = field(default_factory=dict)
+
+    def cut(self, label: str, size: int) -> None:
+        self.cut_text[label] = self.cut_text.get(label, 0) + size
+
+    def header_warnings(self) -> None:
+        """One warning per cut header name (the subject by its German name), at most five."""
+        sizes: dict[str, tuple[str, int]] = {}
+        for name, size in self.cut_headers:
+            _, before = sizes.get(name.lower(), (name, 0))
+            sizes[name.lower()] = (name, max(size, before))
+        shown = list(sizes.items())[:5]
+        for key, (name, size) in shown:
+            what = "Betreff" if key == "subject" else f"Kopfzeile {name}"
+            self.warnings.append(f"{what} gekürzt ({_size_text(size)}).")
+        if len(sizes) > len(shown):
+            self.warnings.append(f"{len(sizes) - len(shown)} weitere Kopfzeilen gekürzt.")
+
+    def text_warnings(self) -> None:
+        for label, size in self.cut_text.items():
+            self.warnings.append(f"{label} gekürzt ({_size_text(size)}).")
 
 
 # -- the walk -----------------------------------------------------------------------------
@@ -342,16 +397,109 @@ class _Leaf:
     content_id: str | None
 
 
-def _parse_bytes(raw: bytes) -> Message:
+def _nth(raw: bytes, separator: bytes, n: int) -> int:
+    """The index of the n-th occurrence of `separator` in `raw`, or -1."""
+    if raw.count(separator) < n:
+        return -1
+    pos = -1
+    for _ in range(n):
+        pos = raw.find(separator, pos + 1)
+    return pos
+
+
+def _nth_field_line(raw: bytes, n: int) -> int:
+    """The index of the newline before the n-th line that looks like a header field, or
+    -1. Walks the matches one by one, but only lines with a colon early on match (none in
+    base64, few in text), and it stops at the n-th."""
+    for count, match in enumerate(_FIELD_LINE.finditer(raw), start=1):
+        if count >= n:
+            return match.start()
+    return -1
+
+
+def _drop_excess_fields(raw: bytes, budget: _Budget) -> bytes:
+    """A top-level header block with more than MAX_HEADER_FIELDS fields loses the excess
+    (but not its Content-* and MIME-Version fields), so the body is still read."""
+    pos = _nth_field_line(raw, MAX_HEADER_FIELDS)
+    blank = _BLANK_LINE.search(raw)
+    if pos < 0 or blank is None or pos > blank.start():
+        return raw
+    kept = b"".join(m.group(0) for m in _CONTENT_FIELD.finditer(raw, pos, blank.start()))
+    budget.warnings.append(
+        f"Mehr als {_number(MAX_HEADER_FIELDS)} Kopfzeilen ({_size_text(blank.start() - pos)}); "
+        f"der Rest wurde übergangen."
+    )
+    return raw[:pos] + kept + raw[blank.start() :]
+
+
+def _within_limits(raw: bytes, budget: _Budget) -> bytes:
+    """`raw` within MAX_MESSAGE_BYTES, MAX_LINES, MAX_HEADER_FIELDS, MAX_FIELD_LINES and
+    MAX_DELIMITER_LINES (see there)."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        budget.warnings.append(
+            f"Nachricht gekürzt ({_size_text(len(raw))}): nur die ersten "
+            f"{_size_text(MAX_MESSAGE_BYTES)} gelesen."
+        )
+        raw = raw[:MAX_MESSAGE_BYTES]
+    raw = _drop_excess_fields(raw, budget)
+    limits = (
+        (b"\n", MAX_LINES, "Zeilen"),
+        (b"", MAX_FIELD_LINES, "Kopfzeilen"),
+        (b"\n--", MAX_DELIMITER_LINES, "MIME-Grenzen"),
+    )
+    for separator, limit, what in limits:
+        pos = _nth(raw, separator, limit) if separator else _nth_field_line(raw, limit)
+        if pos >= 0:
+            budget.warnings.append(
+                f"Nachricht gekürzt ({_size_text(len(raw))}): mehr als {_number(limit)} "
+                f"{what}; der Rest wurde übergangen."
+            )
+            raw = raw[: pos + 1]
+    return raw
+
+
+def _parse_bytes(raw: bytes, budget: _Budget, headers_only: bool = False) -> Message:
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     stripped = raw.lstrip(b"\r\n")
     if stripped is not raw and re.match(rb"[!-9;-~]+:", stripped):
         raw = stripped
-    return email.message_from_bytes(raw, policy=policy.compat32)
+    # clone() accepts the subclass's own attribute; typeshed lists only compat32's
+    policy = _HEADER_CAPPING.clone(cut_headers=budget.cut_headers)  # type: ignore[call-arg]
+    if headers_only:
+        return email.parser.BytesParser(policy=policy).parsebytes(raw, headersonly=True)
+    parser = email.parser.BytesFeedParser(policy=policy)
+    for piece in _slices(raw):
+        parser.feed(piece)
+    return parser.close()
 
 
-def _reparse_broken_multipart(part: Message) -> Message | None:
+def _slices(raw: bytes) -> Iterator[bytes]:
+    """`raw` in slices of MAX_LINE_BYTES for the parser (given all at once, it would keep a
+    copy at four bytes per character), with a folding line break ("\\r\\n ") where a line
+    grows longer than MAX_LINE_BYTES: after a ">" or a space where one is near. In a
+    header that is folding; in base64 and HTML it is whitespace; plain text gets a line
+    break in a line of more than a megabyte."""
+    run = 0  # bytes since the last line break
+    for start in range(0, len(raw), MAX_LINE_BYTES):
+        piece = raw[start : start + MAX_LINE_BYTES]
+        newline = piece.rfind(b"\n")
+        if newline >= 0:
+            run = len(piece) - newline - 1
+        elif run >= MAX_LINE_BYTES:
+            near = piece.find(b">", 0, 4096)
+            if near < 0:
+                near = piece.find(b" ", 0, 4096)
+            yield piece[: near + 1]
+            yield b"\r\n "
+            piece = piece[near + 1 :]
+            run = len(piece)
+        else:
+            run += len(piece)
+        yield piece
+
+
+def _reparse_broken_multipart(part: Message, budget: _Budget) -> Message | None:
     """A multipart whose boundary is missing or wrong: guess it from the body's first
     delimiter line and parse again."""
     payload = part.get_payload(decode=False)
@@ -364,13 +512,14 @@ def _reparse_broken_multipart(part: Message) -> Message | None:
     head = f'Content-Type: {part.get_content_type()}; boundary="{boundary}"\n\n'
     try:
         body = payload.encode("ascii", errors="surrogateescape")
-        reparsed = email.message_from_bytes(head.encode() + body, policy=policy.compat32)
+        reparsed = _parse_bytes(head.encode() + body, budget)
     except Exception:
         return None
     return reparsed if reparsed.is_multipart() else None
 
 
-def _walk(msg: Message, warnings: list[str]) -> tuple[list[_Leaf], set[str]]:
+def _walk(msg: Message, budget: _Budget) -> tuple[list[_Leaf], set[str]]:
+    warnings = budget.warnings
     leaves: list[_Leaf] = []
     types: set[str] = set()
     stack: list[tuple[Message, int]] = [(msg, 0)]
@@ -398,7 +547,7 @@ def _walk(msg: Message, warnings: list[str]) -> tuple[list[_Leaf], set[str]]:
                 )
             continue
         if part.get_content_maintype() == "multipart":
-            fixed = _reparse_broken_multipart(part) if reparsed < 3 else None
+            fixed = _reparse_broken_multipart(part, budget) if reparsed < 3 else None
             reparsed += 1
             if fixed is not None:
                 warnings.append("Multipart ohne gültige Boundary; Grenze erraten.")
@@ -451,14 +600,21 @@ def _ext_for(ctype: str) -> str:
 
 
 def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
-    """Parse raw message bytes (never raises for malformed mail; see `warnings`)."""
-    warnings: list[str] = []
+    """Parse raw message bytes (never raises for malformed mail; see `warnings`).
+
+    Every message gets the same budget (MAX_LINES, MAX_HEADER_CHARS, MAX_PARTS,
+    MAX_TEXT_BYTES, MAX_HTML_CHARS, the attachment size limit): hostile mail costs
+    seconds and megabytes at most, and `warnings` says what was cut.
+    """
+    budget = _Budget()
+    warnings = budget.warnings
+    raw = _within_limits(raw, budget)
     try:
-        msg = _parse_bytes(raw)
+        msg = _parse_bytes(raw, budget)
     except RecursionError:
         # Thousands of nested multiparts overflow the stdlib parser's recursion: keep the
         # headers (kind detection, matching) and give up on the body.
-        msg = email.parser.BytesParser(policy=policy.compat32).parsebytes(raw, headersonly=True)
+        msg = _parse_bytes(raw, budget, headers_only=True)
         msg.set_payload("")
         warnings.append("MIME-Struktur zu tief verschachtelt; nur die Kopfzeilen gelesen.")
     if msg.defects:
@@ -466,12 +622,20 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
         warnings.append("MIME-Fehler: " + ", ".join(names[:5]))
 
     headers: list[tuple[str, str]] = []
+    header_chars = 0
     for name, value in msg.raw_items():
-        if len(headers) >= 500:
-            warnings.append("Mehr als 500 Kopfzeilen; der Rest wurde übergangen.")
+        if len(headers) >= MAX_HEADERS:
+            warnings.append(f"Mehr als {MAX_HEADERS} Kopfzeilen; der Rest wurde übergangen.")
             break
         value_str = value if isinstance(value, str) else str(value)
-        headers.append((name.strip().lower(), decode_header_value(value_str[:10_000])))
+        header_chars += len(value_str)
+        if header_chars > MAX_HEADERS_TOTAL_CHARS:
+            warnings.append(
+                f"Kopfzeilen länger als {_size_text(MAX_HEADERS_TOTAL_CHARS)}; "
+                f"der Rest wurde übergangen."
+            )
+            break
+        headers.append((name.strip().lower(), decode_header_value(value_str)))
 
     def first_raw(name: str) -> str | None:
         # raw_items, not get(): compat32 turns raw 8-bit values into lossy Header objects.
@@ -490,7 +654,7 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
         from_name = decode_header_value(raw_name).strip('"').strip() or None if raw_name else None
         from_address = decode_text(raw_addr).strip().lower() or None if raw_addr else None
 
-    leaves, types = _walk(msg, warnings)
+    leaves, types = _walk(msg, budget)
 
     plain_parts: list[str] = []
     html_parts: list[str] = []
@@ -509,9 +673,9 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
             continue
         body_leaves.add(i)
         if leaf.ctype == "text/plain":
-            plain_parts.append(_part_text(leaf.part))
+            plain_parts.append(_part_text(leaf.part, budget))
         else:
-            html_parts.append(_part_text(leaf.part))
+            html_parts.append(_part_text(leaf.part, budget))
 
     plain = "\n".join(plain_parts)
     html = "\n".join(html_parts)
@@ -521,8 +685,12 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
     tnef_text: str | None = None
     tnef_html: str | None = None
     for leaf in tnef_leaves:
-        payload = leaf.part.get_payload(decode=True)
-        content = unpack_tnef(payload) if isinstance(payload, bytes) else None
+        size = estimated_size(leaf.part)
+        if size > options.max_attachment_bytes:
+            warnings.append(f"winmail.dat zu groß ({_size_text(size)}); nicht entpackt.")
+            continue
+        payload, _ = decoded_payload(leaf.part, options.max_attachment_bytes)
+        content = unpack_tnef(payload)
         if content is None:
             warnings.append("winmail.dat konnte nicht gelesen werden.")
             continue
@@ -542,7 +710,8 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
         if i in body_leaves or leaf.ctype in _NOT_ATTACHMENTS:
             continue
         is_image = leaf.ctype.startswith("image/")
-        size = _encoded_size(leaf.part)
+        # estimated from the encoded length: an attachment too large to keep is never decoded
+        size = estimated_size(leaf.part)
         if is_image and leaf.disposition != "attachment" and size < INLINE_LOGO_MAX_BYTES:
             continue  # inline signature logo, spacer gif, ...
         referenced = bool(leaf.content_id and leaf.content_id in cids)
@@ -560,12 +729,12 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
                     data = b""
                 size = len(data) or size
         elif want_bytes:
-            try:
-                decoded = leaf.part.get_payload(decode=True)
-            except (binascii.Error, ValueError):
-                decoded = None
-            data = decoded if isinstance(decoded, bytes) else b""
+            data, _ = decoded_payload(leaf.part, options.max_attachment_bytes)
             size = len(data)
+        if size > options.max_attachment_bytes:
+            warnings.append(
+                f"Anhang {name} zu groß ({_size_text(size)}); nur Name und Größe übernommen."
+            )
         _add_attachment(attachments, options, name, leaf.ctype, data, size)
 
     text = ""
@@ -575,6 +744,8 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
     elif html.strip():
         text = html_to_text(html)
         from_html = True
+        if len(html) > MAX_HTML_CHARS and "HTML" not in budget.cut_text:
+            budget.cut("HTML", len(html))
     elif tnef_text and tnef_text.strip():
         text = _normalise_newlines(tnef_text)
     elif tnef_html and tnef_html.strip():
@@ -582,6 +753,12 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
         from_html = True
     else:
         text = plain
+    if len(text) > MAX_TEXT_CHARS:
+        if "Text" not in budget.cut_text:
+            budget.cut("Text", len(text))
+        text = text[:MAX_TEXT_CHARS]
+    budget.header_warnings()
+    budget.text_warnings()
 
     report_type = (
         msg.get_param("report-type") if msg.get_content_type() == "multipart/report" else None
