@@ -411,6 +411,8 @@ def _nth_field_line(raw: bytes, n: int) -> int:
     """The index of the newline before the n-th line that looks like a header field, or
     -1. Walks the matches one by one, but only lines with a colon early on match (none in
     base64, few in text), and it stops at the n-th."""
+    if raw.count(b":") < n:
+        return -1  # the common case, found at the speed of memchr
     for count, match in enumerate(_FIELD_LINE.finditer(raw), start=1):
         if count >= n:
             return match.start()
@@ -731,11 +733,12 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
         elif want_bytes:
             data, _ = decoded_payload(leaf.part, options.max_attachment_bytes)
             size = len(data)
+        _add_attachment(attachments, options, name, leaf.ctype, data, size)
         if size > options.max_attachment_bytes:
             warnings.append(
-                f"Anhang {name} zu groß ({_size_text(size)}); nur Name und Größe übernommen."
+                f"Anhang {attachments[-1].filename} zu groß ({_size_text(size)}); "
+                f"nur Name und Größe übernommen."
             )
-        _add_attachment(attachments, options, name, leaf.ctype, data, size)
 
     text = ""
     from_html = False

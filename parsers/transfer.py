@@ -12,7 +12,10 @@ import binascii
 import re
 from email.message import Message
 
-_B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=]")
+_B64_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+#: Every byte that is neither a base64 letter nor padding, for bytes.translate to delete
+#: (in C, several times faster than a regular expression).
+_B64_JUNK = bytes(sorted(set(range(256)) - set(_B64_LETTERS + b"=")))
 _B64_PAD = re.compile(rb"=+")
 #: Base64 interrupted by padding more often than this is read as one stream of letters
 #: (padding everywhere is noise, not glued encodings, and decoding run by run costs time).
@@ -51,7 +54,7 @@ def lenient_base64(text: str, limit: int | None = None) -> tuple[bytes, bool]:
     for start in range(0, len(text), _SLICE_CHARS):
         last = start + _SLICE_CHARS >= len(text)
         chunk = text[start : start + _SLICE_CHARS].encode("ascii", errors="ignore")
-        data = carry + _B64_JUNK.sub(b"", chunk)
+        data = carry + chunk.translate(None, _B64_JUNK)
         if last:
             data = data.rstrip(b"=")
         if runs > MAX_B64_RUNS:
