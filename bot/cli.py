@@ -186,6 +186,25 @@ def contacts_check(app: App, file: Path | None) -> None:
     click.echo(f"{path}: {contacts_summary(report.entries)}, OK")
 
 
+@contacts.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@pass_app
+def contacts_list(app: App, fmt: str) -> None:
+    """Every department with its contact and deputies, the last answer, the topics this
+    year and the addresses that bounce."""
+    from bot.telling import contacts as overview
+
+    app.require_schema()
+    year = app.now().astimezone(app.tz).year
+    with app.sessions() as session:
+        rows = overview.overview(session, year, app.tz)
+    if fmt == "json":
+        click.echo(json.dumps(overview.as_json(rows, app.tz), ensure_ascii=False, indent=2))
+        return
+    for line in overview.lines(rows, app.tz, year):
+        click.echo(line)
+
+
 @contacts.command("sync")
 @click.option("--yes", "confirmed", is_flag=True,
               help="also when the file deactivates more than half of the departments")
@@ -383,14 +402,62 @@ def followups(app: App, dry_run: bool) -> None:
         _deliver(app)
 
 
-@cli.command(short_help="Build the officer's weekly digest (not available yet).")
+@cli.command(short_help="Build the officer's weekly digest; --send mails it.")
 @click.option("--send", is_flag=True, help="mail the digest to the officer")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=Path),
               metavar="FILE.html", help="write the digest's HTML to this file")
 @click.option("--week", metavar="YYYY-Www", help="the ISO week (default: the current one)")
-def digest(send: bool, preview: Path | None, week: str | None) -> None:
-    """Build the officer's digest for the week (not available yet)."""
-    _not_implemented("digest")
+@pass_app
+def digest(app: App, send: bool, preview: Path | None, week: str | None) -> None:
+    """Build the officer's digest for the week and print its text.
+
+    --send mails it to the officer ([officer] email), once per week: a second --send for
+    the same week sends nothing. Without --send nothing is written to the outbox."""
+    from bot import calendar
+    from bot.telling import digest as weekly
+
+    _configure_logging(app)
+    app.require_schema()
+    now = app.now()
+    try:
+        label = weekly.parse_week(week) if week else calendar.iso_week_label(
+            calendar.local_date(now, app.tz))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--week") from None
+    if send and calendar.parse_iso_week(label) > calendar.local_date(now, app.tz):
+        raise UserError(f"--week {label} has not begun; its digest can be sent from its "
+                        f"Monday on")
+
+    def write_preview(html: str) -> None:
+        if preview is None:
+            return
+        try:
+            preview.write_text(html, encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{preview}: cannot write ({exc.strerror})") from None
+        click.echo(f"wrote {preview}", err=True)
+
+    if not send:
+        built = weekly.preview(app, label, now)
+        write_preview(built.rendered.html)
+        click.echo(f"Subject: {built.rendered.subject}\n")
+        click.echo(built.rendered.text, nl=False)
+        click.echo(f"(not sent; `intake digest --send` mails it to "
+                   f"{app.settings.officer.email})", err=True)
+        return
+    outcome = weekly.send(app, label, now)
+    if outcome.built is None:
+        when = (outcome.queued_at.astimezone(app.tz).strftime("%Y-%m-%d %H:%M")
+                if outcome.queued_at else "earlier")
+        click.echo(f"digest {label}: already queued on {when}; nothing new sent "
+                   f"(`intake outbox` shows it)")
+        if preview is not None:
+            write_preview(weekly.preview(app, label, now).rendered.html)
+        return
+    write_preview(outcome.built.rendered.html)
+    click.echo(f"digest {label} queued for {app.settings.officer.email}: "
+               f"{outcome.built.rendered.subject}")
+    _deliver(app)
 
 
 @cli.group()
@@ -533,12 +600,56 @@ def inbound_replay(app: App, inbound_id: int | None, failed: bool) -> None:
                         f"--status failed` shows why")
 
 
-@topics.command("export", short_help="The year's plan as a file (not available yet).")
-@click.option("--format", "fmt", type=click.Choice(["ics", "csv"]), required=True)
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-def topics_export(fmt: str, out: Path) -> None:
-    """Write the annual overview as a calendar file or spreadsheet (not available yet)."""
-    _not_implemented("topics export")
+@topics.command("export", short_help="The year's plan as a calendar, spreadsheet or page.")
+@click.option("--format", "fmt", type=click.Choice(["ics", "csv", "html"]), required=True,
+              help="ics: a calendar (Outlook); csv: a spreadsheet German Excel opens; "
+                   "html: a static page for the intranet")
+@click.option("--year", type=click.IntRange(2000, 2999), metavar="YYYY",
+              help="the plan's year (default: the current one)")
+@click.argument("out", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@pass_app
+def topics_export(app: App, fmt: str, year: int | None, out: Path) -> None:
+    """Write the year's plan to OUT ('-' for standard output).
+
+    A calendar leaves out the topics without a date (their number is printed); importing
+    a newer file into Outlook updates the events instead of adding them twice."""
+    from bot.telling.export import year_plan
+
+    app.require_schema()
+    now = app.now()
+    chosen = year or now.astimezone(app.tz).year
+    plan = year_plan(app, fmt, chosen, now)
+    if str(out) == "-":
+        sys.stdout.buffer.write(plan.data)
+        sys.stdout.flush()
+    else:
+        try:
+            out.write_bytes(plan.data)
+        except OSError as exc:
+            raise UserError(f"{out}: cannot write ({exc.strerror})") from None
+    click.echo(f"{out}: {plan.topics} topic(s) of {chosen}", err=True)
+    if plan.left_out:
+        click.echo(f"{plan.left_out} topic(s) without a date left out of the calendar "
+                   f"(`intake topics list` shows them)", err=True)
+
+
+@cli.command(short_help="The editorial meeting's agenda (Markdown or HTML).")
+@click.option("--month", metavar="YYYY-MM", help="the month the meeting plans "
+              "(default: the next one)")
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md")
+@pass_app
+def agenda(app: App, month: str | None, fmt: str) -> None:
+    """The agenda for the monthly editorial meeting: the month's topics by department,
+    what is still incomplete, the departments that sent nothing for two rounds."""
+    from bot.telling import agenda as meeting
+
+    app.require_schema()
+    now = app.now()
+    try:
+        chosen = meeting.parse_month(month) if month else meeting.default_month(now, app)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from None
+    click.echo(meeting.render(app, chosen, fmt, now), nl=False)
 
 
 @cli.command()

@@ -57,11 +57,13 @@ class Composer:
 
     def build(self, rendered: RenderedMail, *, to_address: str, to_name: str | None,
               message_id: str, now: datetime, suppress_oof: bool = False,
-              in_reply_to: str | None = None, references: Sequence[str] = ()) -> bytes:
+              in_reply_to: str | None = None, references: Sequence[str] = (),
+              attachments: Sequence[tuple[str, str, bytes]] = ()) -> bytes:
         mail = self.app.settings.mail
         return build_mail(
             rendered=rendered, from_address=mail.from_address, from_name=mail.from_name,
             to_address=to_address, to_name=to_name, message_id=message_id,
             date=now.astimezone(self.app.tz), suppress_oof=suppress_oof,
             in_reply_to=in_reply_to,
-            references=tuple(references) or ((in_reply_to,) if in_reply_to else ()))
+            references=tuple(references) or ((in_reply_to,) if in_reply_to else ()),
+            attachments=attachments)

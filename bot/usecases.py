@@ -128,6 +128,17 @@ def run_reminders_and_followups(app: App) -> None:
         deliver_outbox(app)
 
 
+def run_weekly_digest(app: App) -> None:
+    """Scheduler job (and the daemon's catch-up at start): the due week's digest to the
+    officer, once per week whatever happens; then deliver."""
+    from bot.telling.digest import send_due
+
+    outcome = send_due(app)
+    if outcome is not None and outcome.queued:
+        log.info("digest %s queued for %s", outcome.week, app.settings.officer.email)
+        deliver_outbox(app)
+
+
 def check_servers(app: App) -> tuple[list[str], list[str]]:
     """`intake check` online: log in to IMAP and SMTP; (what worked, what failed)."""
     from bot.errors import ConnectionProblem, UserError

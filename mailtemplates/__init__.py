@@ -80,21 +80,68 @@ Subject "Danke für Ihre Rückmeldung – Bauamt [tag]".
 and ``limit_label`` (``"25 MB"``): the polite notice to a contact whose mail was too large to
 fetch. ``subject_tag`` may be ``""`` here (a mail outside any request).
 
-``digest`` (to the social-media officer; no contact variables):
+``digest`` (to the social-media officer; no contact variables). Sections in this order, each
+left out when empty; when sections 1-5 are all empty, the mail is one friendly sentence.
+The officer's wording (reasons, follow-up states, set-aside kinds) lives in
+``_digest_macros.txt.j2``; override it to change the words.
 
 - ``week_label``: ``"KW 3/2027"``; ``officer_name``: ``"Julia Beispiel"`` (may be ``""``);
-- ``organisation``: in the footer;
-- ``new_topics``: grouped by department (sorted by name, caller's order inside a department);
-- ``upcoming_topics``: in the caller's order, each labelled with its department;
-  each topic a dict ``{"department", "what", "when_text", "where", "who", "how_many_text",
-  "quote": str, "attachments": list[str], "missing_labels": list[str], "status": str}``;
-  empty strings leave a line out; non-empty ``missing_labels`` mark it "fehlt: Wann, Wo";
-  ``status`` is shown unless it is "", "new", "complete" or "incomplete" (cancelled, canceled,
-  postponed, published, planned, rejected, done are shown in German, anything else as given);
-- ``departments_without_answer``: list[str]; ``incomplete_count``: int;
-- ``calendar_hint``: a closing line, ``""`` for none.
+- ``organisation``: in the header and footer;
+- ``labels``: the configured labels by field, ``{"what": "Was", "when": "Wann", "where": "Wo",
+  "who": "Wer", "how_many": "Wie viele", "quote": "Zitat", "images": "Bilder"}``;
+- a *topic* is a dict ``{"id": int, "ref": "T-12", "department", "contact_name",
+  "contact_email", "what", "when_text", "where", "who", "how_many_text", "quote": str,
+  "attachments": list[str] (file names), "has_photos": bool, "missing_labels": list[str],
+  "status": str, "followup": str, "followup_since": str, "is_new": bool}``; empty strings
+  leave a line out; non-empty ``missing_labels`` mark it "fehlt: Wann, Wo"; ``status`` is
+  shown unless it is "", "new", "complete" or "incomplete" (cancelled, canceled, postponed,
+  published, planned, rejected, done are shown in German, anything else as given);
+  ``followup`` is ``"spent"`` (nobody asks again: the officer should), ``"running"`` (since
+  ``followup_since``, ``"12. Januar"``), ``"pending"`` or ``""``;
+- 1. ``new_topics``: list of topics, best first (the caller ranks and caps);
+  ``new_count``: all new topics (more than listed: "… und N weitere neue Themen" with
+  ``intake topics list``); ``since_label``: ``"Montag, 11. Januar"`` (read when nothing is
+  new); ``ranking``: the top topics' reasons for the one line saying why they are on top,
+  ``[{"ref", "what", "reasons": [{"code", "days"}]}]``, codes soon (``days`` ahead),
+  running, complete, photo, quote, quiet_department;
+- 2. ``upcoming_topics``: topics of the coming weeks in date order (``is_new``: shown above,
+  one line here); ``upcoming_count``, ``upcoming_weeks`` (6), ``upcoming_command`` (the
+  ``intake topics list --from ... --to ...`` line for the rest; read when some are left out);
+- 3. ``incomplete_topics``: topics (what is missing, where the follow-up stands);
+  ``incomplete_count``;
+- 4. ``round_label`` (``"Januar 2027"`` or ``""``), ``round_deadline`` (``""`` for none),
+  ``departments_without_answer``: ``[{"department", "contact": "Name, address",
+  "asked_on": "4. Januar" or "", "reminders": int}]``; ``bouncing``: ``[{"department",
+  "email", "since", "reason"}]``;
+- 5. ``set_aside``: mail that needs a human, ``[{"id": int, "status": quarantined |
+  unrecognized | failed | oversized, "sender", "subject", "reason", "received":
+  "12.01. 09:14"}]``; ``set_aside_more``: how many more wait (``intake inbound list``);
+- 6. ``balance_label`` (``"1. Quartal 2027"``), ``balance``: bars ``[{"department",
+  "count": int, "percent": 0-100}]`` (drawn with table cells), ``[]`` for none;
+- ``contacts``: the month's first digest only, else ``[]``: ``[{"department", "active":
+  bool, "contact": "Name, address" or "", "deputies": list[str], "last_answer":
+  "12. Januar 2027" or "", "topics_this_year": int, "bouncing": list[str]}]``;
+  ``contacts_year``: ``"2027"`` (read with contacts);
+- ``calendar_file``: the attached calendar's file name (``""``: none attached),
+  ``calendar_count``: its number of events.
 
-Subject "Themen-Übersicht KW 3/2027: 3 neue Themen, 1 unvollständig".
+Subject "Themen-Übersicht KW 3/2027: 3 neue Themen, 1 unvollständig" (a quiet week:
+"Themen-Übersicht KW 3/2027: eine ruhige Woche").
+
+Pages (not mails)
+-----------------
+Single files rendered by the telling code with the same rules (HTML autoescaped, every
+variable required, overridable the same way): ``plan.html.j2``, the year's plan for the
+intranet (``title``, ``organisation``, ``officer_name``, ``officer_email``, ``year``,
+``updated_label``, ``count``, ``labels``, ``months``: twelve ``{"key": "2027-01", "label":
+"Januar 2027", "short": "Januar", "topics": [topic + "day": "12." ]}``, ``undated``:
+topics), and ``agenda.md.j2`` / ``agenda.html.j2``, the editorial meeting's agenda
+(``month_label``, ``organisation``, ``updated_label``, ``labels``, ``departments``:
+``[{"department", "topics"}]``, ``topic_count``, ``incomplete``: topics, ``rounds_label``
+(``""`` before two rounds), ``silent``: ``[{"department", "email", "answers": [{"round",
+"answer": "" | "no_topics"}]}]``; the Markdown one passes colleagues' text through an ``md``
+filter the caller provides). A topic there has ``when_short`` (``"Fr 12.02., 10:00 Uhr"``)
+besides the digest's keys.
 """
 
 from mailtemplates.block import (

@@ -41,17 +41,36 @@ REQUIRED: dict[str, list[str]] = {
     "followup": [*COMMON_REQUIRED, "questions", "reply_hint"],
     "receipt": [*COMMON_REQUIRED, "topics"],
     "oversized": [*COMMON_REQUIRED, "original_subject", "size_label", "limit_label"],
+    # (since_label, upcoming_command and contacts_year are read only where their line shows:
+    # see test_digest_conditional_variables_are_still_required)
     "digest": [
         "week_label",
         "officer_name",
         "organisation",
+        "labels",
         "new_topics",
+        "new_count",
+        "ranking",
         "upcoming_topics",
-        "departments_without_answer",
+        "upcoming_count",
+        "upcoming_weeks",
+        "incomplete_topics",
         "incomplete_count",
-        "calendar_hint",
+        "round_label",
+        "round_deadline",
+        "departments_without_answer",
+        "bouncing",
+        "set_aside",
+        "set_aside_more",
+        "balance_label",
+        "balance",
+        "contacts",
+        "calendar_file",
+        "calendar_count",
     ],
 }
+DIGEST_LABELS = {"what": "Was", "when": "Wann", "where": "Wo", "who": "Wer",
+                 "how_many": "Wie viele", "quote": "Zitat", "images": "Bilder"}
 
 QUOTE_HEADER_LINE = re.compile(
     r"^\s*(von|an|datum|betreff|gesendet|from|to|sent|date|subject)\s*:", re.IGNORECASE
@@ -60,7 +79,11 @@ QUOTE_HEADER_LINE = re.compile(
 
 def digest_topic(**overrides: Any) -> dict[str, Any]:
     topic: dict[str, Any] = {
+        "id": 12,
+        "ref": "T-12",
         "department": "Bauamt",
+        "contact_name": "Erika Muster",
+        "contact_email": "erika.muster@musterhausen.de",
         "what": "Spatenstich Kita Nord",
         "when_text": "Freitag, 12. März 2027, 10 Uhr",
         "where": "Kita Nord, Lindenweg 3",
@@ -68,8 +91,12 @@ def digest_topic(**overrides: Any) -> dict[str, Any]:
         "how_many_text": "ca. 80",
         "quote": "Endlich geht es los.",
         "attachments": ["baustelle.jpg"],
+        "has_photos": True,
         "missing_labels": [],
         "status": "complete",
+        "followup": "",
+        "followup_since": "",
+        "is_new": False,
     }
     topic.update(overrides)
     return topic
@@ -121,22 +148,70 @@ def full_context(name: str, **overrides: Any) -> dict[str, Any]:
             **common,
             "week_label": "KW 3/2027",
             "officer_name": "Julia Beispiel",
+            "labels": dict(DIGEST_LABELS),
+            "since_label": "Montag, 11. Januar",
             "new_topics": [
                 digest_topic(),
                 digest_topic(
+                    id=13,
+                    ref="T-13",
                     department="Kulturamt",
                     what="Sommerfest",
                     when_text="",
                     where="",
                     missing_labels=["Wann", "Wo"],
                     status="incomplete",
+                    followup="running",
+                    followup_since="12. Januar",
                 ),
-                digest_topic(what="Brückensanierung", attachments=[]),
+                digest_topic(id=14, ref="T-14", what="Brückensanierung", attachments=[],
+                             has_photos=False),
             ],
-            "upcoming_topics": [digest_topic(department="Kulturamt", what="Lesenacht")],
-            "departments_without_answer": ["Ordnungsamt", "Schulamt"],
-            "incomplete_count": 1,
-            "calendar_hint": "Die Jahresübersicht finden Sie im Kalender.",
+            "new_count": 3,
+            "ranking": [
+                {"ref": "T-12", "what": "Spatenstich Kita Nord",
+                 "reasons": [{"code": "soon", "days": 3}, {"code": "complete", "days": 0},
+                             {"code": "photo", "days": 0}]},
+                {"ref": "T-13", "what": "Sommerfest",
+                 "reasons": [{"code": "quiet_department", "days": 0}]},
+            ],
+            "upcoming_topics": [
+                digest_topic(id=20, ref="T-20", department="Kulturamt", what="Lesenacht"),
+                digest_topic(is_new=True),
+            ],
+            "upcoming_count": 2,
+            "upcoming_weeks": 6,
+            "upcoming_command": "intake topics list --from 2027-01-18 --to 2027-02-28",
+            "incomplete_topics": [
+                digest_topic(id=13, ref="T-13", department="Kulturamt", what="Sommerfest",
+                             when_text="", missing_labels=["Wann", "Wo"], status="incomplete",
+                             followup="running", followup_since="12. Januar"),
+                digest_topic(id=15, ref="T-15", department="Ordnungsamt", what="Markt",
+                             missing_labels=["Wer"], status="incomplete", followup="spent"),
+            ],
+            "incomplete_count": 2,
+            "round_label": "Januar 2027",
+            "round_deadline": "Montag, 18. Januar 2027",
+            "departments_without_answer": [
+                {"department": "Ordnungsamt", "contact": "ordnung@musterhausen.de",
+                 "asked_on": "4. Januar", "reminders": 1},
+                {"department": "Schulamt", "contact": "Max Schule, schule@musterhausen.de",
+                 "asked_on": "4. Januar", "reminders": 0},
+            ],
+            "bouncing": [{"department": "Jugendamt", "email": "alt@musterhausen.de",
+                          "since": "10. Januar 2027", "reason": "550 5.1.1 user unknown"}],
+            "set_aside": [{"id": 45, "status": "quarantined", "sender": "fremd@example.org",
+                           "subject": "Unser Fest", "reason": "unbekannter Absender",
+                           "received": "12.01. 09:14"}],
+            "set_aside_more": 0,
+            "balance_label": "1. Quartal 2027",
+            "balance": [{"department": "Bauamt", "count": 12, "percent": 100},
+                        {"department": "Kulturamt", "count": 5, "percent": 42},
+                        {"department": "Schulamt", "count": 0, "percent": 0}],
+            "contacts": [],
+            "contacts_year": "2027",
+            "calendar_file": "themen-2027-W03.ics",
+            "calendar_count": 2,
         },
     }
     context = contexts[name]
@@ -373,27 +448,77 @@ def test_receipt_without_topics_just_thanks(renderer: TemplateRenderer) -> None:
     assert "Diese Themen" not in mail.text and "<li" not in mail.html
 
 
-def test_digest_summarises_groups_and_marks_incomplete(renderer: TemplateRenderer) -> None:
+def test_digest_summarises_and_shows_every_section(renderer: TemplateRenderer) -> None:
     mail = renderer.render("digest", full_context("digest"))
-    assert mail.subject == "Themen-Übersicht KW 3/2027: 3 neue Themen, 1 unvollständig"
+    assert mail.subject == "Themen-Übersicht KW 3/2027: 3 neue Themen, 2 unvollständig"
     assert mail.text.startswith("Guten Tag Julia Beispiel,\n")
-    summary = "3 neue Themen, 1 demnächst, 1 unvollständig, 2 Fachbereiche ohne Antwort."
+    summary = "3 neue Themen, 2 demnächst, 2 unvollständig, 2 Fachbereiche ohne Antwort."
     assert summary in mail.text and summary in mail.html
-    # new topics grouped under one heading per department, departments sorted
-    assert mail.text.count("\nBauamt\n------\n") == 1
-    assert mail.text.index("Spatenstich") < mail.text.index("Brückensanierung")
-    assert mail.text.index("\nBauamt\n") < mail.text.index("\nKulturamt\n")
-    assert "* Sommerfest – fehlt: Wann, Wo\n" in mail.text
-    assert "fehlt: Wann, Wo" in mail.html
-    # upcoming topics are labelled with their department
-    assert "* [Kulturamt] Lesenacht\n" in mail.text
-    assert "Lesenacht</strong> <span" in mail.html and "· Kulturamt" in mail.html
+    # the sections in the officer's order, each under its heading
+    headings = ["NEUE THEMEN (3)", "DEMNÄCHST: DIE NÄCHSTEN 6 WOCHEN (2)", "UNVOLLSTÄNDIG (2)",
+                "OHNE ANTWORT – RUNDE JANUAR 2027", "MAILS, DIE SIE ANSEHEN SOLLTEN",
+                "AUSGEWOGENHEIT: THEMEN JE FACHBEREICH, 1. QUARTAL 2027"]
+    positions = [mail.text.index(f"\n{h}\n{'=' * len(h)}\n") for h in headings]
+    assert positions == sorted(positions)
+    # new topics in the caller's (ranked) order, with reference, department and contact
+    assert mail.text.index("Spatenstich") < mail.text.index("* T-13 [Kulturamt] Sommerfest")
+    assert "* T-13 [Kulturamt] Sommerfest – fehlt: Wann, Wo\n" in mail.text
+    assert "  Kontakt: Erika Muster, erika.muster@musterhausen.de\n" in mail.text
+    assert "  Anhänge: baustelle.jpg (mit Fotos)\n" in mail.text
+    assert "fehlt: Wann, Wo" in mail.html and "T-13 · Kulturamt" in mail.html
+    why = ("Oben steht, was bald ansteht, vollständig ist und Foto oder Zitat mitbringt: "
+           "„Spatenstich Kita Nord“ (in 3 Tagen, vollständig, mit Foto), dann „Sommerfest“ "
+           "(Fachbereich zuletzt selten dabei).")
+    assert why in mail.text and why in " ".join(html_to_lines(mail.html))
+    # upcoming: a topic already shown as new is only referred to
+    assert ("* T-12 [Bauamt] Spatenstich Kita Nord – Freitag, 12. März 2027, 10 Uhr "
+            "(neu, siehe oben)\n") in mail.text
+    assert "* T-20 [Kulturamt] Lesenacht\n" in mail.text
+    # incomplete: what is missing and where the follow-up stands
+    assert "  fehlt: Wann, Wo\n  Rückfrage läuft seit 12. Januar\n" in mail.text
+    assert "  fehlt: Wer\n  Rückfragen ohne Erfolg – bitte fragen Sie selbst nach\n" in mail.text
+    # the round, bounces, set-aside mail
     for part in (mail.text, mail.html):
-        assert "Ordnungsamt, Schulamt" in part
-        assert "Die Jahresübersicht finden Sie im Kalender." in part
+        assert "Antwortfrist: Montag, 18. Januar 2027" in part
+        assert "Ordnungsamt" in part and "schule@musterhausen.de" in part
+        assert "alt@musterhausen.de" in part and "550 5.1.1 user unknown" in part
+        assert "fremd@example.org" in part and "Quarantäne" in part
+        assert "themen-2027-W03.ics" in part
         assert "Wie viele: ca. 80" in part or "Wie viele:</span> ca. 80" in part
-        assert "baustelle.jpg" in part
+    assert "* Schulamt: Max Schule, schule@musterhausen.de (angefragt am 4. Januar)\n" \
+        in mail.text
+    assert "* Ordnungsamt: ordnung@musterhausen.de (angefragt am 4. Januar, 1 Erinnerung)\n" \
+        in mail.text
     assert "Status" not in mail.text  # complete/incomplete are not spelled out
+    # no contacts overview unless given
+    assert "KONTAKTE" not in mail.text and "Kontakte im" not in mail.html
+
+
+def test_digest_balance_bars_are_table_cells(renderer: TemplateRenderer) -> None:
+    mail = renderer.render("digest", full_context("digest"))
+    assert "Bauamt     #################### 12\n" in mail.text
+    assert "Kulturamt  #########            5\n" in mail.text
+    assert "Schulamt                        0\n" in mail.text
+    assert '<td width="100%" height="12" bgcolor="#2563eb"' in mail.html
+    assert '<td width="42%" height="12" bgcolor="#2563eb"' in mail.html
+    assert '<td width="58%" height="12" bgcolor="#eef0f3"' in mail.html
+    assert "<img" not in mail.html
+
+
+def test_digest_contacts_overview_when_given(renderer: TemplateRenderer) -> None:
+    contacts = [
+        {"department": "Bauamt", "active": True, "contact": "Erika Muster, erika@m.de",
+         "deputies": ["max@m.de"], "last_answer": "12. Januar 2027", "topics_this_year": 1,
+         "bouncing": []},
+        {"department": "Archiv", "active": False, "contact": "", "deputies": [],
+         "last_answer": "", "topics_this_year": 0, "bouncing": ["alt@m.de"]},
+    ]
+    mail = renderer.render("digest", full_context("digest", contacts=contacts))
+    assert ("* Bauamt: Erika Muster, erika@m.de\n  Vertretung: max@m.de\n"
+            "  Letzte Antwort: 12. Januar 2027; 1 Thema 2027\n") in mail.text
+    assert ("* Archiv (pausiert): kein Kontakt\n  Letzte Antwort: noch keine; 0 Themen 2027\n"
+            "  Nicht zustellbar: alt@m.de\n") in mail.text
+    assert "Kontakte im Überblick" in mail.html and "Nicht zustellbar: alt@m.de" in mail.html
 
 
 def test_digest_shows_cancelled_status_in_german(renderer: TemplateRenderer) -> None:
@@ -403,23 +528,69 @@ def test_digest_shows_cancelled_status_in_german(renderer: TemplateRenderer) -> 
     assert "abgesagt" in mail.html
 
 
-def test_digest_singular_and_empty_sections(renderer: TemplateRenderer) -> None:
+def test_digest_quiet_week_is_one_friendly_sentence(renderer: TemplateRenderer) -> None:
     context = full_context(
-        "digest",
-        new_topics=[],
-        upcoming_topics=[],
-        departments_without_answer=["Schulamt"],
-        incomplete_count=0,
-        calendar_hint="",
-        officer_name="",
-    )
+        "digest", new_topics=[], new_count=0, ranking=[], upcoming_topics=[], upcoming_count=0,
+        incomplete_topics=[], incomplete_count=0, departments_without_answer=[], bouncing=[],
+        set_aside=[], balance=[], calendar_file="", calendar_count=0, officer_name="")
+    mail = renderer.render("digest", context)
+    assert mail.subject == "Themen-Übersicht KW 3/2027: eine ruhige Woche"
+    assert mail.text == (
+        "Guten Tag,\n\n"
+        "diese Woche (KW 3/2027) gibt es nichts Neues: keine neuen Themen, nichts Offenes, "
+        "und keine Mail wartet auf Sie. Eine ruhige Woche wünscht Ihnen das Themen-Postfach!"
+        "\n\nAutomatisch erstellt für Stadt Musterhausen.\n")
+    assert "<h2" not in mail.html and "gibt es nichts Neues" in mail.html
+
+
+def test_digest_nothing_new_but_more_to_tell(renderer: TemplateRenderer) -> None:
+    context = full_context("digest", new_topics=[], new_count=0, ranking=[], officer_name="")
     mail = renderer.render("digest", context)
     assert mail.text.startswith("Guten Tag,\n")
-    assert "0 neue Themen, 0 demnächst, 0 unvollständig, 1 Fachbereich ohne Antwort." in mail.text
-    assert "keine neuen Themen" in mail.text and "keine neuen Themen" in mail.html
-    assert "nichts eingetragen" in mail.text
-    one = renderer.render("digest", full_context("digest", new_topics=[digest_topic()]))
+    assert "0 neue Themen, 2 demnächst, 2 unvollständig, 2 Fachbereiche ohne Antwort." \
+        in mail.text
+    sentence = ("Seit der letzten Übersicht (Montag, 11. Januar) sind keine neuen Themen "
+                "eingegangen.")
+    assert sentence in mail.text and sentence in mail.html
+    one = renderer.render("digest", full_context("digest", new_topics=[digest_topic()],
+                                                  new_count=1))
     assert one.subject.startswith("Themen-Übersicht KW 3/2027: 1 neues Thema,")
+
+
+def test_digest_counts_what_the_cap_left_out(renderer: TemplateRenderer) -> None:
+    mail = renderer.render("digest", full_context("digest", new_count=20, upcoming_count=9,
+                                                  incomplete_count=5, set_aside_more=3))
+    assert "… und 17 weitere neue Themen: intake topics list\n" in mail.text
+    assert "… und 7 weitere: intake topics list --from 2027-01-18 --to 2027-02-28\n" in mail.text
+    assert "… und 3 weitere: intake topics list --status incomplete\n" in mail.text
+    assert "3 weitere warten schon länger: intake inbound list\n" in mail.text
+    lines = html_to_lines(mail.html)
+    assert "… und 17 weitere neue Themen: intake topics list" in lines
+
+
+def test_digest_uses_the_configured_labels(renderer: TemplateRenderer) -> None:
+    labels = {**DIGEST_LABELS, "when": "Termin", "where": "Ort"}
+    mail = renderer.render("digest", full_context("digest", labels=labels))
+    assert "  Termin: Freitag, 12. März 2027, 10 Uhr\n  Ort: Kita Nord, Lindenweg 3\n" \
+        in mail.text
+    assert "Termin:</span>" in mail.html
+
+
+@pytest.mark.parametrize(("variable", "overrides"), [
+    ("since_label", {"new_topics": [], "new_count": 0}),
+    ("upcoming_command", {"upcoming_count": 9}),
+    ("contacts_year", {"contacts": [{"department": "Bauamt", "active": True, "contact": "",
+                                     "deputies": [], "last_answer": "",
+                                     "topics_this_year": 0, "bouncing": []}]}),
+])
+def test_digest_conditional_variables_are_still_required(
+    renderer: TemplateRenderer, variable: str, overrides: dict[str, Any]
+) -> None:
+    context = full_context("digest", **overrides)
+    del context[variable]
+    with pytest.raises(TemplateError) as caught:
+        renderer.render("digest", context)
+    assert caught.value.variable == variable
 
 
 def test_digest_multiline_quote_keeps_lines(renderer: TemplateRenderer) -> None:
@@ -457,8 +628,18 @@ def test_html_escapes_topic_fields(renderer: TemplateRenderer) -> None:
     evil = "<img src=x onerror=alert(1)> R&D"
     digest = full_context(
         "digest",
-        new_topics=[digest_topic(what=evil, quote=evil, attachments=["R&D.png"])],
-        departments_without_answer=["<b>Amt</b>"],
+        new_topics=[digest_topic(what=evil, quote=evil, attachments=["R&D.png"],
+                                 department="<b>Amt</b>", contact_name=evil)],
+        departments_without_answer=[{"department": "<b>Amt</b>", "contact": evil,
+                                      "asked_on": "", "reminders": 0}],
+        set_aside=[{"id": 1, "status": "quarantined", "sender": evil, "subject": evil,
+                    "reason": evil, "received": "12.01. 09:14"}],
+        bouncing=[{"department": "<b>Amt</b>", "email": evil, "since": "", "reason": evil}],
+        balance=[{"department": "<b>Amt</b>", "count": 1, "percent": 100}],
+        contacts=[{"department": "<b>Amt</b>", "active": True, "contact": evil,
+                   "deputies": [evil], "last_answer": "", "topics_this_year": 1,
+                   "bouncing": [evil]}],
+        ranking=[{"ref": "T-1", "what": evil, "reasons": []}],
     )
     followup = full_context("followup", questions=[{"topic_what": evil, "missing_labels": ["Wo"]}])
     receipt = full_context("receipt", topics=[{"what": evil, "when_text": "<u>bald</u>"}])
