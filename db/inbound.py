@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from db.models import InboundMessage, MailboxState
 
@@ -19,10 +19,12 @@ MAX_MESSAGE_ID = 998
 
 def stored_uids(session: Session, folder: str, uidvalidity: int,
                 uids: Sequence[int]) -> dict[int, InboundMessage]:
-    """The rows already stored for these UIDs of this folder generation."""
+    """The rows already stored for these UIDs of this folder generation: their id, UID and
+    status only, not their bytes (a folder may hold thousands of mails after an outage)."""
     if not uids:
         return {}
-    rows = session.scalars(select(InboundMessage).where(
+    rows = session.scalars(select(InboundMessage).options(
+        load_only(InboundMessage.id, InboundMessage.uid, InboundMessage.status)).where(
         InboundMessage.folder == folder, InboundMessage.uidvalidity == uidvalidity,
         InboundMessage.uid.in_(list(uids))))
     return {row.uid: row for row in rows if row.uid is not None}
