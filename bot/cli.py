@@ -696,10 +696,28 @@ def run(app: App) -> None:
     run_daemon(app)
 
 
-@cli.command(short_help="The whole cycle, no servers needed (not available yet).")
-def demo() -> None:
-    """The whole cycle on an embedded default, no servers to set up (not available yet)."""
-    _not_implemented("demo")
+@cli.command(short_help="The whole cycle on loopback mail servers, nothing to set up.")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path),
+                default="intake-demo")
+@click.option("--keep", is_flag=True,
+              help="leave the mail servers (and the listening bot) up until Ctrl-C, to try "
+                   "them with a mail program")
+@pass_app
+def demo(app: App, directory: Path, keep: bool) -> None:
+    """Play a week of intake-bot in seconds: the month's requests to six sample
+    departments, their replies (Outlook, Thunderbird, an out-of-office, "keine Themen", a
+    stranger, ...), the follow-up questions and an answer, the officer's digest and the
+    year's plan. Everything runs on mail servers started in this process (IMAP and SMTP on
+    127.0.0.1) and a SQLite database in DIRECTORY (default ./intake-demo; an earlier demo's
+    directory is started afresh). --now moves the week: the demo plays the month after it."""
+    from bot.demo import run_demo
+
+    start = None
+    if app.now_override:
+        start = parse_now(app.now_override, ZoneInfo("Europe/Berlin"))
+    sys.exit(run_demo(directory, keep=keep, start=start, verbosity=app.verbosity,
+                      echo=click.echo, warn=lambda line: click.echo(f"intake: {line}",
+                                                                    err=True)))
 
 
 # --- parse ------------------------------------------------------------------------------

@@ -695,7 +695,6 @@ def test_every_command_not_built_yet_says_so_in_its_help() -> None:
         listed = [line for line in parent.output.splitlines()
                   if line.strip().startswith(name.split()[-1] + " ")]
         assert listed and "(not available yet)" in listed[0], (name, parent.output)
-    assert stubs >= 1  # demo at least; the others as long as they are not built
 
 
 def test_outbox_shows_every_row_in_one_format(site: Path, mailstack: MailStack) -> None:

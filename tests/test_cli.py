@@ -255,13 +255,6 @@ def test_bad_now_is_a_usage_error() -> None:
     assert "is not ISO-8601" in result.stderr
 
 
-@pytest.mark.parametrize("command", [["demo"]])
-def test_later_features_say_not_implemented(command: list[str]) -> None:
-    result = intake(*command)
-    assert result.exit_code == 1
-    assert "not implemented yet" in result.stderr
-
-
 def test_output_into_a_closed_pipe_is_no_error() -> None:
     exe = shutil.which("intake", path=str(Path(sys.executable).parent))
     assert exe
