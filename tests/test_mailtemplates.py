@@ -465,7 +465,7 @@ def test_digest_summarises_and_shows_every_section(renderer: TemplateRenderer) -
     assert "* T-13 [Kulturamt] Sommerfest – fehlt: Wann, Wo\n" in mail.text
     assert "  Kontakt: Erika Muster, erika.muster@musterhausen.de\n" in mail.text
     assert "  Anhänge: baustelle.jpg (mit Fotos)\n" in mail.text
-    assert "fehlt: Wann, Wo" in mail.html and "T-13 · Kulturamt" in mail.html
+    assert "fehlt: Wann, Wo" in mail.html and "T-13 · Kulturamt" in html_to_lines(mail.html)
     why = ("Oben steht, was bald ansteht, vollständig ist und Foto oder Zitat mitbringt: "
            "„Spatenstich Kita Nord“ (in 3 Tagen, vollständig, mit Foto), dann „Sommerfest“ "
            "(Fachbereich zuletzt selten dabei).")

@@ -3,8 +3,8 @@
 The officer must not be flooded, and one busy department must not crowd out the quiet ones.
 A topic's score multiplies
 
-- what it offers: date proximity (soon is worth most, a range already running too, the
-  past nothing), completeness, a photo, a quote;
+- what it offers: date proximity (the next few days are worth most: they need action now;
+  a range already running too, the past nothing), completeness, a photo, a quote;
 - its department's balance: a department that sent far more than its share in recent weeks
   is damped, one that sent little is lifted (a square root keeps it gentle, and the factor
   stays within BALANCE_RANGE, so a quiet department's weak topic does not beat a strong one);
@@ -28,12 +28,14 @@ W_SOON = 0.45
 W_COMPLETE = 0.25
 W_PHOTO = 0.15
 W_QUOTE = 0.15
-#: days ahead at which date proximity is worth half
-HALF_LIFE_DAYS = 14
+#: topics this close need action now: full proximity
+URGENT_DAYS = 3
+#: days beyond URGENT_DAYS at which date proximity is worth half
+HALF_LIFE_DAYS = 7
 #: what an undated topic's date is worth (it may well be soon; nobody knows)
-UNDATED = 0.15
+UNDATED = 0.1
 #: the balance factor's bounds (damped, lifted)
-BALANCE_RANGE = (0.6, 1.5)
+BALANCE_RANGE = (0.8, 1.25)
 #: each further topic of a department already listed is worth this much of the one before
 SAME_DEPARTMENT = 0.8
 #: of the fields a topic can miss (Was, Wann, Wo, Wer, Wie viele, Zitat)
@@ -71,14 +73,14 @@ class Ranked:
 
 
 def proximity(start: date | None, end: date | None, now: date) -> float:
-    """1.0 today, 0.5 in HALF_LIFE_DAYS days, falling gently after; a range that is
-    running counts as today; over: 0."""
+    """1.0 up to URGENT_DAYS ahead, half that HALF_LIFE_DAYS later, falling gently after;
+    a range that is running counts as today; over: 0."""
     if start is None:
         return UNDATED
     last = end or start
     if last < now:
         return 0.0
-    days = max(0, (start - now).days)
+    days = max(0, (start - now).days - URGENT_DAYS)
     return 1.0 / (1.0 + days / HALF_LIFE_DAYS)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -93,16 +93,24 @@ def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
         yield ids[start:start + _CHUNK]
 
 
+#: the topic columns a TopicView takes, in its field order after department and contact
+_TOPIC_COLUMNS = (Topic.status, Topic.what, Topic.when_text, Topic.when_start, Topic.when_end,
+                  Topic.when_time, Topic.where, Topic.who, Topic.how_many_text, Topic.quote,
+                  Topic.missing)
+
+
 def topics(session: Session, *conditions: ColumnElement[bool]) -> list[TopicView]:
     """The topics matching all `conditions` (withdrawn ones never), in date order (undated
     last), with their attachments and follow-up state."""
-    stmt = (select(Topic, Department.name, Contact.name, Contact.email)
+    # plain columns, not ORM entities: a year of topics loads several times faster
+    stmt = (select(Topic.id, Topic.department_id, Department.name, Contact.name, Contact.email,
+                   *_TOPIC_COLUMNS, Topic.created_at, Topic.updated_at, Topic.escalated_at)
             .join(Department, Topic.department_id == Department.id)
             .outerjoin(Contact, Topic.contact_id == Contact.id)
             .where(Topic.status != "withdrawn", *conditions)
             .order_by(Topic.when_start.is_(None), Topic.when_start, Topic.when_time, Topic.id))
     rows = session.execute(stmt).all()
-    ids = [topic.id for topic, *_ in rows]
+    ids = [row[0] for row in rows]
     attachments: dict[int, list[AttachmentInfo]] = {}
     sent: dict[int, int] = {}
     open_since: dict[int, datetime] = {}
@@ -115,22 +123,20 @@ def topics(session: Session, *conditions: ColumnElement[bool]) -> list[TopicView
                     AttachmentInfo(filename, content_type))
         for topic_id, count, oldest_open in session.execute(
                 select(FollowUp.topic_id, func.count(FollowUp.id),
-                       func.min(FollowUp.created_at).filter(FollowUp.answered_at.is_(None)))
+                       func.min(case((FollowUp.answered_at.is_(None), FollowUp.created_at))))
                 .where(FollowUp.topic_id.in_(chunk)).group_by(FollowUp.topic_id)):
             sent[topic_id] = int(count)
             if oldest_open is not None:
                 open_since[topic_id] = oldest_open
-    # the rows' own session state is not needed past this point: plain values only
     return [TopicView(
-        id=t.id, department_id=t.department_id, department=department,
-        contact_name=contact_name, contact_email=contact_email, status=t.status, what=t.what,
-        when_text=t.when_text, when_start=t.when_start, when_end=t.when_end,
-        when_time=t.when_time, where=t.where, who=t.who, how_many_text=t.how_many_text,
-        quote=t.quote, missing=tuple(t.missing or ()),
-        attachments=tuple(attachments.get(t.id, ())), created_at=t.created_at,
-        updated_at=t.updated_at, escalated_at=t.escalated_at, followups_sent=sent.get(t.id, 0),
-        followup_open_since=open_since.get(t.id),
-    ) for t, department, contact_name, contact_email in rows]
+        id=row[0], department_id=row[1], department=row[2], contact_name=row[3],
+        contact_email=row[4], status=row[5], what=row[6], when_text=row[7], when_start=row[8],
+        when_end=row[9], when_time=row[10], where=row[11], who=row[12], how_many_text=row[13],
+        quote=row[14], missing=tuple(row[15] or ()),
+        attachments=tuple(attachments.get(row[0], ())), created_at=row[16],
+        updated_at=row[17], escalated_at=row[18], followups_sent=sent.get(row[0], 0),
+        followup_open_since=open_since.get(row[0]),
+    ) for row in rows]
 
 
 def _last_day() -> ColumnElement[date]:
