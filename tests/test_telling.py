@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import hashlib
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from email import policy
@@ -599,18 +600,51 @@ def test_catch_up_after_downtime_sends_once_and_a_past_week_never(mail_site: Pat
 
 
 def test_two_runs_at_once_queue_one_digest(site: Path) -> None:
-    """The second process finds the week's row (or its constraint) and queues nothing."""
+    """Two processes (here: threads with their own engines) send the week's digest at the
+    same moment: the week's row (or its unique constraint) lets exactly one through."""
     seed(site, a_full_week)
-    app = app_for(site, MONDAY)
-    other = app_for(site, MONDAY)
+    apps = [app_for(site, MONDAY), app_for(site, MONDAY)]
+    start = threading.Barrier(2)
+    outcomes: list[weekly.SendOutcome] = []
+    errors: list[BaseException] = []
+
+    def run(app: App) -> None:
+        try:
+            start.wait(timeout=30)
+            outcomes.append(weekly.send(app, WEEK, MONDAY))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(app,)) for app in apps]
     try:
-        first = weekly.send(app, WEEK, MONDAY)
-        second = weekly.send(other, WEEK, MONDAY)
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
     finally:
-        app.close()
-        other.close()
-    assert first.queued and not second.queued
-    assert len(outbox_digests(site)) == 1
+        for app in apps:
+            app.close()
+    assert errors == []
+    assert sorted(o.queued for o in outcomes) == [False, True]
+    assert len(outbox_digests(site)) == 1 and len(digest_rows(site)) == 1
+
+
+def test_a_holiday_moves_the_digest_to_the_next_working_day(site: Path) -> None:
+    """Easter Monday 2027 (29 March) is a holiday in NW: the week's digest goes out on
+    Tuesday at the digest time, labelled with its own week."""
+    seed(site, a_full_week)
+
+    def due(now: datetime) -> list[str]:
+        app = app_for(site, now)
+        try:
+            weekly.send_due(app)
+        finally:
+            app.close()
+        return [d.week for d in digest_rows(site)]
+
+    assert due(berlin(2027, 3, 29, 9, 0)) == []
+    assert due(berlin(2027, 3, 30, 7, 29)) == []
+    assert due(berlin(2027, 3, 30, 7, 30)) == ["2027-W13"]
 
 
 def test_a_bot_that_has_not_begun_sends_no_digest(site: Path) -> None:

@@ -150,6 +150,39 @@ def test_the_year_option_and_standard_output(site: Path) -> None:
         "Neujahrsempfang 2028 – Kulturamt"]
 
 
+def test_ics_lines_are_folded_escaped_and_any_zone_is_described() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.telling.export import ics
+    from bot.telling.select import TopicView
+
+    moment = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
+    topic = TopicView(
+        id=7, department_id=1, department="Amt für Öffentlichkeit, Kultur; Sport",
+        contact_name=None, contact_email=None, status="complete",
+        what="Ä" * 80 + "\x00\x1b", when_text="morgen", when_start=date(2027, 5, 1),
+        when_end=None, when_time="19:30", where="Halle\r\nBcc: x@example.org", who=None,
+        how_many_text=None, quote="eins\nzwei", missing=(), attachments=(),
+        created_at=moment, updated_at=moment, escalated_at=None, followups_sent=0,
+        followup_open_since=None)
+    words = {"what": "Was", "when": "Wann", "where": "Wo", "who": "Wer",
+             "how_many": "Wie viele", "quote": "Zitat"}
+    result = ics([topic], words, ZoneInfo("America/New_York"), "example.org", "Plan")
+    raw = result.data
+    assert all(len(line) <= 75 for line in raw.split(b"\r\n"))
+    assert b"\x00" not in raw and b"\x1b" not in raw
+    assert b"\nBcc:" not in raw.replace(b"\r\n ", b"")
+    (event,) = Calendar.from_ical(raw).walk("VEVENT")
+    assert str(event["SUMMARY"]).startswith("Ä" * 80)
+    assert str(event["LOCATION"]) == "Halle\nBcc: x@example.org"
+    assert str(event["CATEGORIES"].cats[0]) == "Amt für Öffentlichkeit, Kultur; Sport"
+    assert "Zitat: „eins\nzwei“" in str(event["DESCRIPTION"])
+    start = event.decoded("DTSTART")
+    assert start.utcoffset() == timedelta(hours=-4)  # EDT on 1 May
+    (zone,) = Calendar.from_ical(raw).walk("VTIMEZONE")
+    assert str(zone["TZID"]) == "America/New_York"
+
+
 # --- CSV -----------------------------------------------------------------------------------
 
 def test_csv_opens_in_german_excel_and_reads_back(site: Path, tmp_path: Path) -> None:
