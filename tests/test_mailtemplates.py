@@ -560,11 +560,12 @@ def test_digest_nothing_new_but_more_to_tell(renderer: TemplateRenderer) -> None
 def test_digest_counts_what_the_cap_left_out(renderer: TemplateRenderer) -> None:
     mail = renderer.render("digest", full_context("digest", new_count=20, upcoming_count=9,
                                                   incomplete_count=5, set_aside_more=3))
+    lines = html_to_lines(mail.html)
     assert "… und 17 weitere neue Themen: intake topics list\n" in mail.text
     assert "… und 7 weitere: intake topics list --from 2027-01-18 --to 2027-02-28\n" in mail.text
     assert "… und 3 weitere: intake topics list --status incomplete\n" in mail.text
-    assert "3 weitere warten schon länger: intake inbound list\n" in mail.text
-    lines = html_to_lines(mail.html)
+    assert "… und 3 weitere Mails warten auf Sie: intake inbound list\n" in mail.text
+    assert "… und 3 weitere Mails warten auf Sie: intake inbound list" in lines
     assert "… und 17 weitere neue Themen: intake topics list" in lines
 
 
