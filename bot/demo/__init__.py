@@ -40,7 +40,9 @@ def run_demo(directory: Path, *, keep: bool, start: datetime | None, verbosity: 
             raise KeyboardInterrupt
         stop.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # a signal the shell told us to ignore (a background job, nohup) stays ignored
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
         Demo(directory, keep=keep, start=start, echo=echo, stop=stop).run()
     except (Interrupted, KeyboardInterrupt):

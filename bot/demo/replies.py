@@ -299,7 +299,7 @@ def typed_into_quote(to: Received, when: datetime, d: Dates) -> Reply:
     msg = _base(p, to, when, f"<{_id(to.message_id, 32).lower()}@webmail.{DOMAIN}>", "Re:")
     msg["User-Agent"] = "Roundcube Webmail/1.6.9"
     answers = {
-        "Was:": "Was: Sommerfest der Kita Sonnenschein mit Kinderflohmarkt",
+        "Was:": "Was: Familienfest der Kita Sonnenschein mit Kinderflohmarkt",
         "Wann:": f"Wann: Samstag, {numeric(d.summer_party)}, 14 bis 17 Uhr",
         "Wo:": "Wo: Garten der Kita, Gartenstraße 4",
         "Wer:": "Wer: Kinder, Eltern und das Kita-Team, Förderverein mit Kuchenbuffet",
@@ -424,7 +424,7 @@ Sehr geehrte Damen und Herren,
 ich habe Ihre Adresse von einer Bekannten aus dem Rathaus. Könnten Sie unseren Flohmarkt \
 bekannt machen?
 
-Was: Frühjahrsflohmarkt des Heimatvereins
+Was: Flohmarkt des Heimatvereins
 Wann: {numeric(d.flea_market)}, 8 bis 14 Uhr
 Wo: Parkplatz an der Stadthalle
 

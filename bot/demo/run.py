@@ -15,6 +15,7 @@ Ctrl-C too; with `keep` they stay up, and the bot keeps listening, until Ctrl-C.
 from __future__ import annotations
 
 import email
+import os
 import shutil
 import threading
 import time
@@ -32,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from bot import calendar
 from bot.app import App
-from bot.config import SmtpSettings
+from bot.config import Settings, SmtpSettings, load_settings
 from bot.demo import replies
 from bot.demo.replies import BOT, Dates, Person, Received, Reply
 from bot.demo.servers import DemoServers, Endpoints
@@ -90,6 +91,8 @@ class Arrival:
     outcome: str = ""
     status: str = ""
     kind: str | None = None
+    #: answers the bot's follow-up question (not a first reply)
+    answer: bool = False
 
 
 @dataclass
@@ -174,6 +177,15 @@ state = "{STATE}"
     return config
 
 
+class DemoApp(App):
+    """The application with the demo's own settings only: INTAKE_* variables in the shell
+    (a production database URL, say) never reach the demo, nor its mail a real server."""
+
+    def _load(self, complete: bool) -> Settings:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
+        return load_settings(self.config_path, environ, required=True, complete=complete)
+
+
 # --- the demo ----------------------------------------------------------------------------
 
 class Demo:
@@ -231,7 +243,7 @@ class Demo:
                       f"seconds (work directory {self.directory})")
             self.echo(f"  mail servers on loopback: IMAP {ends.host}:{ends.imap_port} "
                       f"(pymap), SMTP {ends.host}:{ends.smtp_port} (aiosmtpd)")
-            self._app = App(config_path=config, config_explicit=True)
+            self._app = DemoApp(config_path=config, config_explicit=True)
             migrate.upgrade(self.app.engine)
             self.play()
             self.result.files = [self.directory / name for name, _ in OUTPUTS
@@ -281,21 +293,26 @@ class Demo:
         self.arrive(replies.STRANGER, "a mail from someone not in the contacts file",
                     stranger_at, replies.stranger(stranger_at, dates).raw)
 
-        # two working days later the bot asks back, once per person, bundled
-        asking = self.at(asking_day, "10:00")
-        self.set_clock(asking)
-        self.ask_back(asking)
-
-        # and gets an answer the same afternoon
-        self.reply(replies.KULTURAMT, "the answer to the question",
-                   self.at(asking_day, "14:05"), replies.iphone_answer, dates, latest=True)
-
-        # the officer's digest on the next digest morning, and the year's plan
-        digest_at = calendar.next_digest_time(self.at(asking_day, "14:05"), self.tz,
-                                              self.app.settings.schedule.digest_weekday,
-                                              self.app.settings.schedule.digest_time, STATE)
-        self.set_clock(digest_at)
-        self.tell(digest_at)
+        # two working days later the bot asks back, once per person, bundled, and gets an
+        # answer the same afternoon; the officer's digest comes on the first digest morning
+        # after the replies, which may fall before the question (replies on a Friday) or
+        # after the answer: the steps run in the order of the clock, as in `intake run`
+        schedule = self.app.settings.schedule
+        digest_at = calendar.next_digest_time(stranger_at, self.tz, schedule.digest_weekday,
+                                              schedule.digest_time, STATE)
+        answer_at = self.at(asking_day, "14:05")
+        steps: list[tuple[datetime, Callable[[datetime], None]]] = [
+            (self.at(asking_day, "10:00"), self.ask_back),
+            (answer_at, lambda moment: self.reply(
+                replies.KULTURAMT, "the answer to the question", moment,
+                replies.iphone_answer, dates, latest=True)),
+            (digest_at, self.digest),
+        ]
+        for moment, step in sorted(steps, key=lambda s: s[0]):
+            self.set_clock(moment)
+            step(moment)
+        self.stop_poller()  # nothing more arrives; the year's plan reads the database
+        self.plan(max(answer_at, digest_at))
 
     # the steps ---------------------------------------------------------------------------
 
@@ -342,14 +359,16 @@ class Demo:
 
     def reply(self, person: Person, what: str, moment: datetime, build: Build, dates: Dates,
               latest: bool = False) -> None:
-        """The person answers the first (or the latest) mail in their inbox."""
+        """The person answers the first mail in their inbox (the request), or the latest
+        (the follow-up question)."""
         inbox = self.mailbox_of(person)
         if not inbox:
             raise UserError(f"demo: {person.email} received nothing to answer")
         self.arrive(person, what, moment,
-                    build(inbox[-1] if latest else inbox[0], moment, dates).raw)
+                    build(inbox[-1] if latest else inbox[0], moment, dates).raw, answer=latest)
 
-    def arrive(self, person: Person, what: str, moment: datetime, raw: bytes) -> None:
+    def arrive(self, person: Person, what: str, moment: datetime, raw: bytes,
+               answer: bool = False) -> None:
         """Send one mail to the bot as the person's mail program would, wait for the bot to
         pick it up, and say what it understood."""
         assert self.servers is not None and self.servers.endpoints is not None
@@ -362,7 +381,7 @@ class Demo:
         with SmtpTransport(smtp, None) as transport:
             transport.send(person.email, [BOT], raw)
         parsed = email.message_from_bytes(raw, policy=default_policy)
-        arrival = Arrival(person, what, str(parsed["Message-ID"]).strip())
+        arrival = Arrival(person, what, str(parsed["Message-ID"]).strip(), answer=answer)
         self.wait_for(arrival)
         self.result.arrivals.append(arrival)
         who = f"{person.name} ({person.department})" if person.department else person.name
@@ -413,7 +432,7 @@ class Demo:
                     select(FollowUp).join(Topic).where(Topic.what.in_(question.topics)))
                     for f in fu.fields}
             asks = " and ".join(labels[f][0] for f in labels if f in fields)
-            self.result.followups.append(f"{question.department}: {asks}")
+            self.result.followups.append(f"{question.department} for {asks}")
             self.say(moment, f"a follow-up to {question.to_address} ({question.department}) "
                              f"asks for {asks} of " + ", ".join(_short(t)
                                                                  for t in question.topics))
@@ -423,17 +442,15 @@ class Demo:
             self.say(moment, "follow-ups: nothing to ask back")
         self.check()
 
-    def tell(self, moment: datetime) -> None:
-        """The officer's weekly digest and the year's plan, as `intake digest --send
-        --preview` and `intake topics export` make them."""
-        self.stop_poller()  # nothing more arrives; the rest reads the database
+    def digest(self, moment: datetime) -> None:
+        """The officer's weekly digest, as the daemon's job (or `intake digest --send`)
+        sends it; its HTML is also written to digest.html."""
         try:
             from bot.telling import digest
-            from bot.telling.export import year_plan
         except ImportError:
             self.result.no_telling = ("the officer's digest and the year's plan are not part "
                                       "of this version yet")
-            self.say(moment, f"the story ends here: {self.result.no_telling}")
+            self.say(moment, f"the weekly digest: {self.result.no_telling}")
             return
         from bot.usecases import deliver_outbox
 
@@ -445,6 +462,14 @@ class Demo:
         mailed = (f"mailed to {self.app.settings.officer.email}" if report.sent
                   else "not mailed (see `intake outbox`)")
         self.say(moment, f"the weekly digest: \u201e{built.rendered.subject}\u201c, {mailed}")
+        self.check()
+
+    def plan(self, moment: datetime) -> None:
+        """The year's plan, as `intake topics export --format ics|csv|html` writes it."""
+        if self.result.no_telling:
+            return
+        from bot.telling.export import year_plan
+
         year = calendar.local_date(moment, self.tz).year
         for fmt in ("ics", "csv", "html"):
             plan = year_plan(self.app, fmt, year, moment)
@@ -486,7 +511,7 @@ def received(raw: bytes, tz: ZoneInfo) -> Received:
                     text=text.replace("\r\n", "\n"))
 
 
-def _short(text: str | None, size: int = 48) -> str:
+def _short(text: str | None, size: int = 60) -> str:
     text = one_line(text or "?")
     return f"\u201e{text if len(text) <= size else text[:size - 1] + '…'}\u201c"
 
@@ -529,7 +554,8 @@ def summary_lines(session: Session, result: DemoResult, tz: ZoneInfo) -> list[st
     arrivals = result.arrivals
     with_topics = [a for a in arrivals if a.kind == "topics" and a.status == "processed"]
     counts = [
-        f"{len(with_topics)} with topics",
+        f"{sum(not a.answer for a in with_topics)} with topics",
+        f"{sum(a.answer for a in with_topics)} answer to a question",
         f"{sum(a.kind == 'no_topics' for a in arrivals)} \u201ekeine Themen\u201c",
         f"{sum(a.kind == 'auto_reply' for a in arrivals)} out-of-office",
         f"{sum(a.status == 'quarantined' for a in arrivals)} from a stranger",
@@ -549,8 +575,9 @@ def summary_lines(session: Session, result: DemoResult, tz: ZoneInfo) -> list[st
              f"  arrived     {len(arrivals)} mails for the bot: " + ", ".join(counts),
              f"  understood  {len(topics)} topics from {departments} departments, "
              f"{complete} complete, {len(topics) - complete} incomplete",
-             "  asked back  " + ("; ".join(result.followups) + " (one bundled mail each, "
-                                 "answered the same day)" if result.followups else "nothing"),
+             "  asked back  " + (f"{len(result.followups)} bundled question(s): "
+                                 + "; ".join(result.followups) + "; answered the same "
+                                 "afternoon" if result.followups else "nothing"),
              "  no answer   " + (", ".join(silent) or "-")]
     if result.no_telling:
         lines.append(f"  the officer {result.no_telling}")
