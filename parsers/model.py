@@ -164,3 +164,7 @@ class ParseOptions:
     max_attachment_bytes: int = 20 * 1024 * 1024
     #: whether Attachment.content is filled at all (the CLI does not need the bytes)
     keep_attachment_content: bool = True
+    #: signatures the sender is known to use (learned from earlier mails, see
+    #: `parsers.signatures.learn_signature`): their lines are cut from the reply text and never
+    #: become field values
+    known_signatures: tuple[str, ...] = ()

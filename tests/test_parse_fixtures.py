@@ -4,10 +4,13 @@ Every `tests/fixtures/parse/NAME.eml` has a `NAME.expected.json` next to it (for
 tests/parse_expectations.md). The test parses the bytes with `parsers.parse_message` and
 compares only the keys the expectation holds.
 
-Per-field accuracy over all fixtures (for reports):
+Per-field, per-case and per-category accuracy over all fixtures (for reports):
 
-    .venv/bin/python -m tests.test_parse_fixtures          # table per field
+    .venv/bin/python -m tests.test_parse_fixtures          # tables
     .venv/bin/python -m tests.test_parse_fixtures -v       # plus every failed check
+
+A fixture's category is its expectation's "category", else the first word(s) of its name
+(`CATEGORY_PREFIXES`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,57 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "parse"
 TEXT_FIELDS = ("what", "where", "who", "quote")
 TOPIC_KEYS = (*TEXT_FIELDS, "when", "how_many", "attachments", "missing")
 ALLOWED_TOP = {"kind", "reply_text", "reply_text_contains", "reply_text_not_contains", "topics"}
+ALLOWED_DOC = {"today", "asked", "known_signatures", "expected", "note", "category"}
+#: Name prefix -> category, for fixtures without a "category" key (longest prefix wins).
+CATEGORY_PREFIXES: dict[str, str] = {
+    "signature": "signatures",
+    "table": "tables",
+    "several_topics_html_table": "tables",
+    "owa_de_html_only_table": "tables",
+    "client": "clients",
+    "android": "clients",
+    "apple_mail": "clients",
+    "gmail": "clients",
+    "groupwise": "clients",
+    "hcl_notes": "clients",
+    "iphone": "clients",
+    "outlook": "clients",
+    "owa": "clients",
+    "thunderbird": "clients",
+    "forwarded": "clients",
+    "inquote": "typed_into_quote",
+    "outlook_de_typed_inside_quoted_original": "typed_into_quote",
+    "outlook_html_typed_inside_quote_blue": "typed_into_quote",
+    "interleaved": "typed_into_quote",
+    "freetext": "free_text",
+    "free_text": "free_text",
+    "eight_page": "free_text",
+    "labels": "labels",
+    "label": "labels",
+    "answers_on_next_line": "labels",
+    "multiline_values": "labels",
+    "not_applicable": "labels",
+    "several_topics": "labels",
+    "bilder": "photos",
+    "values": "values",
+    "dates": "values",
+    "counts": "values",
+    "line_starting": "values",
+    "nothing": "no_topics",
+    "no_topics": "no_topics",
+    "topics_plus_sonst": "no_topics",
+    "unrecognized": "no_topics",
+    "photos": "photos",
+    "inline_signature_logo": "photos",
+    "attachments": "photos",
+    "winmail": "photos",
+    "learned": "learned_signatures",
+    "followup": "followups",
+    "ooo": "automatic",
+    "auto_reply": "automatic",
+    "bounce": "automatic",
+    "normal_reply_with_x_auto": "automatic",
+}
 
 
 @dataclass(frozen=True)
@@ -50,7 +104,22 @@ def load_expectation(name: str) -> dict[str, Any]:
 
 def options_for(doc: dict[str, Any]) -> ParseOptions:
     today = date.fromisoformat(doc["today"]) if doc.get("today") else None
-    return ParseOptions(today=today, asked=tuple(doc.get("asked", ())))
+    return ParseOptions(
+        today=today,
+        asked=tuple(doc.get("asked", ())),
+        known_signatures=tuple(doc.get("known_signatures", ())),
+    )
+
+
+def category_of(name: str, doc: dict[str, Any]) -> str:
+    """The fixture's category: its "category" key, else the longest matching name prefix."""
+    if doc.get("category"):
+        return str(doc["category"])
+    best = ""
+    for prefix in CATEGORY_PREFIXES:
+        if name.startswith(prefix) and len(prefix) > len(best):
+            best = prefix
+    return CATEGORY_PREFIXES.get(best, "encodings_and_mime")
 
 
 def parse_fixture(name: str) -> dict[str, Any]:
@@ -172,7 +241,8 @@ def test_every_fixture_has_an_expectation_and_vice_versa() -> None:
 def test_expectations_are_well_formed() -> None:
     for name in fixture_names():
         doc = load_expectation(name)
-        assert set(doc) <= {"today", "asked", "expected", "note"}, name
+        assert set(doc) <= ALLOWED_DOC, name
+        assert all(isinstance(x, str) for x in doc.get("known_signatures", ())), name
         assert set(doc["expected"]) <= ALLOWED_TOP, name
         if doc.get("today"):
             date.fromisoformat(doc["today"])
@@ -208,7 +278,16 @@ def test_compare_reports_mismatches() -> None:
 
 def score(verbose: bool = False) -> dict[str, tuple[int, int]]:
     """Per check group: (passed, total) over all fixtures; plus fixtures fully passed."""
+    return score_tables(verbose)[0]
+
+
+def score_tables(
+    verbose: bool = False,
+) -> tuple[dict[str, tuple[int, int]], dict[str, tuple[int, int, int, int]]]:
+    """(per check group: (passed, total) plus "(fixtures fully passed)";
+    per category: (cases passed, cases, checks passed, checks))."""
     totals: dict[str, list[int]] = {}
+    categories: dict[str, list[int]] = {}
     whole = [0, 0]
     for name in fixture_names():
         doc = load_expectation(name)
@@ -222,18 +301,28 @@ def score(verbose: bool = False) -> dict[str, tuple[int, int]]:
             bucket[1] += 1
             if verbose and not check.ok:
                 print(f"FAIL {name}: {check.detail}")
-        whole[0] += all(c.ok for c in checks)
+        passed = all(c.ok for c in checks)
+        whole[0] += passed
         whole[1] += 1
+        cat = categories.setdefault(category_of(name, doc), [0, 0, 0, 0])
+        cat[0] += passed
+        cat[1] += 1
+        cat[2] += sum(c.ok for c in checks)
+        cat[3] += len(checks)
     result = {k: (v[0], v[1]) for k, v in sorted(totals.items())}
     result["(fixtures fully passed)"] = (whole[0], whole[1])
-    return result
+    per_category = {k: (v[0], v[1], v[2], v[3]) for k, v in sorted(categories.items())}
+    return result, per_category
 
 
 def main(argv: list[str]) -> int:
-    table = score(verbose="-v" in argv)
+    table, per_category = score_tables(verbose="-v" in argv)
     print(f"{'check':<26} {'passed':>7} {'total':>6} {'accuracy':>9}")
     for field, (ok, total) in table.items():
         print(f"{field:<26} {ok:>7} {total:>6} {ok / total:>9.1%}")
+    print(f"\n{'category':<26} {'cases ok':>9} {'cases':>6} {'case acc':>9} {'checks':>13}")
+    for cat, (ok, total, cok, ctotal) in per_category.items():
+        print(f"{cat:<26} {ok:>9} {total:>6} {ok / total:>9.1%} {cok:>6}/{ctotal:<6}")
     return 0
 
 
