@@ -16,7 +16,6 @@ passes) and built on `bot.calendar`, so they can be tested with explicit datetim
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import signal
@@ -32,7 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot import calendar
+from bot import calendar, usecases
 from bot.app import App
 from bot.errors import UserError, one_line
 
@@ -136,36 +135,20 @@ class WorkingDayIntervalTrigger(BaseTrigger):  # type: ignore[misc]  # APSchedul
 # --- jobs ----------------------------------------------------------------------------------
 
 class UseCaseJob:
-    """A scheduler job: call `bot.usecases.<function>(app)`, never let an exception out.
+    """A scheduler job: call one use case with the app, never let an exception out.
 
-    The use case is looked up at each run (lazily: importing the use cases pulls in the
-    IMAP and SMTP adapters). If the function does not exist (a feature not built yet), the
-    job says so once and does nothing. An exception is logged with its message and the
-    scheduler keeps running; the next tick tries again.
+    An exception is logged with its message (a user error in one line, a bug with its
+    traceback) and the scheduler keeps running; the next tick tries again.
     """
 
-    def __init__(self, app: App, function: str, description: str) -> None:
+    def __init__(self, app: App, function: Callable[[App], object], description: str) -> None:
         self.app = app
         self.function = function
         self.description = description
-        self._missing_reported = False
-
-    def _resolve(self) -> Callable[[App], object] | None:
-        module = importlib.import_module("bot.usecases")
-        func = getattr(module, self.function, None)
-        if func is None:
-            if not self._missing_reported:
-                self._missing_reported = True
-                log.warning("%s is not available yet; skipping it", self.description)
-                log.debug("no use case %s", self.function)
-            return None
-        return func  # type: ignore[no-any-return]
 
     def __call__(self) -> None:
         try:
-            func = self._resolve()
-            if func is not None:
-                func(self.app)
+            self.function(self.app)
         except UserError as exc:
             # the admin can fix it (login refused, bad contacts file): no traceback
             log.error("%s failed: %s", self.description, one_line(exc))
@@ -174,15 +157,17 @@ class UseCaseJob:
                           type(exc).__name__, one_line(exc))
 
     def __repr__(self) -> str:
-        return f"<UseCaseJob {self.function}>"
+        return f"<UseCaseJob {getattr(self.function, '__name__', self.function)}>"
 
 
-#: job id -> (use case function, description)
-JOBS: dict[str, tuple[str, str]] = {
-    "monthly-requests": ("run_monthly_requests", "the monthly requests"),
-    "outbox": ("deliver_outbox", "the outbox delivery"),
-    "reminders-followups": ("run_reminders_and_followups", "the reminders and follow-ups"),
-    "weekly-digest": ("run_weekly_digest", "the weekly digest"),
+#: job id -> (use case, description); referenced directly, so a renamed use case fails at
+#: import time instead of silently never running
+JOBS: dict[str, tuple[Callable[[App], object], str]] = {
+    "monthly-requests": (usecases.run_monthly_requests, "the monthly requests"),
+    "outbox": (usecases.deliver_outbox, "the outbox delivery"),
+    "reminders-followups": (usecases.run_reminders_and_followups,
+                            "the reminders and follow-ups"),
+    "weekly-digest": (usecases.run_weekly_digest, "the weekly digest"),
 }
 
 

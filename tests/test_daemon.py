@@ -306,7 +306,7 @@ def _tick(config: Path, now: str, function: str) -> tuple[int, int, int]:
     """One run of a scheduler job at `now`; the counts afterwards."""
     app = App(config_path=config, config_explicit=True, now_override=now)
     try:
-        UseCaseJob(app, function, function)()
+        UseCaseJob(app, getattr(bot.usecases, function), function)()
         return _counts(app)
     finally:
         app.close()
@@ -400,39 +400,18 @@ def test_scheduler_jobs_and_their_settings(config: Path) -> None:
     assert added["outbox"].trigger.interval.total_seconds() == 30
 
 
-#: jobs whose use case arrives with a later issue (listening, telling); the daemon skips them
-PLUGGED_IN_LATER: set[str] = set()
-
-
-def test_every_job_has_its_use_case() -> None:
-    """The daemon's contract with bot.usecases: each job's function exists and is callable,
-    except the hooks the listening and telling issues plug in (remove them here then)."""
-    missing = {function for function, _ in JOBS.values()
-               if not callable(getattr(bot.usecases, function, None))}
-    assert missing == PLUGGED_IN_LATER
-
-
-# --- the job guard, on real use cases ------------------------------------------------------
-
-def test_job_with_a_missing_use_case_logs_once(config: Path, records: Records) -> None:
-    app = _app(config)
-    job = UseCaseJob(app, "no_such_use_case", "the test job")
-    try:
-        job()
-        job()
-    finally:
-        app.close()
-    warnings = [m for m in records.messages() if "no_such_use_case" in m]
-    assert warnings == ["no use case no_such_use_case"]  # debug only: no module names
-    assert [m for m in records.messages() if "the test job" in m] == [
-        "the test job is not available yet; skipping it"]
+def test_every_job_is_a_use_case() -> None:
+    """The daemon's contract with bot.usecases: each job calls one of its functions."""
+    for function, description in JOBS.values():
+        assert getattr(bot.usecases, function.__name__) is function
+        assert description.startswith("the ")
 
 
 def test_job_logs_a_user_error_in_one_line(config: Path, records: Records) -> None:
     (config.parent / "contacts.yaml").unlink()  # the use case then raises UserError
     app = _app(config)
     try:
-        UseCaseJob(app, "sync_contacts_file", "the contacts sync")()
+        UseCaseJob(app, bot.usecases.sync_contacts_file, "the contacts sync")()
     finally:
         app.close()
     [record] = [r for r in records.records if r.levelno >= logging.ERROR]
@@ -444,7 +423,7 @@ def test_job_logs_a_user_error_in_one_line(config: Path, records: Records) -> No
 def test_job_logs_an_unexpected_error_and_keeps_going(tmp_path: Path, records: Records) -> None:
     _invoke("init", str(tmp_path))  # not migrated: the use case hits a missing table
     app = _app(tmp_path / "intake.toml")
-    job = UseCaseJob(app, "sync_contacts_file", "the contacts sync")
+    job = UseCaseJob(app, bot.usecases.sync_contacts_file, "the contacts sync")
     try:
         job()
         job()  # a second run is attempted and logged again: the job is not disabled
