@@ -136,10 +136,11 @@ def test_the_demo_plays_the_whole_week_and_leaves_nothing_running(tmp_path: Path
         "Thu 07.01. 14:05  Thomas Kern (Kulturamt): the answer to the question",
         "-> added to „Ausstellung „Musterhausen in alten Bildern“ mit Fotos aus 1…“ "
         "19.02.2027, complete",
-        "Mon 11.01. 07:30  the weekly digest: „Themen-Übersicht KW 2/2027: 5 neue Themen, "
-        "0 unvollständig“, mailed to presse@musterhausen.test",
+        "Mon 11.01. 07:30  the weekly digest: „Themen-Übersicht KW 2/2027",
     ]:
         assert line in out, line
+    assert re.search(r"the weekly digest: .*5 neue Themen.*, mailed to presse@musterhausen\.test",
+                     out)
     positions = [out.index(s) for s in ("the requests for", "out-of-office notice",
                                         "Outlook reply", "a follow-up to", "the answer to",
                                         "the weekly digest", "What happened")]
