@@ -162,7 +162,8 @@ def _with_facts(
 
 def _classify(msg: MimeMessage, options: ParseOptions) -> ParseResult:
     warnings: list[str] = []
-    reply_text = extract_reply(msg.text, _protected_labels(options))
+    signatures = (*options.known_signatures, *msg.signature_blocks)
+    reply_text = extract_reply(msg.text, _protected_labels(options), signatures)
 
     auto = kind_from_headers(msg)
     if auto is not None:

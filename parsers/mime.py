@@ -25,6 +25,7 @@ from parsers.charsets import decode_bytes, decode_text
 from parsers.encoded_words import decode_encoded_words
 from parsers.html import MAX_HTML_CHARS, cid_references, html_to_text
 from parsers.model import Attachment, ParseOptions
+from parsers.signatures import html_signature_blocks
 from parsers.tnef import unpack_tnef
 from parsers.transfer import decoded_payload, estimated_size
 
@@ -109,6 +110,8 @@ class MimeMessage:
     body_from_html: bool
     attachments: tuple[Attachment, ...]
     warnings: tuple[str, ...]
+    #: the text of the blocks the HTML part marks as the signature (parsers.signatures)
+    signature_blocks: tuple[str, ...] = ()
 
     def header(self, name: str) -> str | None:
         """The first value of a header (name case-insensitive), or None."""
@@ -782,6 +785,7 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
         body_from_html=from_html,
         attachments=tuple(attachments),
         warnings=tuple(warnings),
+        signature_blocks=html_signature_blocks(html) if html else (),
     )
 
 

@@ -29,8 +29,25 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-#: How many lines after a closing formula may follow for it to count as a signature start.
+from parsers.markers import (
+    IMAGE_PLACEHOLDER,
+    contact_kinds,
+    is_closing,
+    is_image_placeholder,
+    is_legal_line,
+    is_name_line,
+    is_org_line,
+    is_promo_line,
+    is_signature_line,
+)
+from parsers.signatures import cut_known_signatures
+
+#: How many lines after a closing formula may follow for it to count as a signature start
+#: when nothing else is known about them ...
 MAX_SIGNATURE_LINES = 12
+#: ... and how many when all of them are signature lines (town-hall signatures with
+#: address, phone, fax, web, logo and a data-protection notice run to 25 lines and more).
+MAX_LONG_SIGNATURE_LINES = 40
 _MAX_LINES = 50_000
 #: Header, separator, footer and disclaimer lines are short: only this much of a line is
 #: looked at when deciding whether it is one (keeps every line check linear).
@@ -80,7 +97,7 @@ _INLINE_KEY = re.compile(
 )
 
 _VERBS = (
-    r"schrieb|schrieben|wrote|writes|a écrit|escribió|escribio|schreef|skrev|kirjoitti|napisał"
+    r"schrieb|schrieben|geschrieben|wrote|writes|a écrit|escribió|escribio|schreef|skrev|kirjoitti|napisał"
     r"|napisała|napsal|napsala|ha scritto|scrisse|escreveu|написал|написала|написал\(а\)"
     r"|írta|yazdı|пише|написав|написала|napisał\(a\)"
 )
@@ -143,31 +160,14 @@ _DISCLAIMER = re.compile(
     r"|the information (contained )?in this (e-?mail|message)\b.{0,40}(confidential|intended)"
     r"|confidentiality notice|if you are not the intended recipient"
     r"|bitte denken sie an die umwelt|please consider the environment"
+    r"|datenschutzhinweis|hinweis zum datenschutz|hinweise zum datenschutz"
+    r"|informationen zum datenschutz|datenschutzerklärung:|datenschutz:"
+    r"|informationen zur verarbeitung (ihrer )?personenbezogenen"
+    r"|die stadt [\w -]{1,40} verarbeitet (ihre )?personenbezogene"
+    r"|(wir|die \w+) verarbeite[nt] (ihre )?personenbezogene"
     r")",
     re.IGNORECASE,
 )
-_CLOSING = re.compile(
-    r"^\s*("
-    r"(mit |mfg\.? )?(den |sehr |ganz )?(freundlichen|freundliche|besten|beste|herzlichen|herzliche"
-    r"|vielen|viele|lieben|liebe|schönen|schöne|sonnigen|sonnige|kollegialen|kollegiale"
-    r"|netten|nette|dienstlichen|dankbaren)"
-    r"\s+gr(ü|ue|u)(ß|ss)(e|en)?"
-    r"|gr(ü|ue|u)(ß|ss)(e|en)?( aus [\wäöüß. -]{1,40})?|mfg|vg|lg|bg|beste grüße"
-    r"|(best|kind|warm|warmest|many|with kind|with best)? ?regards|best wishes|cheers|sincerely"
-    r"|yours( sincerely| truly)?|thanks( again| a lot| and regards)?|thank you|many thanks"
-    r"|(vielen |herzlichen |besten )?dank( im voraus| und grüße| und gruß)?|danke( schön| sehr)?"
-    r"|bis (bald|dann|später)|schönes wochenende|schöne grüße|best"
-    # other languages (colleagues abroad, partner towns)
-    r"|(serdecznie )?pozdrawiam|z powa(ż|z)aniem|pozdrowienia"
-    r"|(med )?venlig(e)? hilsen?|(med )?vennlig hilsen|(med )?vänliga hälsningar|hälsningar"
-    r"|kærlig hilsen|hilsen|met vriendelijke groet(en)?|vriendelijke groet(en)?|groeten"
-    r"|(bien )?cordialement|bien à vous|(cordiali |distinti )?saluti|un saludo|saludos"
-    r"|atentamente|с уважением"
-    r")\s*[,.!]*\s*([\wäöüßÄÖÜ.'-]+\s*){0,3}$",
-    re.IGNORECASE,
-)
-# Scandinavian abbreviations ("Kh", "Mvh"); case-sensitive: "KH" alone may be a hospital.
-_CLOSING_ABBREVIATION = re.compile(r"^\s*(Kh|kh|Mvh|mvh|MVH|Vh|vh)\s*[,.!]?\s*$")
 # "Thank you for your reply." is a sentence, not a closing, unless a name block follows.
 _THANKS_SENTENCE = re.compile(
     r"^\s*(thanks?|thank you|many thanks|(vielen |herzlichen |besten )?dank|danke)"
@@ -472,28 +472,81 @@ def _cut_footer_rule(lines: list[str], protected: Sequence[str]) -> list[str]:
     return lines
 
 
+def _signature_tail(after: list[str]) -> bool:
+    """Whether the lines after a closing formula can be its name and signature block.
+
+    Up to MAX_SIGNATURE_LINES lines: anything but prose (lines over 120 characters), legal
+    notices and banners excepted. Longer tails (a full town-hall signature with a notice)
+    only when every line is a signature line and contact data or a notice shows it is one.
+    """
+    if len(after) <= MAX_SIGNATURE_LINES:
+        return all(len(x) <= 120 or is_legal_line(x) or is_promo_line(x) for x in after)
+    if len(after) > MAX_LONG_SIGNATURE_LINES or not all(is_signature_line(x) for x in after):
+        return False
+    return len(contact_kinds(after)) >= 2 or any(is_legal_line(x) for x in after)
+
+
 def _cut_closing(lines: list[str], protected: Sequence[str]) -> list[str]:
     content_idx = [k for k, line in enumerate(lines) if line.strip()]
     if len(content_idx) < 2:
         return lines
-    window = content_idx[-(MAX_SIGNATURE_LINES + 1) :]
-    for k in window:
+    window = content_idx[-(MAX_LONG_SIGNATURE_LINES + 1) :]
+    for pos, k in enumerate(window):
         stripped = _strip_markup(lines[k])
-        if len(stripped) > 60 or not (
-            _CLOSING.match(stripped) or _CLOSING_ABBREVIATION.match(stripped)
-        ):
+        if not is_closing(stripped):
             continue
         if k == content_idx[0]:
             continue  # nothing before it: this is the whole reply ("Danke!")
         if k == content_idx[-1] and _THANKS_SENTENCE.match(stripped):
             continue  # "Thank you for your reply." at the very end: a sentence, no sign-off
-        after = [x.strip().lower() for x in lines[k + 1 :] if x.strip()]
-        if any(_starts_with_label(x, protected) for x in after):
+        after = [lines[j].strip() for j in window[pos + 1 :]]
+        if any(_starts_with_label(x.lower(), protected) for x in after):
             continue
-        if any(len(x) > 120 for x in after):
-            continue  # prose, not a signature block
+        if not _signature_tail(after):
+            continue
         return lines[:k]
     return lines
+
+
+def _paragraph_starts(lines: list[str], content_idx: list[int]) -> list[int]:
+    """Positions in `content_idx` of lines that start a paragraph (after a blank line)."""
+    return [
+        pos for pos, k in enumerate(content_idx) if pos == 0 or content_idx[pos - 1] != k - 1
+    ]
+
+
+def _cut_contact_block(lines: list[str], protected: Sequence[str]) -> list[str]:
+    """A trailing signature without closing formula: a name or office, then contact data.
+
+    "Marek Kowalski / Abteilungsleiter Jugendarbeit / Stadt Musterhausen - Jugendamt /
+    Schillerstraße 14 / 12345 Musterhausen / Telefon ..." after the last answer: the block
+    starts a paragraph with a name or an organisation, every line of it (and of the
+    paragraphs after it) is a signature line, and it carries two kinds of contact data
+    (phone, e-mail, web, address) or contact data and a legal notice. A venue's address
+    alone ("Bürgerhaus Nord / Lindenstraße 5 / 12345 Musterhausen") is one kind: it stays.
+    """
+    content_idx = [k for k, line in enumerate(lines) if line.strip()]
+    if len(content_idx) < 3:
+        return lines
+    starts = _paragraph_starts(lines, content_idx)
+    cut: int | None = None
+    for pos in reversed(starts):
+        if pos == 0:
+            break  # the block would be the whole reply
+        tail = [lines[k].strip() for k in content_idx[pos:]]
+        if len(tail) > MAX_LONG_SIGNATURE_LINES:
+            break
+        if any(_starts_with_label(x.lower(), protected) for x in tail):
+            break
+        if not all(is_signature_line(x) for x in tail):
+            break
+        first = tail[0]
+        if not (is_name_line(first) or is_org_line(first)):
+            continue
+        kinds = contact_kinds(tail)
+        if len(kinds) >= 2 or (kinds and any(is_legal_line(x) for x in tail)):
+            cut = content_idx[pos]
+    return lines if cut is None else lines[:cut]
 
 
 def _cut_dash_signoff(lines: list[str]) -> list[str]:
@@ -525,6 +578,12 @@ def _starts_with_label(line: str, labels: Sequence[str]) -> bool:
 def _tidy(lines: list[str]) -> str:
     out: list[str] = []
     for line in lines:
+        if "[" in line and IMAGE_PLACEHOLDER.search(line):
+            # Outlook's "[cid:image001.png@...]" and Gmail's "[image: x]" stand for inline
+            # images (logos, photos); the images themselves are attachments or not
+            if is_image_placeholder(line):
+                continue
+            line = IMAGE_PLACEHOLDER.sub("", line)
         line = line.rstrip()
         if not line.strip():
             if out and out[-1]:
@@ -536,19 +595,26 @@ def _tidy(lines: list[str]) -> str:
     return "\n".join(out)
 
 
-def extract_reply(text: str, protected_labels: Sequence[str] = ()) -> str:
+def extract_reply(
+    text: str, protected_labels: Sequence[str] = (), known_signatures: Sequence[str] = ()
+) -> str:
     """The new text of a reply: quoted originals, signatures and disclaimers removed.
 
     `protected_labels` are template labels (and the block start marker): a closing formula
-    followed by such a label is not taken for the start of a signature.
+    followed by such a label is not taken for the start of a signature. `known_signatures`
+    are signatures known beforehand (learned from the sender's earlier mails, or marked in
+    the HTML part); their blocks are removed wherever they stand after the quotes are cut.
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:_MAX_LINES]
     lines = [
         line.replace("\u200b", "").replace("\ufeff", "").replace("\u1427", "") for line in lines
     ]
     kept = _cut_quotes(lines)
+    if known_signatures:
+        kept = cut_known_signatures(kept, known_signatures)
     kept = _cut_disclaimer(kept)
     kept = _cut_footer_rule(kept, protected_labels)
     kept = _cut_closing(kept, protected_labels)
+    kept = _cut_contact_block(kept, protected_labels)
     kept = _cut_dash_signoff(kept)
     return _tidy(kept)

@@ -9,6 +9,7 @@ import pytest
 
 from parsers import parse_message
 from parsers.reply import extract_reply
+from tests.test_parse_fixtures import options_for
 
 PARSE = Path(__file__).parent / "fixtures" / "parse"
 
@@ -263,9 +264,10 @@ def _fixture_cases() -> list[Path]:
 
 @pytest.mark.parametrize("expected_path", _fixture_cases(), ids=lambda p: p.name.split(".")[0])
 def test_reply_text_of_parse_fixtures(expected_path: Path) -> None:
-    spec = json.loads(expected_path.read_text(encoding="utf-8"))["expected"]
+    doc = json.loads(expected_path.read_text(encoding="utf-8"))
+    spec = doc["expected"]
     eml = expected_path.with_name(expected_path.name.replace(".expected.json", ".eml"))
-    result = parse_message(eml.read_bytes())
+    result = parse_message(eml.read_bytes(), options_for(doc))
     for needle in spec.get("reply_text_contains", []):
         assert needle in result.reply_text
     for needle in spec.get("reply_text_not_contains", []):
