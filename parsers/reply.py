@@ -97,7 +97,8 @@ _INLINE_KEY = re.compile(
 )
 
 _VERBS = (
-    r"schrieb|schrieben|geschrieben|wrote|writes|a écrit|escribió|escribio|schreef|skrev|kirjoitti|napisał"
+    r"schrieb|schrieben|geschrieben|wrote|writes|a écrit|escribió|escribio|schreef|skrev"
+    r"|kirjoitti|napisał"
     r"|napisała|napsal|napsala|ha scritto|scrisse|escreveu|написал|написала|написал\(а\)"
     r"|írta|yazdı|пише|написав|написала|napisał\(a\)"
 )
