@@ -795,15 +795,44 @@ def _parse_asked(
     return fields
 
 
+#: A signature file is a few lines; anything this big is the wrong file.
+MAX_SIGNATURE_FILE_BYTES = 64 * 1024
+
+
+def _read_signatures(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    signatures: list[str] = []
+    for name in value:
+        path = Path(name)
+        try:
+            data = path.read_bytes()[: MAX_SIGNATURE_FILE_BYTES + 1]
+        except OSError as exc:
+            raise click.BadParameter(f"{name}: cannot read ({exc.strerror})") from None
+        if len(data) > MAX_SIGNATURE_FILE_BYTES:
+            raise click.BadParameter(f"{name}: larger than 64 KB; a signature is a few lines")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", errors="replace")
+        if text.strip():
+            signatures.append(text)
+    return tuple(signatures)
+
+
 @cli.command()
 @click.option("--today", callback=_parse_today, metavar="YYYY-MM-DD",
               help="reference date for partial and relative dates")
 @click.option("--asked", callback=_parse_asked, metavar="FIELD,FIELD",
               help="the follow-up question this mail answers asked for these fields")
+@click.option("--known-signature", "known_signatures", multiple=True,
+              callback=_read_signatures, metavar="FILE",
+              help="a text file with a signature the sender is known to use (repeatable)")
 @click.argument("files", nargs=-1, required=True, metavar="FILE.eml...",
                 type=click.Path(path_type=Path, allow_dash=True))
 @pass_app
-def parse(app: App, today: date | None, asked: tuple[str, ...], files: tuple[Path, ...]) -> None:
+def parse(app: App, today: date | None, asked: tuple[str, ...],
+          known_signatures: tuple[str, ...], files: tuple[Path, ...]) -> None:
     """Parse reply mails (.eml) and print one JSON object per file (JSON Lines).
 
     FILE.eml may be - for standard input. Only regular files are read (no FIFOs, devices
@@ -823,6 +852,7 @@ def parse(app: App, today: date | None, asked: tuple[str, ...], files: tuple[Pat
         block_end=settings.templates.block_end,
         max_attachment_bytes=settings.mail.max_attachment_mb * 1024 * 1024,
         keep_attachment_content=False,
+        known_signatures=known_signatures,
     )
     unreadable = 0
     for file in files:

@@ -49,6 +49,36 @@ def test_asked_fills_the_single_asked_field() -> None:
     assert topic["missing"] == []
 
 
+def test_known_signature_files_are_cut_from_reply_text(tmp_path: Path) -> None:
+    mail = tmp_path / "antwort.eml"
+    mail.write_bytes(
+        "From: Kinderbibliothek <kibi@musterhausen.de>\nSubject: AW: Themen\n"
+        "Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+        "Am 12.02.2027 ab 18 Uhr gibt es einen Spieleabend für Familien.\n\n"
+        "Ihr Team der Kinderbibliothek\nWir lesen vor, Sie hören zu\n".encode()
+    )
+    short = tmp_path / "kurz.txt"
+    short.write_text("Lea Brandt · 0160 9876543\n", encoding="utf-8")
+    full = tmp_path / "signatur.txt"
+    full.write_text("Ihr Team der Kinderbibliothek\nWir lesen vor, Sie hören zu\n",
+                    encoding="utf-8")
+    plain = json.loads(run("--today", "2027-01-12", str(mail)).stdout)
+    assert "Wir lesen vor" in plain["reply_text"]
+    result = run("--today", "2027-01-12", "--known-signature", str(short),
+                 "--known-signature", str(full), str(mail))
+    assert result.exit_code == 0, result.output
+    cut = json.loads(result.stdout)
+    assert cut["reply_text"] == "Am 12.02.2027 ab 18 Uhr gibt es einen Spieleabend für Familien."
+
+
+def test_unreadable_signature_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = run("--known-signature", str(tmp_path / "fehlt.txt"),
+                 str(PARSE / "no_topics_keine_themen.eml"))
+    assert result.exit_code == 2
+    assert "fehlt.txt: cannot read" in result.stderr
+    assert result.stdout == ""
+
+
 def test_unreadable_file_exits_2_naming_it_and_still_prints_the_others(tmp_path: Path) -> None:
     missing = tmp_path / "fehlt.eml"
     result = run(str(PARSE / "no_topics_keine_themen.eml"), str(missing))
