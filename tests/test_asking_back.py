@@ -259,3 +259,25 @@ def test_an_absence_pauses_and_a_bounce_stops_the_questions(site: Path, mailstac
     else:
         assert "Adresse unzustellbar" in out
         assert topics_by_what(site)["Richtfest Feuerwache Nord"].escalated_at is not None
+
+
+def test_receipts_when_switched_on_thank_once_and_list_what_was_understood(
+        site: Path, mailstack: MailStack) -> None:
+    with (site / "intake.toml").open("a", encoding="utf-8") as fh:
+        fh.write("receipts = true\n")  # [schedule] is the file's last section
+    requests = requests_by_address(site, mailstack)
+    mid, subject = requests["contact2@musterhausen.test"]
+    deliver(mailstack, reply("contact2@musterhausen.test", "Jörg Überall", mid, f"Re: {subject}",
+                             INCOMPLETE_TWO, "<bib-1@musterhausen.test>"),
+            "contact2@musterhausen.test", 1)
+    poll(site, TUESDAY)
+    poll(site, TUESDAY)  # a second pass thanks nobody again
+    receipts = [o for o in rows(site, OutboxMessage) if o.kind == "receipt"]
+    assert len(receipts) == 1 and receipts[0].to_address == "contact2@musterhausen.test"
+    thanks = parse(mailstack.wait_for_messages("contact2@musterhausen.test", count=2)[1])
+    assert str(thanks["Subject"]).startswith("Danke für Ihre Rückmeldung – Stadtbibliothek")
+    assert thanks["In-Reply-To"] == "<bib-1@musterhausen.test>"
+    body = text_of(thanks)
+    assert "Lesenacht für Kinder" in body and "Bücherflohmarkt" in body
+    # the receipt counts as mail to her: the question waits for the quiet period
+    assert "Ruhezeit" in followups(site, WEDNESDAY)

@@ -1,4 +1,5 @@
-"""The one answer listening itself gives: a polite notice that a mail was too large.
+"""The answers listening itself gives: a polite notice that a mail was too large, and (when
+switched on) a short receipt listing what was understood.
 
 Only to a known, active contact, never to automatic mail, at most once per person and day
 (the outbox's dedupe key), in the sender's thread.
@@ -70,4 +71,50 @@ def queue_oversized_notices(app: App, inbound_ids: Sequence[int]) -> int:
                 queued += 1
                 log.info("mail %s from %s was too large (%s); %s was asked to send it again "
                          "smaller", row.id, contact.email, _mb(row.size), contact.email)
+    return queued
+
+
+def queue_receipts(app: App, inbound_ids: Sequence[int]) -> int:
+    """A thank-you per accepted reply, listing the topics understood; never to automatic mail,
+    once per received mail, in its thread."""
+    from sqlalchemy import select
+
+    from db.models import Topic
+
+    composer = Composer(app)
+    queued = 0
+    for inbound_id in inbound_ids:
+        with app.sessions.begin() as session:
+            row = session.get(InboundMessage, inbound_id)
+            if row is None or row.automatic or row.contact_id is None:
+                continue
+            contact = session.get(Contact, row.contact_id)
+            if contact is None or not contact.active or contact.bounced_at is not None:
+                continue
+            topics = list(session.scalars(select(Topic).where(
+                Topic.inbound_id == row.id, Topic.status != "withdrawn")
+                .order_by(Topic.position)))
+            request = session.get(Request, row.request_id) if row.request_id else None
+            tag = ""
+            if request is not None:
+                from parsers.tags import format_tag
+
+                tag = format_tag(request.round.month, request.tag)
+            rendered = composer.render("receipt", {
+                **composer.contact_context(salutation=contact.salutation, name=contact.name,
+                                           department=contact.department.name,
+                                           subject_tag=tag),
+                "topics": [{"what": t.what or "", "when_text": t.when_text or ""}
+                           for t in topics],
+            })
+            now = app.now()
+            message_id = composer.message_id("thx", str(row.id))
+            raw = composer.build(rendered, to_address=contact.email, to_name=contact.name,
+                                 message_id=message_id, now=now, suppress_oof=True,
+                                 in_reply_to=row.message_id)
+            if enqueue(session, kind="receipt", dedupe_key=f"receipt:{row.id}",
+                       message_id=message_id, to_address=contact.email,
+                       subject=rendered.subject, raw=raw, now=now, contact_id=contact.id,
+                       request_id=request.id if request else None) is not None:
+                queued += 1
     return queued

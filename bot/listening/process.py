@@ -52,6 +52,8 @@ class ProcessReport:
     topics: int = 0
     failed: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
+    #: mails whose reply (not an answer to a question) gave topics or "keine Themen"
+    answered: list[int] = field(default_factory=list)
 
     def count(self, status: str) -> None:
         self.by_status[status] = self.by_status.get(status, 0) + 1
@@ -298,6 +300,8 @@ def process_pending(sessions: sessionmaker[Session], settings: ListenSettings,
         report.count(status)
         if status == "processed" and row.kind == "topics":
             report.topics += len(row.parsed["topics"]) if row.parsed else 0
+        if status == "processed" and row.matched_by != "followup" and not row.automatic:
+            report.answered.append(row_id)
     return report
 
 

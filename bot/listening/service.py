@@ -83,11 +83,14 @@ def build_poller(app: App) -> Poller:
 
 
 def after_pass(app: App, report: PassReport) -> None:
-    """What follows a pass: a polite notice to whoever sent an oversized mail."""
-    if report.oversized_rows:
-        from bot.listening.notices import queue_oversized_notices
+    """What follows a pass: a polite notice to whoever sent an oversized mail, and the
+    thank-you receipts where the town hall switched them on."""
+    from bot.listening import notices
 
-        queue_oversized_notices(app, report.oversized_rows)
+    if report.oversized_rows:
+        notices.queue_oversized_notices(app, report.oversized_rows)
+    if app.settings.schedule.receipts and report.processing.answered:
+        notices.queue_receipts(app, report.processing.answered)
 
 
 def replay(app: App, ids: Sequence[int] | None, failed: bool) -> ProcessReport:
