@@ -284,6 +284,10 @@ def test_a_poller_killed_after_storing_loses_and_doubles_nothing(
 
 def test_two_pollers_on_one_mailbox_store_and_move_each_mail_once(
         pg_site: Path, clean_mailboxes: MailStack, tmp_path: Path) -> None:
+    """Both list and fetch the same mails; the database's constraints keep one row each, the
+    row locks one processing each, and the folder lock one MOVE each (two MOVEs of the same
+    mail at once leave two copies in Dovecot; a MOVE of mail the other one moved first is
+    refused with EXPUNGEISSUED)."""
     mails = 80
     append(clean_mailboxes, [reply("pair", n) for n in range(mails)])
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
