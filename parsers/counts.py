@@ -202,7 +202,7 @@ _APPROX = r"ca\.?|circa|zirka|etwa|rund|ungef(?:ä|ae)hr|ungef\.|gesch(?:ä|ae)t
 _PREFIX = re.compile(
     r"""(?ix)(?<![^\W\d_])(?:
         (?P<over>(?:(?:ü|ue)ber|mehr\s+als|more\s+than|over|>)\s*)
-      | (?P<least>(?:mindestens|min\.|wenigstens|at\s+least|ab|≥|>=|\+)\s*)
+      | (?P<least>(?:mindestens|mind\.|min\.|wenigstens|at\s+least|ab|≥|>=|\+)\s*)
       | (?P<upto>(?:bis\s+zu|bis|max\.?|maximal|h(?:ö|oe)chstens|up\s+to|at\s+most|maximum|≤|<=)\s*)
       | (?P<under>(?:unter|weniger\s+als|less\s+than|fewer\s+than|under|below|<)\s*)
       | (?P<between>(?:zwischen|between)\s+)

@@ -37,8 +37,18 @@ from functools import lru_cache
 from parsers.common import clean_inline, shorten
 from parsers.counts import find_how_many, parse_how_many
 from parsers.dates import find_when, parse_when
+from parsers.labels import (
+    SYNONYMS,
+    TIME_LABELS,
+    Vocabulary,
+    header_field,
+    norm_label,
+    vocabulary,
+)
+from parsers.markers import is_closing
 from parsers.model import FIELDS, HowMany, ParseOptions, Topic, When
 from parsers.places import find_where
+from parsers.tables import find_table
 
 IMAGES = "images"
 #: Hints the bot's template puts after a label; a value equal to one of them is blank.
@@ -55,6 +65,8 @@ _QUALIFIERS = frozenset(
     )
 )
 _WHAT_LIMIT = 200
+#: An answer that is only a number ("35", "ca. 80"): a count, whatever its label.
+_BARE_COUNT = re.compile(r"^(?:ca\.?|etwa|rund|~|max\.?|mind\.?)?\s*\d[\d.]*\+?$", re.IGNORECASE)
 FREE_TEXT_LIMIT = 60_000
 
 # ---------------------------------------------------------------------------------------
@@ -142,6 +154,9 @@ class _LabelPatterns:
     variants: dict[str, str]  # lower-cased label -> field
     block_start: re.Pattern[str]
     block_end: re.Pattern[str]
+    vocab: Vocabulary
+    #: a label of any field inside a value ("Wann: 9.5., 10 Uhr   Wo: Marktplatz")
+    inline: re.Pattern[str]
 
 
 def _marker(text: str) -> re.Pattern[str]:
@@ -165,16 +180,31 @@ def _marker(text: str) -> re.Pattern[str]:
 def _compile(
     labels: tuple[tuple[str, tuple[str, ...]], ...], block_start: str, block_end: str
 ) -> _LabelPatterns:
+    vocab = vocabulary(dict(labels))
     variants: dict[str, str] = {}
     for fld, names in labels:
         for name in names:
             variants.setdefault(" ".join(name.lower().split()), fld)
+    # the words people write for the same fields (weak labels, see parsers.labels)
+    for fld, names in SYNONYMS.items():
+        for name in names:
+            if norm_label(name) in vocab.weak:
+                variants.setdefault(" ".join(name.lower().split()), fld)
+    for name in TIME_LABELS:
+        if norm_label(name) in vocab.time:
+            variants.setdefault(name.lower(), "when")
     alt = "|".join(
         r"[ \t]+".join(re.escape(part) for part in variant.split())
         for variant in sorted(variants, key=len, reverse=True)
     )
     line = re.compile(_LABEL_LINE.replace("ALT", alt), re.IGNORECASE | re.VERBOSE)
-    return _LabelPatterns(line, variants, _marker(block_start), _marker(block_end))
+    inline = re.compile(
+        r"(?:[ \t]{2,}|[ \t]*[|,;][ \t]*|[ \t]+(?=[A-ZÄÖÜ]))(?P<label>" + alt + r")[ \t]*:[ \t]*",
+        re.IGNORECASE,
+    )
+    return _LabelPatterns(
+        line, variants, _marker(block_start), _marker(block_end), vocab, inline
+    )
 
 
 def _patterns(options: ParseOptions) -> _LabelPatterns:
@@ -193,6 +223,50 @@ class _Label:
     value: str
     clean: bool  # the plain label with a colon, nothing else
     numbered: bool
+    weak: bool = False  # the colleague's own word or a typo, not a configured label
+    time: bool = False  # "Uhrzeit:": completes the date of the same topic
+    #: further "label: value" pairs written on the same line
+    more: tuple[tuple[str, str, bool, bool], ...] = ()
+
+
+# A line that looks like "Label: value" for a label the template does not know
+# ("Anmeldung:", "Link:", "Foto vom ersten Brunnen:"): it ends the answer above it. Four
+# letters at least: "Von: 10 Uhr" or "An: alle Eltern" go on with the answer above.
+_OTHER_LABEL = re.compile(
+    r"^[ \t]*(?:[-*•][ \t]+)?(?:\*\*)?[A-ZÄÖÜ][\wäöüß./-]{3,24}(?:[ \t]+[\wäöüß./-]{1,20}){0,3}"
+    r"(?:\*\*)?[ \t]*:(?:[ \t]|$)"
+)
+# A word (or "wie viele") before a colon or question mark at the line start: a label with a
+# typo, maybe ("Wan:", "Wieviele:", "Wre :", "Wi viele?").
+_TYPO_LABEL = re.compile(
+    r"^[ \t]*(?:[-*•][ \t]+)?(?:\*\*)?(?P<word>[^\W\d_]{2,10}(?:[ -][^\W\d_]{3,8})?)"
+    r"(?:\*\*)?[ \t]*(?P<sep>:|\?+[ \t]*:?)[ \t]*(?:\*\*)?[ \t]*(?P<value>.*)$"
+)
+
+
+_Pair = tuple[str, str, bool, bool]  # field, value, weak, time
+
+
+def _split_inline(value: str, pats: _LabelPatterns) -> tuple[str, list[_Pair]]:
+    """A value and the further "label: value" pairs written after it on the same line."""
+    if ":" not in value or len(value) > _LABEL_PREFIX_LIMIT:
+        return value, []
+    parts: list[_Pair] = []
+    matches = list(pats.inline.finditer(value))
+    if not matches:
+        return value, []
+    head = value[: matches[0].start()].rstrip(" ,;|")
+    for k, m in enumerate(matches):
+        end = matches[k + 1].start() if k + 1 < len(matches) else len(value)
+        word = m.group("label")
+        found = pats.vocab.field_of(word)
+        if found is None:
+            fld, weak = pats.variants[" ".join(word.lower().split())], False
+        else:
+            fld, weak = found
+        parts.append((fld, value[m.end() : end].strip().rstrip(" ,;|"), weak,
+                      pats.vocab.is_time(word)))
+    return head, parts
 
 
 def _parse_label(line: str, pats: _LabelPatterns) -> _Label | None:
@@ -213,12 +287,37 @@ def _parse_label(line: str, pats: _LabelPatterns) -> _Label | None:
         and not all(w.lower().strip(".") in _QUALIFIERS for w in qual_words)
     ):
         return None
-    fld = pats.variants[" ".join(m.group("label").lower().split())]
+    word = m.group("label")
+    found = pats.vocab.field_of(word)
+    fld, weak = found if found is not None else (pats.variants[norm_label(word)], False)
+    if weak and (sep is None or sep.startswith(("-", "–", "—"))):
+        return None  # "Ort" or "Gäste" alone on a line is no label
     value = m.group("dash") or (m.group("value") + tail).strip()
     value = re.sub(r"^\|\s*|\s*\|$", "", value).strip()
     value = re.sub(r"^(\*\*|__)(.*)\1$", r"\2", value).strip()
     clean = not qual_words and sep == ":"
-    return _Label(fld, value, clean, m.group("num") is not None)
+    more: list[tuple[str, str, bool, bool]] = []
+    if fld != "quote":
+        value, more = _split_inline(value, pats)
+    return _Label(fld, value, clean, m.group("num") is not None, weak,
+                  pats.vocab.is_time(word), tuple(more))
+
+
+def _parse_typo_label(line: str, pats: _LabelPatterns) -> _Label | None:
+    """A question-word label with one typing slip ("Wan:", "Wieviele:"), else None."""
+    if len(line) > _LABEL_PREFIX_LIMIT or (":" not in line and "?" not in line):
+        return None
+    m = _TYPO_LABEL.match(line)
+    if m is None:
+        return None
+    fld = pats.vocab.typo(m.group("word"))
+    if fld is None:
+        return None
+    value = m.group("value").strip()
+    more: list[tuple[str, str, bool, bool]] = []
+    if fld != "quote":
+        value, more = _split_inline(value, pats)
+    return _Label(fld, value, m.group("sep") == ":", False, True, False, tuple(more))
 
 
 def _header_lines(lines: Sequence[str]) -> set[int]:
@@ -256,6 +355,7 @@ class _Draft:
     in_block: bool = False
     clean: bool = False
     numbered: bool = False
+    strong: bool = False  # at least one configured label (not only own words or typos)
 
 
 def _is_placeholder(fld: str, text: str) -> bool:
@@ -277,50 +377,13 @@ def _answered(draft: _Draft) -> bool:
 def _accept(draft: _Draft) -> bool:
     if not _answered(draft):
         return False
-    return draft.in_block or draft.numbered or len(draft.values) >= 2 or draft.clean
+    if draft.in_block or draft.numbered or len(draft.values) >= 2:
+        return True
+    return draft.clean and draft.strong
 
 
 def _cells(line: str) -> list[str]:
     return _CELL_SPLIT.split(line.strip().strip("|").strip())
-
-
-def _table(lines: Sequence[str], i: int, pats: _LabelPatterns) -> tuple[list[_Draft], int] | None:
-    """A table with a header row of labels at line i: one draft per row."""
-    if "|" not in lines[i]:
-        return None
-    header = _cells(lines[i])
-    fields: list[str | None] = []
-    for cell in header:
-        lab = _parse_label(cell, pats)
-        fields.append(lab.field if lab is not None and not lab.value else None)
-    labelled = [f for f in fields if f is not None]
-    if len(labelled) < 2 or len(labelled) * 2 < len(header) or len(set(labelled)) < len(labelled):
-        return None
-    drafts: list[_Draft] = []
-    j = i + 1
-    while j < len(lines):
-        row = lines[j].strip()
-        if not row:
-            if j + 1 < len(lines) and "|" in lines[j + 1]:
-                j += 1
-                continue
-            break
-        if "|" not in row:
-            break
-        cells = _cells(row)
-        if all(_SEPARATOR_CELL.match(c) for c in cells if c):
-            j += 1
-            continue
-        if len(cells) > len(fields):
-            cells = [*cells[: len(fields) - 1], " | ".join(cells[len(fields) - 1 :])]
-        draft = _Draft(in_block=True)
-        for fld, cell in zip(fields, cells, strict=False):
-            if fld is not None and cell:
-                draft.values[fld] = [cell]
-        if draft.values:
-            drafts.append(draft)
-        j += 1
-    return drafts, j
 
 
 def _split_columns(draft: _Draft) -> list[_Draft]:
@@ -344,6 +407,29 @@ def _split_columns(draft: _Draft) -> list[_Draft]:
     return out
 
 
+def _table_drafts(
+    lines: Sequence[str], i: int, pats: _LabelPatterns
+) -> tuple[list[_Draft], int] | None:
+    """The topics of a table starting at line i (parsers.tables), and the index after it."""
+    if "|" not in lines[i] and "\t" not in lines[i] and ";" not in lines[i]:
+        return None
+    table = find_table(lines, i, lambda cell: header_field(cell, pats.vocab))
+    if table is None:
+        return None
+    drafts: list[_Draft] = []
+    for topic in table.topics:
+        values = {fld: list(cells) for fld, cells in topic.items()}
+        counts = [c for c in values.get("who", []) if _BARE_COUNT.match(c)]
+        if counts and "how_many" not in values:
+            # a "Participants" column of numbers beside a "Contact" column
+            values["how_many"] = counts
+            values["who"] = [c for c in values["who"] if c not in counts]
+        drafts.append(
+            _Draft({f: [", ".join(c)] for f, c in values.items() if c}, in_block=True)
+        )
+    return drafts, table.end
+
+
 def _groups(lines: Sequence[str], pats: _LabelPatterns) -> list[_Draft]:
     drafts: list[_Draft] = []
     headers = _header_lines(lines)
@@ -357,6 +443,24 @@ def _groups(lines: Sequence[str], pats: _LabelPatterns) -> list[_Draft]:
             drafts.append(cur)
         cur = None
         current_field = None
+
+    def put(fld: str, value: str, weak: bool, time: bool) -> None:
+        """One label's answer into the current draft (a repeated field starts a new one)."""
+        nonlocal cur, current_field
+        if cur is None:
+            cur = _Draft(in_block=in_block)
+        elif time and cur.values.get("when"):
+            # "Datum: 24.03.2027" then "Uhrzeit: 17 Uhr": one answer to "when"
+            if value:
+                cur.values["when"] = [", ".join([*cur.values["when"], value])]
+            current_field = None
+            return
+        elif fld in cur.values:
+            close()
+            cur = _Draft(in_block=in_block)
+        cur.values[fld] = [value] if value else []
+        cur.strong = cur.strong or not weak
+        current_field = fld
 
     i = 0
     while i < len(lines):
@@ -375,23 +479,22 @@ def _groups(lines: Sequence[str], pats: _LabelPatterns) -> list[_Draft]:
             in_block = True
             cur = _Draft(in_block=True)
             continue
-        table = _table(lines, i - 1, pats)
+        table = _table_drafts(lines, i - 1, pats)
         if table is not None:
             close()
             drafts.extend(table[0])
             i = table[1]
             continue
-        label = _parse_label(line, pats)
+        label = _parse_label(line, pats) or _parse_typo_label(line, pats)
         if label is not None:
-            if cur is None:
-                cur = _Draft(in_block=in_block)
-            elif label.field in cur.values or (label.numbered and cur.values):
+            if cur is not None and label.numbered and cur.values:
                 close()
-                cur = _Draft(in_block=in_block)
-            cur.values[label.field] = [label.value] if label.value else []
-            cur.clean = cur.clean or label.clean
+            put(label.field, label.value, label.weak, label.time)
+            assert cur is not None
+            cur.clean = cur.clean or (label.clean and not label.weak)
             cur.numbered = cur.numbered or label.numbered
-            current_field = label.field
+            for fld, value, weak, time in label.more:
+                put(fld, value, weak, time)
             continue
         heading = _TOPIC_HEADING.match(line)
         if heading is not None:
@@ -402,7 +505,7 @@ def _groups(lines: Sequence[str], pats: _LabelPatterns) -> list[_Draft]:
                 cur.values["what"] = [rest]
                 current_field = "what"
             continue
-        if len(line) < 60 and _CLOSING.match(line):
+        if len(line) < 60 and is_closing(line):
             if not in_block:
                 close()
             current_field = None
@@ -410,6 +513,9 @@ def _groups(lines: Sequence[str], pats: _LabelPatterns) -> list[_Draft]:
         if current_field is None or cur is None:
             continue
         values = cur.values[current_field]
+        if values and _OTHER_LABEL.match(line):
+            current_field = None  # "Anmeldung: ...": a note of its own, not this answer
+            continue
         if not line:
             if values and not cur.in_block:
                 current_field = None  # outside a block a blank line ends the answer
@@ -631,6 +737,9 @@ def _list_topics(text: str, today: date) -> list[_Fields]:
 
 def _draft_fields(draft: _Draft, today: date) -> _Fields:
     values = {f: _value(f, v) for f, v in draft.values.items()}
+    if values.get("who") and _BARE_COUNT.match(values["who"]) and not values.get("how_many"):
+        # "Participants: 35" (English "participants" is also who): a bare number is a count
+        values["how_many"] = values.pop("who")
     out = _Fields()
     for name in ("what", "where", "who", "quote", IMAGES):
         if values.get(name):
