@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import click
@@ -24,6 +24,9 @@ from bot.contacts import check_contacts
 from bot.contacts import summary as contacts_summary
 from bot.errors import UserError, one_line
 from bot.logs import log_to_file_only, setup_logging
+
+if TYPE_CHECKING:
+    from bot.outbox import DeliveryReport
 
 log = logging.getLogger("intake")
 
@@ -251,11 +254,12 @@ def db_upgrade(app: App) -> None:
 
 # --- the flows ---------------------------------------------------------------------------
 
-def _deliver(app: App) -> None:
-    """Send what the outbox holds now; a server problem is one line and exit 1."""
+def _deliver(app: App, before: DeliveryReport | None = None) -> None:
+    """Send what the outbox holds now; a server problem is one line and exit 1. `before`:
+    what went out while the mail was being queued."""
     from bot.usecases import deliver_outbox
 
-    report = deliver_outbox(app)
+    report = deliver_outbox(app, before)
     click.echo(f"outbox: {report.sent} sent, {report.retrying} waiting for retry, "
                f"{report.failed} failed")
     if report.connection_error:
@@ -301,12 +305,15 @@ def send_requests(app: App, month: str | None, only: str | None, dry_run: bool,
     others are asked all the same."""
     from bot.rounds import next_round_note
     from bot.rounds import send_requests as run_round
+    from bot.usecases import outbox_meanwhile
 
     _configure_logging(app)
     app.require_schema()
     progress = RoundProgress("prepared" if dry_run else "queued")
-    result = run_round(app, month, only, dry_run, confirmed=confirmed, force=force,
-                       progress=progress)
+    # the outbox sends each committed chunk of the round while the next is prepared
+    with outbox_meanwhile(app, enabled=not dry_run) as early:
+        result = run_round(app, month, only, dry_run, confirmed=confirmed, force=force,
+                           progress=progress)
     deadline = result.deadline.isoformat() if result.deadline else "-"
     note = next_round_note(app, result)
     try:
@@ -324,7 +331,7 @@ def send_requests(app: App, month: str | None, only: str | None, dry_run: bool,
         if note:
             click.echo(note)
         if not dry_run:
-            _deliver(app)
+            _deliver(app, early.report)
     finally:
         for problem in result.failed:
             click.echo(f"intake: {problem.department} ({problem.address}) not asked: "

@@ -12,6 +12,9 @@ which is worse for a bot whose whole job is that nobody is forgotten.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import ConnectionProblem, DeliveryError
+from bot.errors import ConnectionProblem, DeliveryError, UserError, one_line
 from db.models import OutboxMessage
 
 #: every line says "intake: ...": the admin knows the program, not its modules
@@ -49,6 +52,13 @@ class DeliveryReport:
     retrying: int = 0
     failed: int = 0
     connection_error: str | None = None
+
+    def __add__(self, later: DeliveryReport) -> DeliveryReport:
+        """Two deliveries as one (a Meanwhile delivery, then the rest); the later
+        delivery's retries are the ones still waiting."""
+        return DeliveryReport(self.sent + later.sent, later.retrying,
+                              self.failed + later.failed,
+                              later.connection_error or self.connection_error)
 
 
 def enqueue(session: Session, *, kind: str, dedupe_key: str, message_id: str, to_address: str,
@@ -79,29 +89,6 @@ def backoff(attempts: int) -> timedelta:
     return min(delay, MAX_RETRY)
 
 
-def _claim(sessions: sessionmaker[Session], now: datetime, limit: int) -> list[int]:
-    """Claim up to `limit` due rows for this process (lease); committed at once."""
-    with sessions.begin() as session:
-        stmt = (
-            select(OutboxMessage.id)
-            .where(OutboxMessage.status.in_(("queued", "sending")),
-                   OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit)
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update(skip_locked=True)
-        ids = list(session.scalars(stmt))
-        if ids:
-            session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))
-                .values(status="sending", next_attempt_at=now + LEASE,
-                        attempts=OutboxMessage.attempts + 1)
-            )
-    return ids
-
-
 @dataclass(frozen=True)
 class _Claimed:
     id: int
@@ -112,115 +99,318 @@ class _Claimed:
     attempts: int
 
 
-def _load(sessions: sessionmaker[Session], ids: list[int]) -> list[_Claimed]:
-    with sessions() as session:
+def _claim(sessions: sessionmaker[Session], now: datetime, limit: int) -> list[_Claimed]:
+    """Claim up to `limit` due rows for this sender (lease) and load them; one statement,
+    committed at once.
+
+    On PostgreSQL `FOR UPDATE SKIP LOCKED` hands each row to exactly one of several
+    concurrent senders (threads or processes), without waiting; SQLite's BEGIN IMMEDIATE
+    serialises the claims anyway.
+    """
+    due = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status.in_(("queued", "sending")),
+               OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    with sessions.begin() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            due = due.with_for_update(skip_locked=True)
         rows = session.execute(
-            select(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.message_id,
-                   OutboxMessage.to_address, OutboxMessage.raw, OutboxMessage.attempts)
-            .where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))
-        return [_Claimed(*row) for row in rows]
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(status="sending", next_attempt_at=now + LEASE,
+                    attempts=OutboxMessage.attempts + 1)
+            .returning(OutboxMessage.id, OutboxMessage.kind, OutboxMessage.message_id,
+                       OutboxMessage.to_address, OutboxMessage.raw, OutboxMessage.attempts))
+        claimed = [_Claimed(*row) for row in rows]
+    return sorted(claimed, key=lambda mail: mail.id)
 
 
-def _due_exists(sessions: sessionmaker[Session], now: datetime) -> bool:
+def _due_count(sessions: sessionmaker[Session], now: datetime, up_to: int) -> int:
+    """How many rows are due, counting no further than `up_to`."""
     with sessions() as session:
-        return session.scalar(
-            select(OutboxMessage.id)
-            .where(OutboxMessage.status.in_(("queued", "sending")),
-                   OutboxMessage.next_attempt_at <= now)
-            .limit(1)) is not None
+        due = (select(OutboxMessage.id)
+               .where(OutboxMessage.status.in_(("queued", "sending")),
+                      OutboxMessage.next_attempt_at <= now)
+               .limit(up_to).subquery())
+        return int(session.scalar(select(func.count()).select_from(due)) or 0)
+
+
+#: SMTP connections one sender opens at most, each in its own thread with its own claims
+CONNECTIONS = 4
+#: a further connection pays off from this many due mails on (its login costs a few mails)
+MAILS_PER_CONNECTION = 20
+#: results are written together for this long: a commit per mail would slow the
+#: connections down (by half, measured); a crash then sends at most this long's mail again
+RECORD_SECONDS = 0.1
+#: rows a connection claims at a time while several share the work (small: even shares)
+CLAIM_SHARE = 25
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What became of one mail, or of rows given back (`released`), for the recorder."""
+
+    mail: _Claimed | None
+    status: str  # sent | failed | retry | released
+    error: str | None = None
+    retry_at: datetime | None = None
+    released: tuple[int, ...] = ()
 
 
 def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[], Transport],
-                sender: str, now: datetime, batch: int = 100) -> DeliveryReport:
-    """Send every due row, one SMTP connection per batch, one commit per mail.
+                sender: str, now: datetime | Callable[[], datetime], batch: int = 100,
+                connections: int = CONNECTIONS,
+                queued: threading.Event | None = None) -> DeliveryReport:
+    """Send every due row over up to `connections` SMTP connections at once.
 
-    The transport is built before any row is claimed: a configuration problem (a missing
-    password) then leaves every row untouched instead of leased.
+    Each connection runs in a thread of its own and claims its own rows (with a lease, see
+    the module's docstring); one connection serves a batch, and a small outbox needs only
+    one. The results are written by this thread as they come in, several in one commit: the
+    connections never wait for the database.
+
+    With `queued` the mail is still being queued: the connections keep looking for new rows
+    until the event is set, then send what is left (see `Meanwhile`). `now` may be a clock.
+
+    The transports are built before any row is claimed: a configuration problem (a missing
+    password) then leaves every row untouched instead of leased. A connection problem stops
+    every connection; what they had claimed and not sent is given back, queued.
     """
+    clock = now if callable(now) else (lambda: now)
     report = DeliveryReport()
-    if not _due_exists(sessions, now):
-        return report
-    transport = transport_factory()
-    while True:
-        ids = _claim(sessions, now, batch)
-        if not ids:
+    if queued is None:
+        due = _due_count(sessions, clock(), connections * MAILS_PER_CONNECTION)
+        if not due:
             return report
-        claimed = _load(sessions, ids)
-        try:
-            transport.open()
-        except ConnectionProblem as exc:
-            _release(sessions, ids, now, str(exc))
-            report.retrying += len(ids)
-            report.connection_error = str(exc)
-            log.error("outbox: %s; %d mail(s) stay queued", exc, len(ids))
-            return report
-        try:
-            for position, mail in enumerate(claimed):
-                if not _deliver_one(sessions, transport, sender, mail, now, report):
-                    # the connection is gone: give the rest back and stop this round
-                    rest = [m.id for m in claimed[position + 1:]]
-                    _release(sessions, rest, now, report.connection_error or "connection lost")
-                    report.retrying += len(rest)
-                    return report
-        finally:
-            transport.close()
-        if len(ids) < batch:
-            return report
-
-
-def _set(sessions: sessionmaker[Session], row_id: int, **values: object) -> None:
-    with sessions.begin() as session:
-        session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
-
-
-def _deliver_one(sessions: sessionmaker[Session], transport: Transport, sender: str,
-                 mail: _Claimed, now: datetime, report: DeliveryReport) -> bool:
+        count = max(1, min(connections, due // MAILS_PER_CONNECTION))
+    else:
+        count = connections  # a connection is opened only once it has claimed a row
+    transports = [transport_factory() for _ in range(count)]
+    share = batch if count == 1 else min(batch, CLAIM_SHARE)
+    outcomes: queue.SimpleQueue[_Outcome | None] = queue.SimpleQueue()
+    stop = _Stop()
+    workers = [_Sender(sessions, transport, sender, clock, share, outcomes, stop, queued)
+               for transport in transports]
+    for worker in workers:
+        worker.start()
+    running = len(workers)
     try:
-        transport.send(sender, [mail.to_address], mail.raw)
-    except ConnectionProblem as exc:  # the server went away: not this mail's fault
-        _release(sessions, [mail.id], now, str(exc))
-        report.retrying += 1
-        report.connection_error = str(exc)
-        log.error("outbox: %s; mail %s stays queued", exc, mail.message_id)
-        return False
-    except DeliveryError as exc:
-        error = str(exc)[:2000]
-        if not exc.transient:
-            # next_attempt_at keeps when it failed (`intake outbox` shows it)
-            _set(sessions, mail.id, status="failed", next_attempt_at=now, last_error=error)
+        while running:
+            pending = [outcomes.get()]
+            # what arrives within RECORD_SECONDS goes into the same commit
+            until = time.monotonic() + RECORD_SECONDS
+            while running > sum(1 for item in pending if item is None):
+                try:
+                    pending.append(outcomes.get(timeout=max(0.0, until - time.monotonic())))
+                except queue.Empty:
+                    break
+            running -= sum(1 for item in pending if item is None)
+            _record(sessions, [item for item in pending if item is not None], clock(), report)
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        for worker in workers:
+            worker.join()
+    for worker in workers:
+        if worker.crashed is not None:
+            raise worker.crashed
+    return report
+
+
+class _Stop(threading.Event):
+    """Set when one connection found the server unusable: the others stop as well."""
+
+    reason: str | None = None
+
+    def because(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        self.set()
+
+
+#: while mail is still being queued, an idle connection looks for new rows this often
+POLL_SECONDS = 0.05
+
+
+class _Sender(threading.Thread):
+    """One SMTP connection: claim a share, send it, claim the next, until nothing is due."""
+
+    def __init__(self, sessions: sessionmaker[Session], transport: Transport, sender: str,
+                 clock: Callable[[], datetime], share: int,
+                 outcomes: queue.SimpleQueue[_Outcome | None], stop: _Stop,
+                 queued: threading.Event | None) -> None:
+        super().__init__(name="intake-outbox", daemon=True)
+        self.sessions, self.transport, self.sender = sessions, transport, sender
+        self.clock, self.share, self.outcomes, self.stop = clock, share, outcomes, stop
+        self.queued = queued
+        self.crashed: BaseException | None = None
+
+    def run(self) -> None:
+        opened = False
+        # without `queued` nothing more is coming; with it, one more look once it is set
+        last_look = self.queued is None
+        try:
+            while not self.stop.is_set():
+                claimed = _claim(self.sessions, self.clock(), self.share)
+                if not claimed:
+                    if last_look or self.queued is None:
+                        return
+                    # wait for new rows by reading: a claim takes SQLite's write lock
+                    while not (last_look := self.queued.wait(POLL_SECONDS)):
+                        if self.stop.is_set() or _due_count(self.sessions, self.clock(), 1):
+                            break
+                    continue
+                if not opened:
+                    try:
+                        self.transport.open()
+                    except ConnectionProblem as exc:
+                        self._give_back(claimed, str(exc))
+                        return
+                    opened = True
+                for position, mail in enumerate(claimed):
+                    if self.stop.is_set():  # another connection lost the server
+                        self._give_back(claimed[position:], self.stop.reason)
+                        return
+                    try:
+                        self.transport.send(self.sender, [mail.to_address], mail.raw)
+                    except ConnectionProblem as exc:  # the server went away
+                        self._give_back(claimed[position:], str(exc))
+                        return
+                    except DeliveryError as exc:
+                        self.outcomes.put(_judge(mail, exc, self.clock()))
+                    else:
+                        self.outcomes.put(_Outcome(mail, "sent"))
+        except BaseException as exc:  # a database problem: the caller raises it
+            self.crashed = exc
+            self.stop.set()
+        finally:
+            if opened:
+                self.transport.close()
+            self.outcomes.put(None)  # this connection is done
+
+    def _give_back(self, mails: list[_Claimed], error: str | None) -> None:
+        """Rows claimed and not sent go back to the queue; every other connection stops
+        too (the server is unusable, or gone)."""
+        if error is not None:
+            self.stop.because(error)
+        if mails:
+            self.outcomes.put(_Outcome(None, "released", error,
+                                       released=tuple(mail.id for mail in mails)))
+
+
+class Meanwhile:
+    """Deliver while mail is being queued: `with Meanwhile(...) as early: queue ...`.
+
+    A round commits its requests in chunks; the outbox's connections (in a thread of
+    their own) send each chunk as soon as it is committed, while the next one is being
+    prepared, instead of waiting for the whole round. `early.report` says what went out.
+    It never raises: whatever it could not send stays due, and the regular delivery that
+    follows the round sends it or reports the problem in its own words.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session],
+                 transport_factory: Callable[[], Transport], sender: str,
+                 clock: Callable[[], datetime], *, enabled: bool = True,
+                 connections: int = CONNECTIONS) -> None:
+        self._args = (sessions, transport_factory, sender, clock)
+        self._connections = connections
+        self._enabled = enabled
+        self._queued = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.report = DeliveryReport()
+
+    def __enter__(self) -> Meanwhile:
+        if self._enabled:
+            self._thread = threading.Thread(target=self._run, name="intake-outbox-meanwhile",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self.report = deliver_due(*self._args, connections=self._connections,
+                                      queued=self._queued)
+        except UserError as exc:  # a missing password: the delivery that follows says so
+            log.debug("outbox: no delivery during queuing: %s", exc)
+        except Exception as exc:
+            log.warning("outbox: delivery during queuing stopped (%s: %s); the mail goes out "
+                        "with the next delivery", type(exc).__name__, one_line(exc))
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._queued.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _judge(mail: _Claimed, exc: DeliveryError, now: datetime) -> _Outcome:
+    """A refused mail: failed for good (5xx, or deferred too often), or retried later."""
+    error = str(exc)[:2000]
+    if not exc.transient:
+        return _Outcome(mail, "failed", error)
+    if mail.attempts >= MAX_ATTEMPTS:
+        return _Outcome(mail, "failed", f"gave up after {mail.attempts} attempts: {exc}"[:2000])
+    return _Outcome(mail, "retry", error, retry_at=now + backoff(mail.attempts))
+
+
+def _record(sessions: sessionmaker[Session], outcomes: list[_Outcome], now: datetime,
+            report: DeliveryReport) -> None:
+    """Write a group of results in one transaction, then log them."""
+    if not outcomes:
+        return
+    sent = [o.mail.id for o in outcomes if o.status == "sent" and o.mail is not None]
+    with sessions.begin() as session:
+        if sent:
+            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(sent))
+                            .values(status="sent", sent_at=now, last_error=None))
+        for outcome in outcomes:
+            if outcome.status == "failed" and outcome.mail is not None:
+                # next_attempt_at keeps when it failed (`intake outbox` shows it)
+                session.execute(update(OutboxMessage)
+                                .where(OutboxMessage.id == outcome.mail.id)
+                                .values(status="failed", next_attempt_at=now,
+                                        last_error=outcome.error))
+            elif outcome.status == "retry" and outcome.mail is not None:
+                session.execute(update(OutboxMessage)
+                                .where(OutboxMessage.id == outcome.mail.id)
+                                .values(status="queued", next_attempt_at=outcome.retry_at,
+                                        last_error=outcome.error))
+            elif outcome.status == "released":
+                _release(session, outcome.released, now, outcome.error or "not sent")
+    for outcome in outcomes:
+        mail = outcome.mail
+        if outcome.status == "sent" and mail is not None:
+            report.sent += 1
+            log.info("outbox: sent %s to %s", mail.kind, mail.to_address)
+        elif outcome.status == "failed" and mail is not None:
             report.failed += 1
             log.error("outbox: mail %s to %s failed for good: %s", mail.message_id,
-                      mail.to_address, exc)
-        elif mail.attempts >= MAX_ATTEMPTS:
-            error = f"gave up after {mail.attempts} attempts: {exc}"[:2000]
-            _set(sessions, mail.id, status="failed", next_attempt_at=now, last_error=error)
-            report.failed += 1
-            log.error("outbox: mail %s to %s: %s", mail.message_id, mail.to_address, error)
-        else:
-            retry_at = now + backoff(mail.attempts)
-            _set(sessions, mail.id, status="queued", next_attempt_at=retry_at, last_error=error)
+                      mail.to_address, outcome.error)
+        elif outcome.status == "retry" and mail is not None:
             report.retrying += 1
             log.warning("outbox: mail %s to %s deferred (%s); retry at %s", mail.message_id,
-                        mail.to_address, exc, retry_at)
-        return True
-    _set(sessions, mail.id, status="sent", sent_at=now, last_error=None)
-    report.sent += 1
-    log.info("outbox: sent %s to %s", mail.kind, mail.to_address)
-    return True
+                        mail.to_address, outcome.error, outcome.retry_at)
+        elif outcome.status == "released":
+            report.retrying += len(outcome.released)
+            if outcome.error is not None:
+                report.connection_error = outcome.error
+                log.error("outbox: %s; %d mail(s) stay queued", outcome.error,
+                          len(outcome.released))
 
 
-def _release(sessions: sessionmaker[Session], ids: list[int], now: datetime, error: str) -> None:
+def _release(session: Session, ids: tuple[int, ...], now: datetime, error: str) -> None:
     """Give claimed rows back, queued again with backoff. The claim's attempt is not
     counted: an unreachable server is no fault of the mail, and must not use up the
     attempts a later 4xx answer for this very mail would need."""
     if not ids:
         return
-    with sessions.begin() as session:
-        for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
-            row.attempts = max(0, row.attempts - 1)
-            row.status = "queued"
-            row.next_attempt_at = now + backoff(row.attempts + 1)
-            row.last_error = error[:2000]
+    for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
+        row.attempts = max(0, row.attempts - 1)
+        row.status = "queued"
+        row.next_attempt_at = now + backoff(row.attempts + 1)
+        row.last_error = error[:2000]
 
 
 def retry_failed(session: Session, now: datetime) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -224,41 +224,137 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
         contacts = active_primary_contacts(session)
         if only:
             contacts = [c for c in contacts if c.department.name.casefold() == only.casefold()]
+        # loaded now, in this short transaction: preparing the mails below then reads
+        # nothing, and holds no lock while it renders (SQLite has one writer at a time)
+        for contact in contacts:
+            _ = contact.department.name
         taken = set(session.scalars(select(Request.tag)))
-        for position, contact in enumerate(contacts, 1):
-            department, address = contact.department.name, contact.email
-            try:
-                # a savepoint per department: its failure undoes its own rows only (in a
-                # dry run, too, where everything shares one transaction)
-                with session.begin_nested():
-                    planned = _queue_request(app, session, composer, block, rnd, contact, now,
-                                             taken)
-                checkpoint()
-            except (IntegrityError, AlreadyQueued):  # a concurrent run queued it first
-                if not dry_run:
-                    session.rollback()
-                result.already.append(department)
-            except (OperationalError, InterfaceError):
-                raise  # the database itself: no other department would fare better
-            except Exception as exc:
-                if not dry_run:
-                    session.rollback()
-                log.debug("request to %s (%s) not queued", department, address,
-                          exc_info=True)
-                reason = str(exc) if isinstance(exc, UserError) else (
-                    f"{type(exc).__name__}: {one_line(exc)}")
-                result.failed.append(NotAsked(department, address, one_line(reason)))
-            else:
-                if planned is None:
+        asked = set(session.scalars(select(Request.department_id)
+                                    .where(Request.round_id == rnd.id)))
+        # A department added after the round opened still gets the full reply time.
+        own = calendar.reply_deadline(now, tz, state, app.settings.schedule.reply_working_days)
+        mail_deadline = max(rnd.deadline, own) if rnd.deadline else own
+        for start in range(0, len(contacts), CHUNK):
+            chunk = contacts[start:start + CHUNK]
+            prepared: list[_Prepared] = []
+            for contact in chunk:
+                department, address = contact.department.name, contact.email
+                if contact.department_id in asked:
                     result.already.append(department)
-                else:
-                    result.queued.append(planned)
+                    continue
+                try:
+                    prepared.append(_prepare_request(composer, block, rnd, contact, now,
+                                                     mail_deadline, taken))
+                except Exception as exc:
+                    log.debug("request to %s (%s) not queued", department, address,
+                              exc_info=True)
+                    reason = str(exc) if isinstance(exc, UserError) else (
+                        f"{type(exc).__name__}: {one_line(exc)}")
+                    result.failed.append(NotAsked(department, address, one_line(reason)))
+            if _insert_chunk(session, rnd, prepared, now):
+                result.queued.extend(p.planned for p in prepared)
+                checkpoint()
+            else:
+                # a concurrent run queued some of them first: one by one, as each allows
+                for item in prepared:
+                    _queue_one(app, session, composer, block, rnd, item.contact, now, taken,
+                               result, dry_run, checkpoint)
             if progress is not None:
-                progress(position, len(contacts))
+                for position in range(start + 1, start + len(chunk) + 1):
+                    progress(position, len(contacts))
     finally:
         session.rollback()
         session.close()
     return result
+
+
+#: departments prepared, inserted and committed together (one transaction per chunk)
+CHUNK = 100
+
+
+@dataclass
+class _Prepared:
+    """One department's request, rendered and built, not yet in the database."""
+
+    contact: Contact
+    tag: str
+    message_id: str
+    subject: str
+    raw: bytes
+    planned: PlannedMail
+
+
+def _prepare_request(composer: Composer, block: str, rnd: RequestRound, contact: Contact,
+                     now: datetime, deadline: date, taken: set[str]) -> _Prepared:
+    tag = _unused_tag(taken)
+    department = contact.department.name
+    message_id = composer.message_id("req", f"{rnd.month}-{tag}")
+    rendered = composer.render("request", {
+        **_contact_context(composer, contact, department, subject_tag(rnd.month, tag)),
+        "month_label": month_label(rnd.month),
+        "deadline": long_date(deadline),
+        "template_block": block,
+    })
+    raw = composer.build(rendered, to_address=contact.email, to_name=contact.name,
+                         message_id=message_id, now=now)
+    return _Prepared(contact, tag, message_id, rendered.subject, raw,
+                     PlannedMail(department, contact.email, rendered.subject, rendered.text))
+
+
+def _insert_chunk(session: Session, rnd: RequestRound, prepared: list[_Prepared],
+                  now: datetime) -> bool:
+    """Insert the requests and their outbox rows of a chunk in one savepoint: two
+    multi-row INSERTs instead of a round trip per row. False when a unique key was taken
+    (a concurrent run, or a tag picked twice): nothing of the chunk is inserted then."""
+    if not prepared:
+        return True
+    try:
+        with session.begin_nested():
+            ids = session.scalars(
+                insert(Request).returning(Request.id, sort_by_parameter_order=True),
+                [{"round_id": rnd.id, "contact_id": p.contact.id,
+                  "department_id": p.contact.department_id, "tag": p.tag,
+                  "message_id": p.message_id, "status": "queued", "created_at": now,
+                  "reminders_sent": 0} for p in prepared]).all()
+            session.execute(insert(OutboxMessage), [
+                {"kind": "request", "dedupe_key": f"request:{rnd.month}:{p.contact.id}",
+                 "message_id": p.message_id, "to_address": p.contact.email,
+                 "subject": p.subject, "raw": p.raw, "status": "queued", "attempts": 0,
+                 "next_attempt_at": now, "created_at": now, "request_id": request_id,
+                 "contact_id": p.contact.id}
+                for p, request_id in zip(prepared, ids, strict=True)])
+    except IntegrityError:
+        return False
+    return True
+
+
+def _queue_one(app: App, session: Session, composer: Composer, block: str, rnd: RequestRound,
+               contact: Contact, now: datetime, taken: set[str], result: RoundResult,
+               dry_run: bool, checkpoint: Callable[[], None]) -> None:
+    """One department in a savepoint of its own; its failure undoes its own rows only."""
+    department, address = contact.department.name, contact.email
+    try:
+        with session.begin_nested():
+            planned = _queue_request(app, session, composer, block, rnd, contact, now, taken)
+        checkpoint()
+    except (IntegrityError, AlreadyQueued):  # a concurrent run queued it first
+        if not dry_run:
+            session.rollback()
+        result.already.append(department)
+    except (OperationalError, InterfaceError):
+        raise  # the database itself: no other department would fare better
+    except Exception as exc:
+        if not dry_run:
+            session.rollback()
+        log.debug("request to %s (%s) not queued", department, address, exc_info=True)
+        reason = str(exc) if isinstance(exc, UserError) else (
+            f"{type(exc).__name__}: {one_line(exc)}")
+        result.failed.append(NotAsked(department, address, one_line(reason)))
+    else:
+        if planned is None:
+            result.already.append(department)
+        else:
+            result.queued.append(planned)
 
 
 def next_round_note(app: App, result: RoundResult) -> str | None:

@@ -7,9 +7,11 @@ permanent), so the outbox can decide about retries without knowing smtplib.
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
 import socket
 import ssl
+import threading
 from collections.abc import Callable
 from types import TracebackType
 
@@ -26,15 +28,31 @@ log = logging.getLogger("intake")
 SmtpFactory = Callable[[SmtpSettings, ssl.SSLContext], smtplib.SMTP]
 
 
+#: (ca_file, its modification time) -> context: loading the system trust store costs more
+#: than sending a mail, and the outbox opens several connections every tick. A changed
+#: ca_file is loaded afresh.
+_contexts: dict[tuple[str | None, float | None], ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
 def tls_context(ca_file: str | None) -> ssl.SSLContext:
     """System trust store plus an optional extra CA; verification is never switched off."""
-    context = ssl.create_default_context()
-    if ca_file:
-        try:
-            context.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConnectionProblem(f"{ca_file}: cannot load ca_file ({exc})") from None
-    return context
+    try:
+        key = (ca_file, os.stat(ca_file).st_mtime if ca_file else None)
+    except OSError as exc:
+        raise ConnectionProblem(f"{ca_file}: cannot load ca_file ({exc})") from None
+    with _contexts_lock:
+        cached = _contexts.get(key)
+        if cached is not None:
+            return cached
+        context = ssl.create_default_context()
+        if ca_file:
+            try:
+                context.load_verify_locations(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConnectionProblem(f"{ca_file}: cannot load ca_file ({exc})") from None
+        _contexts[key] = context
+        return context
 
 
 def _connect(settings: SmtpSettings, context: ssl.SSLContext) -> smtplib.SMTP:

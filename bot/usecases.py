@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot import calendar
 from bot.app import App
-from bot.outbox import DeliveryReport, deliver_due
+from bot.outbox import DeliveryReport, Meanwhile, deliver_due
 
 if TYPE_CHECKING:
     from bot.smtp import SmtpTransport
@@ -43,16 +43,26 @@ def smtp_transport(app: App) -> SmtpTransport:
     return SmtpTransport(settings, password)
 
 
-def deliver_outbox(app: App) -> DeliveryReport:
-    """Send every due outbox row; mark requests whose mail went out as sent."""
+def deliver_outbox(app: App, before: DeliveryReport | None = None) -> DeliveryReport:
+    """Send every due outbox row; mark requests whose mail went out as sent. `before`:
+    what an `outbox_meanwhile` delivery sent already, counted in the report."""
     from bot.rounds import mark_sent_requests
 
     report = deliver_due(app.sessions, lambda: smtp_transport(app),
                          app.settings.mail.from_address, app.now())
+    if before is not None:
+        report = before + report
     if report.sent:  # the 30-second tick mostly sends nothing: no query then
         with app.sessions.begin() as session:
             mark_sent_requests(session)
     return report
+
+
+def outbox_meanwhile(app: App, enabled: bool = True) -> Meanwhile:
+    """`with outbox_meanwhile(app) as early: <queue a round>`: each committed chunk goes
+    out while the next is prepared; then `deliver_outbox(app, early.report)`."""
+    return Meanwhile(app.sessions, lambda: smtp_transport(app),
+                     app.settings.mail.from_address, app.now, enabled=enabled)
 
 
 def first_round_time(app: App) -> datetime | None:
@@ -96,7 +106,8 @@ def run_monthly_requests(app: App) -> None:
             if moment is None or moment.astimezone(UTC) > now.astimezone(UTC):
                 return
             month = calendar.month_of(moment, app.tz)
-        result = send_requests(app, month)
+        with outbox_meanwhile(app) as early:
+            result = send_requests(app, month)
     except SyncRefused as exc:
         if _reported_refusal != [str(exc)]:
             _reported_refusal[:] = [str(exc)]
@@ -108,7 +119,7 @@ def run_monthly_requests(app: App) -> None:
     for problem in result.failed:
         log.error("requests for %s: %s (%s) not asked: %s", month, problem.department,
                   problem.address, problem.reason)
-    deliver_outbox(app)
+    deliver_outbox(app, early.report)
 
 
 def run_reminders_and_followups(app: App) -> None:

@@ -93,7 +93,8 @@ def test_a_crash_between_acceptance_and_update_resends_the_same_message_id(
         sessions: sessionmaker[Session], clean_mailboxes: MailStack) -> None:
     """At-least-once: the duplicate carries the same Message-ID, so it is recognisable."""
     queue(sessions, 1, "contact6@musterhausen.test")
-    (row_id,) = _claim(sessions, NOW, 100)
+    (claimed,) = _claim(sessions, NOW, 100)
+    row_id = claimed.id
     with sessions() as s:
         row = s.get(OutboxMessage, row_id)
         assert row is not None
