@@ -179,7 +179,7 @@ def _classify(msg: MimeMessage, options: ParseOptions) -> ParseResult:
     topics = tuple(extract_topics(msg.text, reply_text, names, options, today))
     if topics:
         return _result(msg, "topics", reply_text, topics, tuple(warnings))
-    if is_no_topics(reply_text, options):
+    if is_no_topics(reply_text, options, msg.text):
         return _result(msg, "no_topics", reply_text, (), tuple(warnings))
     body_kind = kind_from_body(reply_text or msg.text)
     if body_kind is not None:

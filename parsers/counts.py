@@ -104,7 +104,7 @@ class _Num:
 
 # At most four thousands groups ("1.000.000.000.000"); a longer chain of groups is no count.
 _DIGITS = re.compile(
-    r"(?<![\d.,])(?:\d{1,3}(?:(?:\.|,|[ \u00a0\u202f\u2009])\d{3}){1,4}(?![\d])|\d{1,9})"
+    r"(?<![\d,])(?<!\d\.)(?:\d{1,3}(?:(?:\.|,|[ \u00a0\u202f\u2009])\d{3}){1,4}(?![\d])|\d{1,9})"
     r"(?!\d|[.,]\d)"
 )
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")

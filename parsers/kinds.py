@@ -237,3 +237,56 @@ def kind_from_body(reply_text: str) -> AutoKind | None:
     if len(reply_text) < 3000 and _BODY_AUTO.search(head):
         return "auto_reply"
     return None
+
+
+# ---------------------------------------------------------------------------------------
+# "Nothing this time": the sender has no topics
+# ---------------------------------------------------------------------------------------
+
+#: Phrases that say there is nothing this time, German and English, formal and colloquial.
+NO_TOPICS = re.compile(
+    r"""(?ix)
+    \bkeine\s+(?:neuen\s+|weiteren\s+|aktuellen\s+|relevanten\s+|passenden\s+)?
+        (?:themen|meldungen|beitr(?:ä|ae)ge|veranstaltungen|neuigkeiten|news|termine)\b
+  | \bnichts\s+(?:zu\s+melden|neues|zu\s+berichten|anstehendes?|geplant|mitzuteilen|vorhanden
+        |dabei|los|f(?:ü|ue)r\s+(?:sie|euch|dich|den\s+newsletter|social\s+media))\b
+  | \b(?:diesen|dieses|im|in\s+diesem|this)\s+(?:monat|mal|quartal|month|time)\s+
+        (?:leider\s+|gibt\s+es\s+|haben\s+wir\s+|kommt\s+)?(?:leider\s+)?(?:nichts|nix|keine|nothing)\b
+  | \bdiesmal\s+(?:leider\s+|wieder\s+|auch\s+)?(?:nichts|nix|nüscht|nischt|fehlanzeige)\b
+  | \b(?:nichts|nix)\s+(?:von\s+uns|bei\s+uns|diesmal|dieses\s+mal)\b
+  | \b(?:derzeit|aktuell|momentan|zurzeit|zur\s+zeit|gerade)\s+(?:leider\s+)?
+        (?:nichts|nix|keine\s+themen)\b
+  | \bleider\s+(?:nichts|nix)\b
+  | \bfehlanzeige\b
+  | \bsteht\s+(?:bei\s+uns\s+|diesmal\s+|derzeit\s+|aktuell\s+|momentan\s+|gerade\s+
+        |zurzeit\s+|leider\s+|also\s+)*nichts\s+an\b
+  | \bist\s+es\s+(?:bei\s+uns\s+)?(?:gerade|momentan|derzeit|aktuell|diesmal|zurzeit)\s+ruhig\b
+  | \b(?:bei\s+uns|hier)\s+ist\s+(?:es\s+)?(?:gerade|momentan|derzeit|aktuell|diesmal|zurzeit)\s+
+        (?:nichts\s+los|ruhig)\b
+  | \bno\s+(?:new\s+)?(?:topics|news|items|events|updates)\b
+  | \bnothing\s+(?:to\s+report|this\s+(?:month|time)|new|planned|to\s+share|from\s+(?:us|our))\b
+  | \b(?:don'?t|do\s+not|won'?t)\s+have\s+any(?:thing)?\s*(?:events?|topics?|news|updates?
+        |plans?|activities)?\s*(?:planned|scheduled|to\s+report|to\s+share|this\s+(?:month|time)
+        |for\s+the\s+(?:coming|next))
+  | \b(?:haben|hätten|haetten)\s+wir\s+(?:diesmal\s+|leider\s+|aktuell\s+|derzeit\s+)*
+        (?:nichts|nix|keine\s+themen)\b
+  | \bgibt\s+es\s+(?:diesmal\s+|leider\s+|aktuell\s+|derzeit\s+)*(?:nichts|nix|keine\s+themen)\b
+  | \bnichts\s+(?:diesen|dieses|im|in\s+diesem)\s+monat\b
+    """
+)
+#: A qualification after the phrase ("keine Themen außer dem Sommerfest", "nix Großes, nur:").
+NO_TOPICS_EXCEPT = re.compile(
+    r"(?i)\b(?:au(?:ß|ss)er|bis\s+auf|abgesehen\s+von|ausgenommen|except|other\s+than"
+    r"|apart\s+from|nur|lediglich|only)\b"
+)
+#: A field answered with nothing but "there is nothing" ("Was: Fehlanzeige", "Was: nix").
+NOTHING_ANSWER = re.compile(
+    r"(?ix)^\s*(?:fehlanzeige|nichts|nix|keine[sn]?(?:\s+themen)?|kein\s+thema|keine\s+meldung"
+    r"|nothing|none|n/?a|-+|–|—|entf(?:ä|ae)llt|entf\.?|k\.?\s*a\.?)\s*[.!]?\s*$"
+)
+
+
+def says_nothing(sentence: str) -> bool:
+    """The sentence says there is nothing this time, without an exception after the phrase."""
+    m = NO_TOPICS.search(sentence)
+    return m is not None and NO_TOPICS_EXCEPT.search(sentence, m.end()) is None

@@ -37,6 +37,7 @@ from functools import lru_cache
 from parsers.common import clean_inline, shorten
 from parsers.counts import find_how_many, parse_how_many
 from parsers.dates import find_when, parse_when
+from parsers.kinds import NOTHING_ANSWER, says_nothing
 from parsers.labels import (
     SYNONYMS,
     TIME_LABELS,
@@ -869,6 +870,25 @@ def _topic(fields: _Fields, attachments: tuple[str, ...], options: ParseOptions)
     return replace(topic, missing=required_missing(topic, options))
 
 
+def _says_nothing(draft: _Draft) -> bool:
+    """Every answer of the group is "nothing" ("Was: Fehlanzeige", "Was: entfällt", "Wann: -")."""
+    answered = [value for fld, lines in draft.values.items() if (value := _value(fld, lines))]
+    return bool(answered) and all(NOTHING_ANSWER.match(value) for value in answered)
+
+
+def _says_nothing_about_what(drafts: list[_Draft]) -> bool:
+    """A "nothing" template counts as "no topics" when it answers "Was" (or everything)."""
+    return any(
+        _value("what", d.values.get("what", []))
+        or sum(1 for f, v in d.values.items() if _value(f, v)) >= 3
+        for d in drafts
+    )
+
+
+def _real(drafts: list[_Draft]) -> list[_Draft]:
+    return [d for d in drafts if not _says_nothing(d)]
+
+
 def extract_topics(
     full_text: str,
     reply_text: str,
@@ -878,12 +898,12 @@ def extract_topics(
 ) -> tuple[Topic, ...]:
     """The topics of a reply (see the module docstring for the order of the search)."""
     pats = _patterns(options)
-    found = [_draft_fields(d, today) for d in _groups(reply_text.splitlines(), pats)]
+    found = [_draft_fields(d, today) for d in _real(_groups(reply_text.splitlines(), pats))]
     if not found and options.asked:
         answer = _asked_answer(reply_text, options.asked, today, options)
         found = [answer] if answer is not None else []
     if not found and full_text:
-        found = [_draft_fields(d, today) for d in _groups(_unquote(full_text), pats)]
+        found = [_draft_fields(d, today) for d in _real(_groups(_unquote(full_text), pats))]
     if not found:
         found = _list_topics(reply_text, today)
     if not found:
@@ -893,51 +913,33 @@ def extract_topics(
     return tuple(_topic(f, n, options) for f, n in zip(found, names, strict=True))
 
 
-_NO_TOPICS = re.compile(
-    r"""(?ix)
-    \bkeine\s+(?:neuen\s+|weiteren\s+|aktuellen\s+|relevanten\s+|passenden\s+)?
-        (?:themen|meldungen|beitr(?:ä|ae)ge|veranstaltungen|neuigkeiten|news)\b
-  | \bnichts\s+(?:zu\s+melden|neues|zu\s+berichten|anstehendes?|geplant|mitzuteilen|vorhanden
-        |dabei|f(?:ü|ue)r\s+(?:sie|euch|dich|den\s+newsletter|social\s+media))\b
-  | \b(?:diesen|dieses|im|in\s+diesem|this)\s+(?:monat|mal|quartal|month|time)\s+
-        (?:leider\s+|gibt\s+es\s+|haben\s+wir\s+|kommt\s+)?(?:leider\s+)?(?:nichts|keine|nothing)\b
-  | \bdiesmal\s+(?:leider\s+)?nichts\b
-  | \b(?:derzeit|aktuell|momentan|zurzeit|zur\s+zeit|gerade)\s+(?:leider\s+)?
-        (?:nichts|keine\s+themen)\b
-  | \bleider\s+nichts\b
-  | \bfehlanzeige\b
-  | \bno\s+(?:new\s+)?(?:topics|news|items|events|updates)\b
-  | \bnothing\s+(?:to\s+report|this\s+(?:month|time)|new|planned|to\s+share)\b
-  | \b(?:haben|hätten|haetten)\s+wir\s+(?:diesmal\s+|leider\s+|aktuell\s+|derzeit\s+)*
-        (?:nichts|keine\s+themen)\b
-  | \bgibt\s+es\s+(?:diesmal\s+|leider\s+|aktuell\s+|derzeit\s+)*(?:nichts|keine\s+themen)\b
-  | \bnichts\s+(?:diesen|dieses|im|in\s+diesem)\s+monat\b
-    """
-)
-_EXCEPT = re.compile(
-    r"(?i)\b(?:au(?:ß|ss)er|bis\s+auf|abgesehen\s+von|ausgenommen|except|other\s+than"
-    r"|apart\s+from|nur|lediglich|only)\b"
-)
-
-
-def is_no_topics(reply_text: str, options: ParseOptions | None = None) -> bool:
+def is_no_topics(
+    reply_text: str, options: ParseOptions | None = None, full_text: str = ""
+) -> bool:
     """The sender says there is nothing this time ("keine Themen", "Fehlanzeige", ...).
 
     False when the phrase is qualified ("keine Themen außer dem Sommerfest"), when the reply
     holds an answered template, or when the phrase only appears deep inside a long text.
+    True as well when the template, in the reply or typed into the quoted request
+    (`full_text`), is answered with nothing but "Fehlanzeige", "entfällt" or "-".
     `options` gives the configured labels for the template check (default: the defaults).
     """
+    pats = _patterns(options or ParseOptions())
+    drafts = _groups(reply_text.splitlines(), pats)
+    if drafts:
+        return all(_says_nothing(d) for d in drafts) and _says_nothing_about_what(drafts)
+    if full_text:
+        quoted = _groups(_unquote(full_text), pats)
+        if quoted and all(_says_nothing(d) for d in quoted) and _says_nothing_about_what(quoted):
+            return True
     lines = _body_lines(reply_text[:FREE_TEXT_LIMIT])
     sentences = [s for p in _paragraphs(lines) for s in _sentences(p)]
     hit_index = -1
     for k, sentence in enumerate(sentences):
-        m = _NO_TOPICS.search(sentence)
-        if m is not None and _EXCEPT.search(sentence, m.end()) is None:
+        if says_nothing(sentence):
             hit_index = k
             break
     if hit_index < 0:
         return False
     meaningful = [s for s in sentences if not _GREETING.match(s) and not _THANKS.match(s)]
-    if hit_index > 2 and sum(len(s) for s in meaningful) > 600:
-        return False
-    return not _groups(reply_text.splitlines(), _patterns(options or ParseOptions()))
+    return not (hit_index > 2 and sum(len(s) for s in meaningful) > 600)
