@@ -36,6 +36,7 @@ import json
 import os
 import pstats
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -467,6 +468,8 @@ def main() -> None:
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     parser.add_argument("--latency", type=int, default=20, help="IDLE latency samples (0: none)")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the work directory (Maildirs, databases, poll.log)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--site", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--stack", default="{}", help=argparse.SUPPRESS)
@@ -486,6 +489,8 @@ def main() -> None:
         for schema in schemas:
             schema.drop()
         stack.stop()
+        if not args.keep:  # the full run leaves gigabytes of Maildir and database behind
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def run(stack: MailStack, work: Path, args: argparse.Namespace,
