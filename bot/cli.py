@@ -692,6 +692,25 @@ def outbox(app: App, retry_failed: bool) -> None:
         raise UserError(problem)
 
 
+@cli.command(short_help="Exit 0 when the daemon polls and delivers (for a HEALTHCHECK).")
+@click.option("--max-age", type=click.IntRange(1), metavar="SECONDS",
+              help="how old the last outbox tick and mailbox pass may be (default: 120 s "
+                   "and three poll intervals, at least 300 s)")
+@pass_app
+def health(app: App, max_age: int | None) -> None:
+    """Whether `intake run` on this host is healthy: the database answers, this worker's
+    last outbox tick and the last mailbox pass are recent. Prints one line; exit status 0
+    when healthy, 1 when not (Docker's HEALTHCHECK runs it)."""
+    from datetime import timedelta
+
+    from bot.health import check
+
+    result = check(app, timedelta(seconds=max_age) if max_age else None)
+    click.echo(result.line)
+    if not result.healthy:
+        sys.exit(1)
+
+
 @cli.command()
 @pass_app
 def run(app: App) -> None:

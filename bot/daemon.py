@@ -164,7 +164,7 @@ class UseCaseJob:
 #: import time instead of silently never running
 JOBS: dict[str, tuple[Callable[[App], object], str]] = {
     "monthly-requests": (usecases.run_monthly_requests, "the monthly requests"),
-    "outbox": (usecases.deliver_outbox, "the outbox delivery"),
+    "outbox": (usecases.outbox_tick, "the outbox delivery"),
     "reminders-followups": (usecases.run_reminders_and_followups,
                             "the reminders and follow-ups"),
     "weekly-digest": (usecases.run_weekly_digest, "the weekly digest"),
@@ -290,6 +290,13 @@ def _start_listener(app: App, stop: threading.Event) -> threading.Thread | None:
     return thread
 
 
+def _catch_up_now(scheduler: BackgroundScheduler, app: App) -> None:
+    """A worker that just took over leading runs the catch-up through the scheduler (so
+    each job still never overlaps itself)."""
+    for job_id in ("monthly-requests", "weekly-digest"):
+        scheduler.modify_job(job_id, next_run_time=datetime.now(app.tz))
+
+
 def run_daemon(app: App, stop_event: threading.Event | None = None) -> None:
     """Run the scheduler until SIGTERM/SIGINT (main thread only) or until `stop_event` is set.
 
@@ -297,15 +304,22 @@ def run_daemon(app: App, stop_event: threading.Event | None = None) -> None:
     (catch-up after downtime; idempotent), then schedule every job. On stop: no new jobs
     start, running ones finish (`shutdown(wait=True)`), then this returns.
     """
+    from bot.leader import Leadership, leader_only
+
     stop = stop_event if stop_event is not None else threading.Event()
     app.require_schema()
-    jobs = {job_id: UseCaseJob(app, function, description)
-            for job_id, (function, description) in JOBS.items()}
+    # several workers may share a PostgreSQL database: all deliver and read mail, one leads
+    leadership = Leadership(app.engine)
+    jobs = leader_only({job_id: UseCaseJob(app, function, description)
+                        for job_id, (function, description) in JOBS.items()}, leadership)
     restore = _install_signal_handlers(stop)
     try:
+        leadership.try_acquire()
         # the signal handlers only set `stop`, so a signal during the catch-up lets the
         # running use case finish and the scheduler is then never started
         _announce_first_round(app)
+        if leadership.shared:
+            log.info(leadership.describe())
         log.info("catching up (monthly requests, weekly digest)")
         jobs["monthly-requests"]()
         jobs["weekly-digest"]()
@@ -314,6 +328,7 @@ def run_daemon(app: App, stop_event: threading.Event | None = None) -> None:
             return
         scheduler = build_scheduler(app, jobs)
         scheduler.start()
+        leadership.watch(stop, on_elected=lambda: _catch_up_now(scheduler, app))
         listener = _start_listener(app, stop)
         try:
             requests_job = scheduler.get_job("monthly-requests")
@@ -335,3 +350,4 @@ def run_daemon(app: App, stop_event: threading.Event | None = None) -> None:
             log.info("stopped")
     finally:
         restore()
+        leadership.release()

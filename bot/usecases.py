@@ -58,6 +58,15 @@ def deliver_outbox(app: App, before: DeliveryReport | None = None) -> DeliveryRe
     return report
 
 
+def outbox_tick(app: App) -> None:
+    """Scheduler job: deliver; a tick that reached the server (or had nothing to send) is
+    this worker's heartbeat for `intake health`."""
+    from bot.health import record_outbox_tick
+
+    if deliver_outbox(app).connection_error is None:
+        record_outbox_tick(app)
+
+
 def outbox_meanwhile(app: App, enabled: bool = True) -> Meanwhile:
     """`with outbox_meanwhile(app) as early: <queue a round>`: each committed chunk goes
     out while the next is prepared; then `deliver_outbox(app, early.report)`."""

@@ -328,3 +328,17 @@ class FollowUp(Base):
     answered_at: Mapped[datetime | None]
 
     topic: Mapped[Topic] = relationship(back_populates="followups")
+
+
+class Heartbeat(Base):
+    """When a worker last finished a job (its outbox tick): `intake health` reads it, and a
+    container whose worker stopped ticking is reported unhealthy. One row per job and worker
+    (the host name, which is the container's own in Docker)."""
+
+    __tablename__ = "heartbeats"
+    __table_args__ = (UniqueConstraint("job", "worker"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job: Mapped[str] = mapped_column(String(50))
+    worker: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime]
