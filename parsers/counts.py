@@ -13,6 +13,12 @@ Choices (the contract fixes the first three; keep in sync with the tests):
   "zweitausend", "a dozen", "ein Dutzend" (12), "two hundred and fifty". A lone "ein/eine/one/a"
   is not a count ("eine Klasse").
 - The first count in the text wins ("80 Gäste, davon 20 Kinder" -> 80).
+- Vague amounts keep their text and give the range they stand for: "mehrere/einige hundert",
+  "Hunderte" 200-999, "einige Dutzend" 24-119, "mehrere tausend" 2000-9999 (at least two,
+  fewer than ten of the unit); "ein paar", "viele" alone give no numbers.
+- Ordinals are no counts ("alle 7. Klassen"); a head count in parentheses after a number of
+  groups is the answer ("4 Kitagruppen (etwa 60 Kinder)" -> 60, "alle 7. Klassen (ca. 110
+  Schülerinnen und Schüler)" -> 110).
 - Counts above `MAX_COUNT` (10 million) are not head counts: min/max are None, the text is
   kept. Digit groups and number-word runs are capped while reading, so no input builds a
   huge integer ("hundert hundert hundert ..." or "1.000.000.000...").
@@ -255,15 +261,68 @@ def _interpret_raw(
     return n, n, start, first.end
 
 
+# "mehrere hundert", "einige Dutzend", "Hunderte", "mehrere tausend": a multiple of the
+# unit of at least two and fewer than ten, so 200-999, 24-119, 2000-9999. The text says
+# no more than that; an exact number would claim a precision it does not have.
+_VAGUE_UNIT = {"dutzend": 12, "hundert": 100, "tausend": 1000, "dozen": 12, "hundred": 100,
+               "thousand": 1000}  # fmt: skip
+_VAGUE = re.compile(
+    r"(?i)(?<![^\W\d_])(?:(?:mehrere|einige|etliche|viele|zahlreiche|ein\s+paar|paar|several"
+    r"|a\s+few|some|many)\s+(?P<unit>dutzend|hundert|tausend|dozen|hundred|thousand)"
+    r"|(?P<units>dutzende|hunderte|tausende|dozens|hundreds|thousands))(?![^\W\d_])"
+)
+# An ordinal is no count: "alle 7. Klassen", "die 5. und 6. Jahrgänge".
+_ORDINAL = re.compile(r"\.\s*(?:und\s+\d{1,2}\.\s*)?[^\W\d_]")
+# Groups counted in front of a head count in parentheses: "4 Kitagruppen (etwa 60 Kinder)".
+_PAREN_AFTER = re.compile(r"[^\W\d_][\w-]*(?:\s+[^\W\d_][\w-]*){0,2}\s*\(\s*")
+
+
+def _vague_count(text: str) -> tuple[int, int, int, int] | None:
+    """(start, end, min, max) of a vague amount such as "mehrere hundert", else None."""
+    m = _VAGUE.search(text)
+    if m is None:
+        return None
+    word = (m.group("unit") or m.group("units")).lower().removesuffix("e").removesuffix("s")
+    unit = _VAGUE_UNIT.get(word, 0)
+    if not unit:
+        return None
+    return m.start(), m.end(), 2 * unit, 10 * unit - 1
+
+
+def _counting(text: str, nums: list[_Num]) -> list[_Num]:
+    """The numbers that count something: ordinals ("7. Klassen") left out."""
+    return [n for n in nums if not (n.value < 100 and _ORDINAL.match(text, n.end))]
+
+
+def _head_count_in_parentheses(text: str, nums: list[_Num], first: _Num) -> _Num | None:
+    """In "4 Kitagruppen (etwa 60 Kinder)" the people in parentheses, else None."""
+    m = _PAREN_AFTER.match(text, first.end + (1 if text[first.end : first.end + 1] == " " else 0))
+    if m is None:
+        return None
+    inner = next((n for n in nums if n.start >= m.end()), None)
+    if inner is None or text.find(")", m.end()) < inner.end:
+        return None
+    gap = text[m.end() : inner.start]
+    if gap.strip() and not _PREFIX.search(gap):
+        return None
+    return inner if _PEOPLE.match(text, inner.end) else None
+
+
 def parse_how_many(text: str) -> HowMany:
     """Parse an answer to "Wie viele:". The text is kept as written; unparseable -> None/None."""
     written = clean_inline(text)
     if not written or is_not_applicable(written):
         return HowMany(text=written)
-    nums = numbers(written)
+    all_nums = numbers(written)
+    nums = _counting(written, all_nums)
+    vague = _vague_count(written)
+    if vague is not None and (not nums or vague[0] <= nums[0].start):
+        return HowMany(text=written, min=vague[2], max=vague[3])
     if not nums:
         return HowMany(text=written)
-    found = _interpret(written, nums[0], nums[1] if len(nums) > 1 else None)
+    first = _head_count_in_parentheses(written, nums, nums[0]) or nums[0]
+    rest = [n for n in nums if n.start > first.start]
+    found = _interpret(written, first, rest[0] if rest else None)
     return HowMany(text=written, min=found[0], max=found[1])
 
 
@@ -277,12 +336,36 @@ _PEOPLE = re.compile(
 )
 
 
+_PAIR = re.compile(r"(?i)\s+(?:und|oder|sowie|/|and)\s+")
+
+
+def _people(text: str, pos: int) -> int | None:
+    """End of the people word(s) at `pos` ("Besucherinnen und Besucher"), or None."""
+    people = _PEOPLE.match(text, pos)
+    if people is None or "\n" in text[pos : people.end()]:
+        return None
+    end = people.end()
+    pair = _PAIR.match(text, end)
+    if pair is not None:
+        second = _PEOPLE.match(text, pair.end())
+        if second is not None and "\n" not in text[end : second.end()]:
+            end = second.end()
+    return end
+
+
 def find_how_many(text: str) -> HowMany | None:
     """A count of people in free text ("ca. 80 Gäste", "50 bis 60 Kinder"), or None.
 
     The text of the result is the phrase found, e.g. "ca. 80 Gäste".
     """
-    nums = numbers(text)
+    nums = _counting(text, numbers(text))
+    vague = _vague_count(text)
+    if vague is not None:
+        end = _people(text, vague[1])
+        if end is not None:
+            phrase = " ".join(text[vague[0] : end].split())
+            if not nums or vague[0] <= nums[0].start:
+                return HowMany(text=phrase, min=vague[2], max=vague[3])
     for i, num in enumerate(nums):
         second = nums[i + 1] if i + 1 < len(nums) else None
         low, high, start, end = _interpret(text, num, second)

@@ -108,7 +108,19 @@ _DAY_ONLY = re.compile(
     rf"(?<![\d.,:/])(?P<d>\d{{1,2}}){_ORD}(?=\s*{_CONNECTOR}\s*(?:(?:zum|den|dem|the)\s+)?\d)",
     re.IGNORECASE,
 )
-_GAP = re.compile(rf"\s*{_CONNECTOR}\s*(?:(?:zum|den|dem|the)\s+)?", re.IGNORECASE)
+_WEEKDAY_WORD = (
+    r"(?:montags?|dienstags?|mittwochs?|donnerstags?|freitags?|samstags?|sonnabends?|sonntags?"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+    r"|mo|di|mi|do|fr|sa|so|mon|tue|wed|thu|fri|sat|sun)\.?"
+)
+# Between the two dates of a range: "31.12., 18 Uhr bis 1.1.", "Mo, 1.2. bis Fr, 5.2.",
+# "Freitag, 12.3., 17 Uhr bis Sonntag, 14.3.": a time after the first date and a weekday
+# before the second are part of the range.
+_GAP = re.compile(
+    r"\s*(?:,?\s*(?:um\s+|ab\s+|von\s+)?\d{1,2}(?:[:.]\d{2})?\s*(?:uhr|h)?\s*)?"
+    rf"{_CONNECTOR}\s*(?:(?:zum|den|dem|the)\s+)?(?:{_WEEKDAY_WORD},?\s*(?:den\s+)?)?",
+    re.IGNORECASE,
+)
 
 # Vague periods.
 _Q = r"anfang|anf\.|beginn|mitte|ende|early|mid|late|beginning\s+of|end\s+of"
@@ -119,6 +131,7 @@ _VAGUE = re.compile(
 )
 _KW = re.compile(
     rf"{_NOT_LETTER_BEFORE}(?:kw|kalenderwoche|calendar\s+week|week)\s*\.?\s*(?P<w>\d{{1,2}})(?!\d)"
+    r"(?:\s*(?:-|–|—|bis|to)\s*(?:kw\s*)?(?P<wend>\d{1,2})(?![\d.]))?"
     r"(?:\s*[/,.-]?\s*(?P<y>\d{4})(?!\d))?"
     rf"|(?<![\d.])(?P<w2>\d{{1,2}})\.\s*(?:kw|kalenderwoche){_NOT_LETTER_AFTER}"
     r"(?:\s*,?\s*(?P<y2>\d{4})(?!\d))?",
@@ -355,7 +368,25 @@ def _vague(text: str, today: date) -> DateMatch | None:
         return _part_bounds(q1, year, month)[0], _part_bounds(q2, year, month)[1]
 
     span = _upcoming(_year(m.group("y")), make, today)
-    return DateMatch(m.start(), m.end(), *span) if span else None
+    if span is None:
+        return None
+    # "Ende März bis Anfang April": a vague period up to another one
+    link = _VAGUE_LINK.match(text, m.end())
+    nxt = _VAGUE.match(text, link.end()) if link is not None else None
+    if nxt is not None:
+        month2 = MONTHS[nxt.group("mon").lower().rstrip(".")]
+        q_end = nxt.group("q2") or nxt.group("q")
+        year2 = _year(nxt.group("y")) or (span[0].year + (1 if month2 < month else 0))
+        try:
+            last = _part_bounds(q_end, year2, month2)[1]
+        except (ValueError, OverflowError):
+            last = None
+        if last is not None and last >= span[0]:
+            return DateMatch(m.start(), nxt.end(), span[0], last)
+    return DateMatch(m.start(), m.end(), *span)
+
+
+_VAGUE_LINK = re.compile(r"\s*(?:-|–|—|bis|to|until)\s*", re.IGNORECASE)
 
 
 def _kw(text: str, today: date) -> DateMatch | None:
@@ -379,7 +410,17 @@ def _kw(text: str, today: date) -> DateMatch | None:
             span = make(today.isocalendar()[0] + 1)
     else:
         span = make(year)
-    return DateMatch(m.start(), m.end(), *span) if span else None
+    if span is None:
+        return None
+    if m.group("wend"):  # "KW 10-11": Monday of the first week to Sunday of the last
+        last_week = int(m.group("wend"))
+        try:
+            last = date.fromisocalendar(span[0].isocalendar()[0], last_week, 7)
+        except (ValueError, OverflowError):
+            last = None
+        if last is not None and last >= span[1]:
+            span = (span[0], last)
+    return DateMatch(m.start(), m.end(), *span)
 
 
 def _month_only(text: str, today: date) -> DateMatch | None:
@@ -482,6 +523,14 @@ def find_time(text: str) -> tuple[int, int, str] | None:
     return best
 
 
+_DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]?(?:\d{2,4})?")
+
+
+def _times_only(text: str) -> str:
+    """`text` with its dates blanked ("12.3." would read as a time "12:03" otherwise)."""
+    return _DATE_LIKE.sub(lambda m: " " * len(m.group()), text)
+
+
 def _blank(text: str, start: int, end: int) -> str:
     return text[:start] + " " * (end - start) + text[end:]
 
@@ -494,6 +543,11 @@ def parse_when(text: str, today: date) -> When:
     found = find_date(written, today)
     rest = written if found is None else _blank(written, found.start_pos, found.end_pos)
     clock = find_time(rest)
+    if found is not None and found.end > found.start:
+        # "31.12., 18 Uhr bis 1.1., 6 Uhr": the start time sits inside the range
+        inner = find_time(_times_only(written[found.start_pos : found.end_pos]))
+        if inner is not None and (clock is None or found.start_pos + inner[0] < clock[0]):
+            clock = inner
     return When(
         text=written,
         start=found.start if found else None,

@@ -386,3 +386,57 @@ def test_parse_when_at_the_edge_of_the_calendar(text: str, today: date, start: d
 
 def test_find_when_at_the_edge_of_the_calendar() -> None:
     assert find_when("Wir feiern am 1.1. im Rathaus.", LAST_DAY) is None
+
+
+# -- ranges with times and weekdays, week ranges, vague-to-vague ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "time"),
+    [
+        ("31.12., 18 Uhr bis 1.1., 6 Uhr", date(2027, 12, 31), date(2028, 1, 1), "18:00"),
+        ("Mo, 15.3. bis Fr, 19.3.", date(2027, 3, 15), date(2027, 3, 19), None),
+        ("Freitag, 12.3., 17 Uhr bis Sonntag, 14.3., 15 Uhr", date(2027, 3, 12),
+         date(2027, 3, 14), "17:00"),
+        ("12.3., 17:30 - 14.3.", date(2027, 3, 12), date(2027, 3, 14), "17:30"),
+        ("KW 12-13", date(2027, 3, 22), date(2027, 4, 4), None),
+        ("KW 11/2027", date(2027, 3, 15), date(2027, 3, 21), None),
+        ("Ende März bis Anfang April", date(2027, 3, 21), date(2027, 4, 10), None),
+        ("Mitte Mai - Ende Juni", date(2027, 5, 11), date(2027, 6, 30), None),
+    ],
+)
+def test_parse_when_ranges(text: str, start: date, end: date, time: str | None) -> None:
+    when = parse_when(text, TODAY)
+    assert (when.start, when.end, when.time) == (start, end, time)
+
+
+# -- counts: vague amounts, ordinals, a head count in parentheses -------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        ("mehrere hundert", 200, 999),
+        ("einige Dutzend", 24, 119),
+        ("Hunderte", 200, 999),
+        ("mehrere tausend Besucher", 2000, 9999),
+        ("ein paar Journalisten", None, None),
+        ("viele", None, None),
+        ("alle 7. Klassen (ca. 110 Schülerinnen und Schüler)", 110, 110),
+        ("die 5. und 6. Klassen, zusammen rund 180 Kinder", 180, 180),
+        ("alle 7. Klassen", None, None),
+        ("4 Kitagruppen (etwa 60 Kinder)", 60, 60),
+        ("2 Gruppen (à 15)", 2, 2),
+        ("40 Stände", 40, 40),
+        ("ca.120", 120, 120),
+        ("mind. 100 Kinder", 100, None),
+    ],
+)
+def test_parse_how_many_vague_and_ordinal(text: str, low: int | None, high: int | None) -> None:
+    count = parse_how_many(text)
+    assert (count.text, count.min, count.max) == (text, low, high)
+
+
+def test_find_how_many_vague_amount_in_prose() -> None:
+    found = find_how_many("Letztes Jahr kamen mehrere hundert Besucherinnen und Besucher.")
+    assert found == HowMany("mehrere hundert Besucherinnen und Besucher", 200, 999)
