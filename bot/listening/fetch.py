@@ -61,7 +61,9 @@ def _headers(raw: bytes) -> tuple[str | None, str | None, str | None]:
         end = raw.find(b"\n\n")
     head = raw if end < 0 else raw[:end + 2]
     msg = BytesHeaderParser(policy=compat32).parsebytes(head[:256 * 1024])
-    message_id = one_line(msg.get("Message-ID"))[:998] or None
+    # not cut to the column's length: store_raw knows an overlong one by the mail's hash
+    # instead (cut, two different mails with the same beginning would count as one)
+    message_id = one_line(msg.get("Message-ID")) or None
     sender = one_line(msg.get("From"))[:320] or None
     subject = one_line(msg.get("Subject"))[:2000] or None
     return message_id, sender, subject

@@ -1,0 +1,44 @@
+"""Faults and abuse on the real Dovecot + Postfix stack and both databases: a seeded,
+shortened run of each part of benchmarks/chaos.py (crashes, servers going away, hostile
+mail, loops, strangers, injection) with the promise as assertions: nothing lost, nothing
+doubled, no loops, no stranger gets in. Then one test per bug the suite found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.chaos import (
+    NOW,
+    REPLIERS,
+    Site,
+    write_site,
+)
+from db.models import InboundMessage
+from tests.mailstack import MailStack
+from tests.test_listening_faults import append
+
+REPLIER_CONTACTS = [{"department": d, "email": e} for d, e in REPLIERS]
+
+
+def plain_site(tmp_path: Path, stack: MailStack, url: str, extra: str = "") -> Site:
+    return write_site(tmp_path / "site", stack, url, REPLIER_CONTACTS, extra=extra)
+
+
+# --- what the suite found ------------------------------------------------------------------
+
+def test_mails_whose_long_message_ids_share_a_beginning_are_each_stored(
+        tmp_path: Path, clean_mailboxes: MailStack, sqlite_url: str) -> None:
+    """A Message-ID longer than a header line may be is not believed (the mail is known by
+    its bytes); it was cut to 998 characters first, so two such mails with the same
+    beginning counted as one and the second was moved away without being stored."""
+    site = plain_site(tmp_path, clean_mailboxes, sqlite_url)
+    common = "<" + "x" * 1200
+    mails = [(f"From: fremd@example.org\r\nTo: bot@musterhausen.test\r\nSubject: {n}\r\n"
+              f"Message-ID: {common}{n}@chaos.test>\r\n\r\nWas: Nummer {n}\r\n").encode()
+             for n in (1, 2)]
+    append(clean_mailboxes, mails)
+    site.cli("poll", "--once", now=NOW)
+    rows = site.rows(InboundMessage)
+    assert sorted(row.subject for row in rows) == ["1", "2"]
+    assert all(row.message_id.startswith("<sha256.") for row in rows)
+    site.close()
