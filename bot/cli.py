@@ -236,11 +236,21 @@ def db() -> None:
 @pass_app
 def db_upgrade(app: App) -> None:
     """Create or migrate the database schema."""
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DBAPIError, OperationalError
 
     from db import migrate
 
     _configure_logging(app)
+    try:
+        created = migrate.ensure_schema(app.engine)
+    except OperationalError as exc:  # unreachable, wrong password
+        raise UserError(f"database {app.safe_db_url()}: {one_line(exc.orig)}") from None
+    except DBAPIError as exc:  # e.g. no CREATE privilege on the database
+        raise UserError(f"database {app.safe_db_url()}: cannot create the schema named in "
+                        f"the URL's search_path ({one_line(exc.orig)}); create it, or let "
+                        f"the user create it") from None
+    if created:
+        click.echo(f"database {app.safe_db_url()}: PostgreSQL schema {created} created")
     try:
         before, after = migrate.upgrade(app.engine)
     except OperationalError as exc:
