@@ -5,6 +5,7 @@ doubled, no loops, no stranger gets in. Then one test per bug the suite found.""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from benchmarks.chaos import (
@@ -13,9 +14,9 @@ from benchmarks.chaos import (
     Site,
     write_site,
 )
-from db.models import InboundMessage
+from db.models import InboundMessage, OutboxMessage, Topic
 from tests.mailstack import MailStack
-from tests.test_listening_faults import append
+from tests.test_listening_faults import append, reply
 
 REPLIER_CONTACTS = [{"department": d, "email": e} for d, e in REPLIERS]
 
@@ -41,4 +42,22 @@ def test_mails_whose_long_message_ids_share_a_beginning_are_each_stored(
     rows = site.rows(InboundMessage)
     assert sorted(row.subject for row in rows) == ["1", "2"]
     assert all(row.message_id.startswith("<sha256.") for row in rows)
+    site.close()
+
+
+def test_a_storm_of_replies_gets_at_most_three_receipts_a_day(
+        tmp_path: Path, clean_mailboxes: MailStack, sqlite_url: str) -> None:
+    """Receipts answer every accepted reply: a storm of replies (or a program that answers
+    everything) must not get a storm back."""
+    site = plain_site(tmp_path, clean_mailboxes, sqlite_url, extra="[schedule]\nreceipts = true\n")
+    site.cli("send-requests", now=NOW - timedelta(days=2))
+    append(clean_mailboxes, [reply("receipt", n * 3) for n in range(6)])  # all from contact1
+    site.cli("poll", "--once", now=NOW)
+    assert len(site.rows(Topic)) == 6
+    receipts = [m for m in site.rows(OutboxMessage) if m.kind == "receipt"]
+    assert len(receipts) == 3
+    # the next day's reply is thanked again
+    append(clean_mailboxes, [reply("receipt-next-day", 0)])
+    site.cli("poll", "--once", now=NOW + timedelta(days=1))
+    assert len([m for m in site.rows(OutboxMessage) if m.kind == "receipt"]) == 4
     site.close()

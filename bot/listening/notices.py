@@ -1,8 +1,8 @@
 """The answers listening itself gives: a polite notice that a mail was too large, and (when
 switched on) a short receipt listing what was understood.
 
-Only to a known, active contact, never to automatic mail, at most once per person and day
-(the outbox's dedupe key), in the sender's thread.
+Only to a known, active contact, never to automatic mail, in the sender's thread; the notice
+at most once per person and day, receipts at most RECEIPTS_PER_DAY (the outbox's dedupe key).
 """
 
 from __future__ import annotations
@@ -74,12 +74,17 @@ def queue_oversized_notices(app: App, inbound_ids: Sequence[int]) -> int:
     return queued
 
 
+#: receipts one person gets per day at most: a colleague who sends a correction is thanked
+#: again, a storm of replies (or a program that answers everything) gets no storm back
+RECEIPTS_PER_DAY = 3
+
+
 def queue_receipts(app: App, inbound_ids: Sequence[int]) -> int:
     """A thank-you per accepted reply, listing the topics understood; never to automatic mail,
-    once per received mail, in its thread."""
-    from sqlalchemy import select
+    once per received mail, in its thread, at most RECEIPTS_PER_DAY per person and day."""
+    from sqlalchemy import func, select
 
-    from db.models import Topic
+    from db.models import OutboxMessage, Topic
 
     composer = Composer(app)
     queued = 0
@@ -90,6 +95,16 @@ def queue_receipts(app: App, inbound_ids: Sequence[int]) -> int:
                 continue
             contact = session.get(Contact, row.contact_id)
             if contact is None or not contact.active or contact.bounced_at is not None:
+                continue
+            now = app.now()
+            # the day's receipts are numbered in their dedupe keys, so two workers at once
+            # cannot both take the last one
+            day = f"receipt:{contact.id}:{now.astimezone(app.tz).date().isoformat()}:"
+            given = session.scalar(select(func.count(OutboxMessage.id)).where(
+                OutboxMessage.dedupe_key.startswith(day, autoescape=True))) or 0
+            if given >= RECEIPTS_PER_DAY:
+                log.info("mail %s from %s: no receipt (%d sent to this address today "
+                         "already)", row.id, contact.email, given)
                 continue
             topics = list(session.scalars(select(Topic).where(
                 Topic.inbound_id == row.id, Topic.status != "withdrawn")
@@ -107,12 +122,11 @@ def queue_receipts(app: App, inbound_ids: Sequence[int]) -> int:
                 "topics": [{"what": t.what or "", "when_text": t.when_text or ""}
                            for t in topics],
             })
-            now = app.now()
             message_id = composer.message_id("thx", str(row.id))
             raw = composer.build(rendered, to_address=contact.email, to_name=contact.name,
                                  message_id=message_id, now=now, suppress_oof=True,
                                  in_reply_to=row.message_id)
-            if enqueue(session, kind="receipt", dedupe_key=f"receipt:{row.id}",
+            if enqueue(session, kind="receipt", dedupe_key=f"{day}{given + 1}",
                        message_id=message_id, to_address=contact.email,
                        subject=rendered.subject, raw=raw, now=now, contact_id=contact.id,
                        request_id=request.id if request else None) is not None:
