@@ -289,9 +289,17 @@ def _vague_count(text: str) -> tuple[int, int, int, int] | None:
     return m.start(), m.end(), 2 * unit, 10 * unit - 1
 
 
+_CLOCK_AFTER = re.compile(r"\s*(?:uhr\b|h\b|[:.]\d{2}\s*uhr)", re.IGNORECASE)
+
+
 def _counting(text: str, nums: list[_Num]) -> list[_Num]:
-    """The numbers that count something: ordinals ("7. Klassen") left out."""
-    return [n for n in nums if not (n.value < 100 and _ORDINAL.match(text, n.end))]
+    """The numbers that count something: ordinals ("7. Klassen") and clock times ("15 Uhr")
+    left out."""
+    return [
+        n for n in nums
+        if not (n.value < 100 and _ORDINAL.match(text, n.end))
+        and not (n.value < 25 and _CLOCK_AFTER.match(text, n.end))
+    ]
 
 
 def _head_count_in_parentheses(text: str, nums: list[_Num], first: _Num) -> _Num | None:
@@ -359,13 +367,7 @@ def find_how_many(text: str) -> HowMany | None:
     The text of the result is the phrase found, e.g. "ca. 80 Gäste".
     """
     nums = _counting(text, numbers(text))
-    vague = _vague_count(text)
-    if vague is not None:
-        end = _people(text, vague[1])
-        if end is not None:
-            phrase = " ".join(text[vague[0] : end].split())
-            if not nums or vague[0] <= nums[0].start:
-                return HowMany(text=phrase, min=vague[2], max=vague[3])
+    found: tuple[int, HowMany] | None = None
     for i, num in enumerate(nums):
         second = nums[i + 1] if i + 1 < len(nums) else None
         low, high, start, end = _interpret(text, num, second)
@@ -373,5 +375,12 @@ def find_how_many(text: str) -> HowMany | None:
         if people is None or "\n" in text[end : people.end()]:
             continue
         phrase = " ".join(text[start : people.end()].split())
-        return HowMany(text=phrase, min=low, max=high)
-    return None
+        found = (start, HowMany(text=phrase, min=low, max=high))
+        break
+    vague = _vague_count(text)
+    if vague is not None and (found is None or vague[0] < found[0]):
+        people_end = _people(text, vague[1])
+        if people_end is not None:
+            phrase = " ".join(text[vague[0] : people_end].split())
+            return HowMany(text=phrase, min=vague[2], max=vague[3])
+    return found[1] if found is not None else None

@@ -36,7 +36,8 @@ from functools import lru_cache
 
 from parsers.common import clean_inline, shorten
 from parsers.counts import find_how_many, parse_how_many
-from parsers.dates import find_when, parse_when
+from parsers.dates import MONTHS, WEEKDAYS, find_when, parse_when
+from parsers.freetext import event_names, free_text_facts
 from parsers.kinds import NOTHING_ANSWER, says_nothing
 from parsers.labels import (
     SYNONYMS,
@@ -48,7 +49,7 @@ from parsers.labels import (
 )
 from parsers.markers import is_closing
 from parsers.model import FIELDS, HowMany, ParseOptions, Topic, When
-from parsers.places import find_where
+from parsers.places import find_places, find_where
 from parsers.tables import find_table
 
 IMAGES = "images"
@@ -655,18 +656,43 @@ def looks_like_prose(text: str) -> bool:
     return spaces >= 0.05 * len(text) and plain >= 0.9 * len(text)
 
 
-def _free_text(text: str, today: date, options: ParseOptions | None = None) -> _Fields | None:
+def _blocks(lines: list[str]) -> list[str]:
+    """Paragraphs (runs of non-blank lines), their line breaks kept."""
+    out: list[str] = []
+    chunk: list[str] = []
+    for line in [*lines, ""]:
+        if line.strip():
+            chunk.append(line)
+        elif chunk:
+            out.append("\n".join(chunk))
+            chunk = []
+    return out
+
+
+def _free_text(text: str, today: date, options: ParseOptions | None = None) -> list[_Fields]:
     # Facts are looked for in the first FREE_TEXT_LIMIT characters: an eight-page report is
     # about 25,000; beyond that it is a pasted document or a quote that slipped through.
-    body = "\n".join(_body_lines(text[:FREE_TEXT_LIMIT]))
+    lines = _body_lines(text[:FREE_TEXT_LIMIT])
+    body = "\n".join(lines)
     if not body.strip() or is_no_topics(body, options) or not looks_like_prose(body):
-        return None
+        return []
     if len(body) < 1500 and _AUTOMATIC.search(body):
-        return None
-    facts = _facts(body, today)
-    if facts.what is None or (facts.when is None and facts.where is None and not facts.how_many):
-        return None
-    return facts
+        return []
+    paragraphs = _blocks(lines)
+    out: list[_Fields] = []
+    for facts in free_text_facts(paragraphs, today):
+        fields = _Fields(
+            what=facts.what, when=facts.when, where=facts.where, who=facts.who,
+            how_many=facts.how_many,
+        )
+        if fields.what is None:
+            fields.what = first_sentence(body)
+        if fields.what is None or (
+            fields.when is None and fields.where is None and not fields.how_many
+        ):
+            continue
+        out.append(fields)
+    return out
 
 
 _ITEM = re.compile(r"^\s*\(?(?P<n>\d{1,2})(?P<p>[.)])\s+(?P<rest>\S.*)$")
@@ -722,12 +748,38 @@ def _item_fields(item: str, today: date) -> _Fields:
     return facts
 
 
+def _is_item_topic(item: str, fields: _Fields) -> bool:
+    """A list item is a topic of its own when it states a fact and names something: an
+    event ("Sommerfest am 3. Juli") or a few words more than a bare date or place ("•
+    Samstag, 24. April, ab 14 Uhr" and "• Festwiese am Schwanenteich" are details of one
+    event, "1. Beteiligung" is a report's section heading)."""
+    if not (fields.when or fields.where or fields.how_many):
+        return False
+    if len(item) > 500 or "\n\n" in item.strip():
+        return False  # a section of a report, several paragraphs long
+    if event_names(item):
+        return True
+    rest = item
+    for phrase in (fields.when.text if fields.when else "",
+                   fields.how_many.text if fields.how_many else ""):
+        rest = rest.replace(phrase, " ") if phrase else rest
+    for place in find_places(item, standalone=True):
+        rest = rest.replace(place.text, " ")
+    names = [w for w in re.findall(r"[A-ZÄÖÜ][\wäöüß-]{2,}", rest)
+             if w.lower() not in WEEKDAYS and w.lower() not in MONTHS]
+    return bool(names)
+
+
 def _list_topics(text: str, today: date) -> list[_Fields]:
     numbered = _list_items(text)
     if numbered:
-        return [_item_fields(item, today) for item in numbered]
-    bullets = [_item_fields(item, today) for item in _bullet_items(text)]
-    solid = [b for b in bullets if b.when or b.where or b.how_many]
+        items = [(item, _item_fields(item, today)) for item in numbered]
+        solid = [f for item, f in items if _is_item_topic(item, f)]
+        if len(solid) >= 2 and len(solid) * 2 >= len(items):
+            return [f for _item, f in items]
+        return []
+    bullets = [(item, _item_fields(item, today)) for item in _bullet_items(text)]
+    solid = [f for item, f in bullets if _is_item_topic(item, f)]
     return solid if len(solid) >= 2 else []
 
 
@@ -907,8 +959,7 @@ def extract_topics(
     if not found:
         found = _list_topics(reply_text, today)
     if not found:
-        free = _free_text(reply_text, today, options)
-        found = [free] if free is not None else []
+        found = _free_text(reply_text, today, options)
     names = _assign(found, attachments) if found else []
     return tuple(_topic(f, n, options) for f, n in zip(found, names, strict=True))
 

@@ -312,7 +312,7 @@ Viele Grüße
 Tom""",
         [
             {
-                "what": "Wir veranstalten am 12. Mai um 14 Uhr ein Frühlingsfest im Bürgerhaus.",
+                "what": "Frühlingsfest",  # the event's name, not the first sentence
                 "when": when("12. Mai um 14 Uhr", "2027-05-12", time="14:00"),
                 "where": "Bürgerhaus",
                 "who": None,
@@ -500,11 +500,16 @@ def test_extract_topics(case: Case) -> None:
 
 
 def test_free_text_what_is_trimmed() -> None:
-    long_sentence = "Wir feiern " + "ein wirklich sehr schönes Fest " * 20 + "am 12. Mai."
+    # no event noun: the first sentence stands in, cut short
+    long_sentence = "Wir machen " + "etwas wirklich sehr Schönes " * 20 + "am 12. Mai."
     topics = extract_topics(long_sentence, long_sentence, (), ParseOptions(), TODAY)
     assert len(topics) == 1
     what = topics[0].what
     assert what is not None and len(what) <= 200 and what.endswith("…")
+    # an event noun: its name, however long the sentence
+    long_sentence = "Wir feiern " + "ein wirklich sehr schönes Fest " * 20 + "am 12. Mai."
+    (topic,) = extract_topics(long_sentence, long_sentence, (), ParseOptions(), TODAY)
+    assert topic.what == "Fest"
 
 
 @pytest.mark.parametrize(
