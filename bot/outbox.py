@@ -139,7 +139,8 @@ def _due_count(sessions: sessionmaker[Session], now: datetime, up_to: int) -> in
 
 
 #: SMTP connections one sender opens at most, each in its own thread with its own claims
-CONNECTIONS = 4
+#: (a server that takes fewer at once gets fewer; Microsoft 365 takes three per mailbox)
+CONNECTIONS = 3
 #: a further connection pays off from this many due mails on (its login costs a few mails)
 MAILS_PER_CONNECTION = 20
 #: results are written together for this long: a commit per mail would slow the
@@ -154,7 +155,7 @@ class _Outcome:
     """What became of one mail, or of rows given back (`released`), for the recorder."""
 
     mail: _Claimed | None
-    status: str  # sent | failed | retry | released
+    status: str  # sent | failed | retry | released (with backoff) | returned (due at once)
     error: str | None = None
     retry_at: datetime | None = None
     released: tuple[int, ...] = ()
@@ -217,13 +218,27 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
     for worker in workers:
         if worker.crashed is not None:
             raise worker.crashed
+    if stop.refused and not stop.is_set():
+        # rows a refused connection gave back may have come after the others' last look
+        return report + deliver_due(sessions, transport_factory, sender, now, batch,
+                                    max(1, stop.up))
     return report
 
 
+_count_lock = threading.Lock()
+
+
 class _Stop(threading.Event):
-    """Set when one connection found the server unusable: the others stop as well."""
+    """Set when one connection found the server unusable: the others stop as well.
+    `working` is set once any connection is up."""
 
     reason: str | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.working = threading.Event()
+        self.up = 0  # connections that opened
+        self.refused = False  # a further connection was refused; its rows went back
 
     def because(self, reason: str) -> None:
         if self.reason is None:
@@ -267,9 +282,21 @@ class _Sender(threading.Thread):
                     try:
                         self.transport.open()
                     except ConnectionProblem as exc:
-                        self._give_back(claimed, str(exc))
+                        if self.stop.working.is_set():
+                            # the server takes fewer connections at once (Microsoft 365
+                            # allows few): the ones that are up send these rows
+                            log.info("outbox: no further connection (%s); sending over "
+                                     "the others", exc)
+                            self.stop.refused = True
+                            self.outcomes.put(_Outcome(None, "returned", released=tuple(
+                                mail.id for mail in claimed)))
+                        else:
+                            self._give_back(claimed, str(exc))
                         return
                     opened = True
+                    with _count_lock:
+                        self.stop.up += 1
+                    self.stop.working.set()
                 for position, mail in enumerate(claimed):
                     if self.stop.is_set():  # another connection lost the server
                         self._give_back(claimed[position:], self.stop.reason)
@@ -379,6 +406,8 @@ def _record(sessions: sessionmaker[Session], outcomes: list[_Outcome], now: date
                                         last_error=outcome.error))
             elif outcome.status == "released":
                 _release(session, outcome.released, now, outcome.error or "not sent")
+            elif outcome.status == "returned":
+                _release(session, outcome.released, now, None)
     for outcome in outcomes:
         mail = outcome.mail
         if outcome.status == "sent" and mail is not None:
@@ -400,17 +429,21 @@ def _record(sessions: sessionmaker[Session], outcomes: list[_Outcome], now: date
                           len(outcome.released))
 
 
-def _release(session: Session, ids: tuple[int, ...], now: datetime, error: str) -> None:
-    """Give claimed rows back, queued again with backoff. The claim's attempt is not
-    counted: an unreachable server is no fault of the mail, and must not use up the
-    attempts a later 4xx answer for this very mail would need."""
+def _release(session: Session, ids: tuple[int, ...], now: datetime, error: str | None) -> None:
+    """Give claimed rows back, queued again: with backoff after `error`, due at once
+    without (for the connections still sending). The claim's attempt is not counted: an
+    unreachable server is no fault of the mail, and must not use up the attempts a later
+    4xx answer for this very mail would need."""
     if not ids:
         return
     for row in session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))):
         row.attempts = max(0, row.attempts - 1)
         row.status = "queued"
-        row.next_attempt_at = now + backoff(row.attempts + 1)
-        row.last_error = error[:2000]
+        if error is not None:
+            row.next_attempt_at = now + backoff(row.attempts + 1)
+            row.last_error = error[:2000]
+        else:
+            row.next_attempt_at = now
 
 
 def retry_failed(session: Session, now: datetime) -> int:

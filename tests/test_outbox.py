@@ -1,8 +1,12 @@
-"""The outbox against the real Postfix: leases, crash recovery, one connection per batch."""
+"""The outbox against the real Postfix: leases, crash recovery, one connection per batch,
+several connections at once, delivery while mail is still being queued."""
 
 from __future__ import annotations
 
 import email
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
@@ -12,7 +16,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import SmtpSettings
-from bot.outbox import LEASE, _claim, deliver_due, enqueue
+from bot.errors import ConnectionProblem
+from bot.outbox import LEASE, Meanwhile, _claim, deliver_due, enqueue
 from bot.smtp import SmtpTransport
 from db import migrate
 from db.engine import make_engine, session_factory
@@ -108,3 +113,129 @@ def test_a_crash_between_acceptance_and_update_resends_the_same_message_id(
     assert ids == {"<m0@musterhausen.test>"}
     with sessions() as s:
         assert s.scalars(select(OutboxMessage.status)).all() == ["sent"]
+
+
+def queue_many(sessions: sessionmaker[Session], count: int, start: int = 0) -> list[str]:
+    """`count` mails to contact1..contact20 (recipient delimiter: contactN+K); their ids."""
+    ids = []
+    with sessions.begin() as s:
+        for n in range(start, start + count):
+            to = f"contact{n % 20 + 1}+{n}@musterhausen.test"
+            assert enqueue(s, kind="request", dedupe_key=f"k{n}", message_id=f"<m{n}@x>",
+                           to_address=to, subject=f"Test {n}", raw=raw_mail(n, to), now=NOW)
+            ids.append(f"<m{n}@musterhausen.test>")
+    return ids
+
+
+def received_ids(stack: MailStack, total: int) -> list[str]:
+    """Every Message-ID in contact1..contact20's mailboxes once the queue is empty."""
+    stack.wait_queue_empty(timeout=60)
+    found = []
+    for n in range(1, 21):
+        expected = sum(1 for k in range(total) if k % 20 + 1 == n)
+        for raw in stack.wait_for_messages(f"contact{n}@musterhausen.test", count=expected):
+            found.append(str(email.message_from_bytes(raw, policy=policy.default)
+                             ["Message-ID"]))
+    return found
+
+
+def test_several_connections_share_the_outbox_each_mail_once(
+        sessions: sessionmaker[Session], clean_mailboxes: MailStack) -> None:
+    ids = queue_many(sessions, 90)
+    CountingTransport.opened = 0
+    report = deliver_due(sessions, lambda: transport(clean_mailboxes), "bot@x", NOW,
+                         connections=3)
+    assert (report.sent, report.retrying, report.failed) == (90, 0, 0)
+    assert CountingTransport.opened == 3
+    with sessions() as s:
+        assert set(s.execute(select(OutboxMessage.status, OutboxMessage.attempts))) == {
+            ("sent", 1)}
+    assert sorted(received_ids(clean_mailboxes, 90)) == sorted(ids)
+
+
+class RefusesFurtherConnections(SmtpTransport):
+    """The real transport; every connection but the first is refused, as a server that
+    takes one connection at a time answers (421)."""
+
+    opened = 0
+
+    def open(self) -> None:
+        RefusesFurtherConnections.opened += 1
+        if RefusesFurtherConnections.opened > 1:
+            raise ConnectionProblem(f"SMTP {self.server}: 421 4.7.0 too many connections")
+        super().open()
+
+
+def test_a_server_that_takes_fewer_connections_gets_every_mail_over_those(
+        sessions: sessionmaker[Session], clean_mailboxes: MailStack) -> None:
+    ids = queue_many(sessions, 80)
+    RefusesFurtherConnections.opened = 0
+    settings = SmtpSettings(host="127.0.0.1", port=clean_mailboxes.smtp_port,
+                            security="none", username=None)
+    report = deliver_due(sessions, lambda: RefusesFurtherConnections(settings, None),
+                         "bot@x", NOW, connections=3)
+    assert (report.sent, report.retrying, report.failed) == (80, 0, 0)
+    assert report.connection_error is None
+    with sessions() as s:
+        assert set(s.execute(select(OutboxMessage.status, OutboxMessage.attempts))) == {
+            ("sent", 1)}
+    assert sorted(received_ids(clean_mailboxes, 80)) == sorted(ids)
+
+
+class StopsPostfix(SmtpTransport):
+    """The real transport; the first connection stops the real Postfix after 10 mails,
+    while the other connections are sending too."""
+
+    sent = 0
+    lock = threading.Lock()
+
+    def __init__(self, settings: SmtpSettings, stack: MailStack) -> None:
+        super().__init__(settings, None)
+        self.stack = stack
+
+    def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
+        with StopsPostfix.lock:
+            StopsPostfix.sent += 1
+            if StopsPostfix.sent == 10:
+                self.stack.stop_postfix()
+        super().send(sender, recipients, raw)
+
+
+def test_the_server_gone_under_several_connections_loses_nothing(
+        sessions: sessionmaker[Session], clean_mailboxes: MailStack) -> None:
+    stack = clean_mailboxes
+    ids = queue_many(sessions, 90)
+    StopsPostfix.sent = 0
+    settings = SmtpSettings(host="127.0.0.1", port=stack.smtp_port, security="none",
+                            username=None)
+    try:
+        report = deliver_due(sessions, lambda: StopsPostfix(settings, stack), "bot@x", NOW,
+                             connections=3)
+        assert report.connection_error is not None
+        assert report.failed == 0 and report.retrying > 0
+        with sessions() as s:
+            statuses = Counter(s.scalars(select(OutboxMessage.status)))
+        # nothing is left claimed: what was not sent is queued again (claimed and given
+        # back, counted as retrying, or never claimed)
+        assert statuses == {"sent": report.sent, "queued": 90 - report.sent}
+    finally:
+        stack.start_postfix()
+    later = deliver_due(sessions, lambda: transport(stack), "bot@x", NOW + LEASE,
+                        connections=3)
+    assert later.sent == 90 - report.sent and later.connection_error is None
+    # at least once: a mail the server took as it went down may come twice, never none
+    got = received_ids(stack, 90)
+    assert set(got) == set(ids)
+
+
+def test_meanwhile_sends_what_is_queued_while_it_runs(
+        sessions: sessionmaker[Session], clean_mailboxes: MailStack) -> None:
+    ids: list[str] = []
+    with Meanwhile(sessions, lambda: transport(clean_mailboxes), "bot@x",
+                   lambda: NOW) as early:
+        for chunk in range(5):  # a round's chunks, committed one after the other
+            ids += queue_many(sessions, 20, start=chunk * 20)
+            time.sleep(0.2)
+    assert (early.report.sent, early.report.retrying, early.report.failed) == (100, 0, 0)
+    assert deliver_due(sessions, lambda: transport(clean_mailboxes), "bot@x", NOW).sent == 0
+    assert sorted(received_ids(clean_mailboxes, 100)) == sorted(ids)
