@@ -5,13 +5,16 @@ doubled, no loops, no stranger gets in. Then one test per bug the suite found.""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from pathlib import Path
 
 from benchmarks.chaos import (
     NOW,
     REPLIERS,
+    Automatic,
     Site,
+    asked,
     write_site,
 )
 from db.models import InboundMessage, OutboxMessage, Topic
@@ -60,4 +63,29 @@ def test_a_storm_of_replies_gets_at_most_three_receipts_a_day(
     append(clean_mailboxes, [reply("receipt-next-day", 0)])
     site.cli("poll", "--once", now=NOW + timedelta(days=1))
     assert len([m for m in site.rows(OutboxMessage) if m.kind == "receipt"]) == 4
+    site.close()
+
+
+def test_a_ticket_system_that_echoes_the_request_gets_no_topic_and_no_question(
+        tmp_path: Path, clean_mailboxes: MailStack, sqlite_url: str) -> None:
+    """A program that answers everything with the whole mail in it (unquoted): our own
+    request's text is no topic ("Beispiel" from the officer's name, the deadline as its
+    date), so nothing is asked back and the program is not drawn into a loop."""
+    site = plain_site(tmp_path, clean_mailboxes, sqlite_url, extra="[schedule]\nreceipts = true\n")
+    site.cli("send-requests", now=NOW - timedelta(days=2))
+    request = next(r for r in asked(site) if r.address == REPLIERS[1][1])
+    append(clean_mailboxes, [Automatic(random.Random(1)).make("second_bot", request)])
+    site.cli("poll", "--once", now=NOW)
+    (row,) = site.rows(InboundMessage)
+    assert row.status == "unrecognized" and row.automatic
+    assert "unsere eigene Mail" in row.error
+    assert site.rows(Topic) == []
+    for day in range(6):
+        site.cli("followups", now=NOW + timedelta(days=day))
+    # reminders go to whoever has not answered (at most one each); nothing answers the echo
+    sent = site.rows(OutboxMessage)
+    assert [m.kind for m in sent if m.kind not in ("request", "reminder")] == []
+    assert [m.to_address for m in sent if m.kind == "reminder"].count(request.address) <= 1
+    listed = site.cli("inbound", "list", "--status", "unrecognized").stdout
+    assert f"{row.id}" in listed and "unsere eigene Mail" in listed
     site.close()

@@ -7,11 +7,14 @@ topics are unique per mail and position, absences per mail, and nothing here sen
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from email.message import EmailMessage
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -114,17 +117,59 @@ def thread_ids(result: ParseResult) -> list[str]:
     return ids
 
 
+def _keep_parsed(row: InboundMessage, result: ParseResult) -> None:
+    row.kind = result.kind
+    row.automatic = result.automatic or result.kind in ("auto_reply", "bounce")
+    row.parsed = json.loads(json.dumps(result.to_json_dict(f"inbound:{row.id}"),
+                                       ensure_ascii=False))
+
+
+#: lines of the bot's own mail at least this long tell that a reply repeats it (shorter ones,
+#: a label or a greeting, a colleague's own answer may share with it)
+_LONG_LINE = 40
+
+
+def _own_words(session: Session, result: ParseResult, options: ParseOptions
+               ) -> tuple[str, ...]:
+    """The prose of the bot's own mail in this reply's thread, when the reply's own text
+    repeats it unquoted (two thirds of its long lines or more): what a ticket system or an
+    auto-responder sends back. Split at the mail's fill-in blocks, so a block someone filled
+    in is never cut with it. Empty when the reply repeats none of the bot's mails."""
+    ids = thread_ids(result)
+    said = " ".join(result.reply_text.split())
+    if not ids or not said:
+        return ()
+    for raw in session.scalars(select(OutboxMessage.raw).where(
+            OutboxMessage.message_id.in_(ids))):
+        body = email.message_from_bytes(raw, policy=email.policy.default)
+        part = body.get_body(("plain",)) if isinstance(body, EmailMessage) else None
+        text = part.get_content() if isinstance(part, EmailMessage) else ""
+        lines = [" ".join(line.split()) for line in str(text).splitlines()]
+        long = [line for line in lines if len(line) >= _LONG_LINE]
+        if len(long) < 2 or 3 * sum(line in said for line in long) < 2 * len(long):
+            continue
+        pieces: list[list[str]] = [[]]
+        inside = False
+        for line in lines:
+            if line == options.block_start:
+                inside = True
+            elif line == options.block_end:
+                inside = False
+                pieces.append([])
+            elif not inside and line:
+                pieces[-1].append(line)
+        return tuple("\n".join(piece) for piece in pieces if piece)
+    return ()
+
+
 def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
                 now: datetime) -> str:
     """Parse, match and act on one stored mail; returns its new status. Never commits."""
     options = replace(settings.options, fallback_today=now.date())
     result = parse_message(row.raw, options)
-    row.kind = result.kind
-    row.automatic = result.automatic or result.kind in ("auto_reply", "bounce")
+    _keep_parsed(row, result)
     row.from_address = (result.from_address or "")[:320] or None
     row.subject = result.subject[:2000] if result.subject else None
-    row.parsed = json.loads(json.dumps(result.to_json_dict(f"inbound:{row.id}"),
-                                       ensure_ascii=False))
     row.error = None
 
     if result.kind == "bounce":
@@ -150,6 +195,21 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
         log.warning("mail %s from %s set aside: %s", row.id, result.from_address or "?",
                     found.quarantine)
         return "quarantined"
+    ours = _own_words(session, result, options)
+    if ours:
+        # Our own sentences are never the colleague's words: parse again without them. A
+        # block someone filled in stays (the prose around it is cut, not the block).
+        result = parse_message(row.raw, replace(
+            options, known_signatures=(*options.known_signatures, *ours)))
+        _keep_parsed(row, result)
+        if result.kind != "topics":
+            row.automatic = True
+            row.error = ("wiederholt unsere eigene Mail, ohne etwas einzutragen (vermutlich "
+                         "ein Ticketsystem oder eine automatische Antwort); nichts übernommen, "
+                         "nicht beantwortet")
+            log.info("mail %s from %s repeats the bot's own mail; set aside, not answered",
+                     row.id, result.from_address or "?")
+            return "unrecognized"
     asked = _asked_in_thread(session, thread_ids(result), found)
     if asked:
         return _followup_answer(session, row, found, asked, settings, now)
