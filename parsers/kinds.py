@@ -98,6 +98,7 @@ _BODY_AUTO = re.compile(
     r"|i will be out of (the )?office|i am away from"
     r"|this is an automatic (reply|response|message)|this is an auto-?reply"
     r"|i am on (vacation|holiday|leave) until"
+    r"|(i am|i'?m) (currently )?(away )?on (annual |parental |sick )?(leave|holiday|vacation)"
     r")",
     re.IGNORECASE | re.DOTALL,
 )

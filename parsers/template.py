@@ -146,6 +146,7 @@ _SEPARATOR_CELL = re.compile(r"^:?-{2,}:?$")
 _AUTOMATIC = re.compile(
     r"""(?ix)\b(?:nicht\s+im\s+(?:b(?:ü|ue)ro|haus|dienst)|abwesend|abwesenheit|out\s+of\s+(?:the\s+)?office
         |automatische\s+antwort|auto(?:matic)?[-\s]?reply|im\s+urlaub|on\s+vacation
+        |(?:away\s+)?on\s+(?:annual\s+|parental\s+|sick\s+)?(?:leave|holiday)
         |wieder\s+(?:erreichbar|im\s+b(?:ü|ue)ro|im\s+dienst|zur(?:ü|ue)ck))\b"""
 )
 

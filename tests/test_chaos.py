@@ -89,3 +89,18 @@ def test_a_ticket_system_that_echoes_the_request_gets_no_topic_and_no_question(
     listed = site.cli("inbound", "list", "--status", "unrecognized").stdout
     assert f"{row.id}" in listed and "unsere eigene Mail" in listed
     site.close()
+
+
+def test_an_english_out_of_office_without_auto_headers_is_an_auto_reply() -> None:
+    """Its one sentence had become a topic, and the absent colleague was asked back."""
+    from parsers import parse_message
+
+    for body in ("I'm currently away on annual leave and will be back on Monday 18 January.",
+                 "I am on annual leave until 18 January with no access to email.",
+                 "I'm away on holiday and will return on 18 January."):
+        raw = (f"From: Kollegin <contact2@musterhausen.test>\r\nTo: bot@musterhausen.test\r\n"
+               f"Subject: Re: Ihre Themen [Themen 2027-01 #K7Q2]\r\n"
+               f"Date: Mon, 4 Jan 2027 08:01:00 +0100\r\nMessage-ID: <ooo@example.org>\r\n"
+               f"In-Reply-To: <req-1@musterhausen.test>\r\n\r\nHello,\r\n\r\n{body}\r\n"
+               f"I will reply to your message when I return.\r\n\r\nKind regards\r\n")
+        assert parse_message(raw.encode()).kind == "auto_reply", body
