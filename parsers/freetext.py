@@ -105,9 +105,11 @@ class Facts:
     how_many: HowMany | None = None
 
 
-def _ends_like(word: str, endings: tuple[str, ...]) -> bool:
-    low = word.lower()
-    return any(low.endswith(e) and len(low) > len(e) + 1 for e in endings)
+_ROLE_TUPLE = tuple(ROLE_ENDINGS)
+_ORG_TUPLE = tuple(
+    {*ORG_ENDINGS, *(e + "s" for e in ORG_ENDINGS), *(e + "es" for e in ORG_ENDINGS)}
+)
+_EVENT_TUPLE = tuple(EVENT_ENDINGS)
 
 
 def _last_part(word: str) -> str:
@@ -131,7 +133,7 @@ def _is_event(word: str) -> bool:
         return True
     if low in NOT_EVENTS or part in NOT_EVENTS or part.endswith(_NOT_EVENT_COMPOUNDS):
         return False
-    return any(part.endswith(e) for e in EVENT_ENDINGS)
+    return part.endswith(_EVENT_TUPLE)
 
 
 def _extend(text: str, end: int, *, genitive: bool, name: bool, title: bool) -> int:
@@ -184,8 +186,7 @@ def _is_org(low: str) -> bool:
     base = _last_part(low)
     if low in NOT_ORGS or base in NOT_ORGS or low.endswith(_NOT_ORG_COMPOUNDS):
         return False
-    return any(base.endswith(e) or base.endswith(e + "s") or base.endswith(e + "es")
-               for e in ORG_ENDINGS)
+    return base.endswith(_ORG_TUPLE)
 
 
 def _nominative(phrase: str) -> str:
@@ -210,7 +211,7 @@ def _mentions(text: str) -> list[tuple[int, int, str]]:
         word = m.group()
         low = word.lower()
         start, end = m.start(), m.end()
-        if _ends_like(low, ROLE_ENDINGS) or low in ROLE_ENDINGS:
+        if low.endswith(_ROLE_TUPLE):
             named = _ROLE_NAME.match(text, end)
             end = named.end() if named is not None else _extend(
                 text, end, genitive=True, name=False, title=False
@@ -370,6 +371,12 @@ def free_text_facts(paragraphs: list[str], today: date) -> list[Facts]:
     if not paragraphs:
         return []
     body = "\n\n".join(paragraphs)
+    if (
+        find_date(body, today, explicit_only=True) is None
+        and find_how_many(body) is None
+        and not find_places(body, standalone=True, lowercase=_is_lowercase(body))
+    ):
+        return []  # no fact at all: chit-chat, not a topic
     dated: list[str] = []
     seen: set[str] = set()
     for paragraph in paragraphs:

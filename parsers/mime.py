@@ -25,6 +25,7 @@ from parsers.charsets import decode_bytes, decode_text
 from parsers.encoded_words import decode_encoded_words
 from parsers.html import MAX_HTML_CHARS, cid_references, html_to_text
 from parsers.model import Attachment, ParseOptions
+from parsers.photos import InlineImage, signature_images
 from parsers.signatures import html_signature_blocks
 from parsers.tnef import unpack_tnef
 from parsers.transfer import decoded_payload, estimated_size
@@ -62,8 +63,6 @@ MAX_HEADER_FIELDS = 10_000
 #: ... and up to its MAX_DELIMITER_LINES-th line starting with "--" (each can open a MIME
 #: part, and a part costs far more than a line).
 MAX_DELIMITER_LINES = 20 * MAX_PARTS
-#: Inline images below this size are signature logos, not attachments.
-INLINE_LOGO_MAX_BYTES = 30 * 1024
 #: Sanitised file names are cut to this many characters (extension kept) ...
 MAX_FILENAME_CHARS = 120
 #: ... and to this many bytes in UTF-8 (file systems count bytes: 255 on most).
@@ -585,6 +584,26 @@ def _leaf(part: Message, ctype: str) -> _Leaf:
     return _Leaf(part, ctype, disposition, filename, content_id)
 
 
+def _inline_image(index: int, leaf: _Leaf, cids: frozenset[str]) -> InlineImage | None:
+    """An image part shown inline or referenced from the HTML: photo or logo, to be decided."""
+    if not leaf.ctype.startswith("image/"):
+        return None
+    referenced = bool(leaf.content_id and leaf.content_id in cids)
+    if leaf.disposition == "attachment" and not referenced:
+        return None
+    payload = leaf.part.get_payload()
+    return InlineImage(
+        index=index,
+        filename=leaf.filename or "",
+        content_type=leaf.ctype,
+        size=estimated_size(leaf.part),
+        content_id=leaf.content_id,
+        disposition=leaf.disposition,
+        referenced=referenced,
+        payload=payload if isinstance(payload, str) else "",
+    )
+
+
 def _is_tnef(leaf: _Leaf) -> bool:
     return leaf.ctype in ("application/ms-tnef", "application/vnd.ms-tnef") or (
         (leaf.filename or "").strip().lower() == "winmail.dat"
@@ -711,17 +730,19 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
                 len(f.data),
             )
 
+    logos = signature_images(
+        [image for i, leaf in enumerate(leaves) if (image := _inline_image(i, leaf, cids))
+         and i not in body_leaves],
+        plain=plain,
+        html=html,
+    )
     for i, leaf in enumerate(leaves):
         if i in body_leaves or leaf.ctype in _NOT_ATTACHMENTS:
             continue
-        is_image = leaf.ctype.startswith("image/")
+        if i in logos:
+            continue  # a signature logo, an icon, a spacer (parsers.photos)
         # estimated from the encoded length: an attachment too large to keep is never decoded
         size = estimated_size(leaf.part)
-        if is_image and leaf.disposition != "attachment" and size < INLINE_LOGO_MAX_BYTES:
-            continue  # inline signature logo, spacer gif, ...
-        referenced = bool(leaf.content_id and leaf.content_id in cids)
-        if is_image and referenced and size < INLINE_LOGO_MAX_BYTES:
-            continue
         name = sanitize_filename(leaf.filename, len(attachments) + 1, _ext_for(leaf.ctype))
         want_bytes = options.keep_attachment_content and size <= options.max_attachment_bytes
         data = b""

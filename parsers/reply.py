@@ -446,6 +446,18 @@ def _cut_quotes(lines: list[str]) -> list[str]:
     return kept
 
 
+def quote_start_line(lines: Sequence[str]) -> int | None:
+    """The index of the line where the quoted original starts (a quote header, separator or
+    attribution, or the first ">" line), or None."""
+    for i in range(min(len(lines), _MAX_LINES)):
+        if _is_quoted(lines[i]):
+            return i
+        end, strong = _quote_start(lines, i)
+        if end > 0 and strong:
+            return i
+    return None
+
+
 def _cut_disclaimer(lines: list[str]) -> list[str]:
     for k, line in enumerate(lines):
         # A disclaimer starts a paragraph; the reply cannot be all disclaimer text.
