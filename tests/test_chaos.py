@@ -104,3 +104,25 @@ def test_an_english_out_of_office_without_auto_headers_is_an_auto_reply() -> Non
                f"In-Reply-To: <req-1@musterhausen.test>\r\n\r\nHello,\r\n\r\n{body}\r\n"
                f"I will reply to your message when I return.\r\n\r\nKind regards\r\n")
         assert parse_message(raw.encode()).kind == "auto_reply", body
+
+
+def test_a_from_naming_two_addresses_is_quarantined(
+        tmp_path: Path, clean_mailboxes: MailStack, sqlite_url: str) -> None:
+    """A contact's address first and a stranger's after it: the mail was taken for the
+    contact's reply and became a topic."""
+    site = plain_site(tmp_path, clean_mailboxes, sqlite_url)
+    site.cli("send-requests", now=NOW - timedelta(days=2))
+    request = next(r for r in asked(site) if r.address == REPLIERS[0][1])
+    froms = [f"{request.address}, evil@example.org", f"evil@example.org, {request.address}"]
+    append(clean_mailboxes, [
+        (f"From: {sender}\r\nTo: bot@musterhausen.test\r\nSubject: AW: {request.subject}\r\n"
+         f"Message-ID: <two-{n}@example.org>\r\nIn-Reply-To: {request.message_id}\r\n"
+         f"Date: Tue, 5 Jan 2027 09:00:00 +0100\r\nContent-Type: text/plain; charset=utf-8\r\n"
+         f"\r\nWas: Fest {n}\r\nWann: 12.03.2027\r\nWo: Rathaus\r\nWer: Team\r\n"
+         f"Wie viele: 20\r\n").encode() for n, sender in enumerate(froms)])
+    site.cli("poll", "--once", now=NOW)
+    rows = site.rows(InboundMessage)
+    assert [row.status for row in rows] == ["quarantined", "quarantined"]
+    assert all("mehrere Absender" in row.error for row in rows)
+    assert site.rows(Topic) == []
+    site.close()

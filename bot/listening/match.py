@@ -56,15 +56,22 @@ class Match:
 
 
 def match(*, sender: str | None, thread_ids: Sequence[str], tag_code: str | None,
-          auth_failures: Sequence[str], directory: Directory) -> Match:
+          auth_failures: Sequence[str], directory: Directory,
+          authors: Sequence[str] = ()) -> Match:
     """Decide who answers for which request. `auth_failures`: what the municipality's own
-    server reported as failed (DMARC/SPF/DKIM) for this mail."""
+    server reported as failed (DMARC/SPF/DKIM) for this mail; `authors`: every address its
+    From fields name (a From with a contact's address and a stranger's is nobody's reply)."""
     contact = directory.contact(sender.lower()) if sender else None
     by_thread = directory.request_by_message_ids(thread_ids) if thread_ids else None
     by_tag = directory.request_by_tag(tag_code.upper()) if tag_code else None
     request, how = (by_thread, "thread") if by_thread else (by_tag, "tag") if by_tag else (
         None, "none")
 
+    several = sorted({a.lower() for a in authors})
+    if len(several) > 1:
+        shown = ", ".join(several[:3]) + (" …" if len(several) > 3 else "")
+        return Match(contact, request, how,
+                     f"mehrere Absender im From-Feld ({shown}): nicht eindeutig, wer antwortet")
     if auth_failures:
         return Match(contact, request, how,
                      f"Absender nicht bestätigt ({', '.join(auth_failures)}): möglicherweise "

@@ -15,6 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -117,6 +120,17 @@ def thread_ids(result: ParseResult) -> list[str]:
     return ids
 
 
+def _authors(raw: bytes) -> list[str]:
+    """Every address the mail's From fields name (RFC 5322 allows several authors)."""
+    end = raw.find(b"\r\n\r\n")
+    if end < 0:
+        end = raw.find(b"\n\n")
+    head = BytesHeaderParser(policy=compat32).parsebytes(raw[:256 * 1024] if end < 0
+                                                         else raw[:min(end, 256 * 1024)])
+    values = [one_line(value) for value in head.get_all("From") or []]
+    return [address for _name, address in getaddresses(values) if "@" in address]
+
+
 def _keep_parsed(row: InboundMessage, result: ParseResult) -> None:
     row.kind = result.kind
     row.automatic = result.automatic or result.kind in ("auto_reply", "bounce")
@@ -179,7 +193,7 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
     tag = result.subject_tag
     found = match(sender=result.from_address, thread_ids=thread_ids(result),
                   tag_code=tag.code if tag else None, auth_failures=auth.failed,
-                  directory=DbDirectory(session))
+                  directory=DbDirectory(session), authors=_authors(row.raw))
     row.matched_by = found.matched_by
     row.contact_id = found.contact.id if found.contact else None
     row.request_id = found.request.id if found.request else None
