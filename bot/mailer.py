@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from email import policy
@@ -24,10 +26,42 @@ from parsers.tags import TAG_ALPHABET, format_tag
 
 __all__ = ["TAG_ALPHABET", "build_mail", "new_message_id", "new_tag", "subject_tag"]
 
+class _Entropy:
+    """Bytes from the system's CSPRNG, read 4 KiB at a time: a round makes thousands of
+    tags and Message-IDs, and a system call for each (five per request) costs more than
+    the rest of their making while the outbox's connections share the interpreter. A
+    forked child starts with an empty buffer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = b""
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = b""
+
+    def take(self, n: int) -> bytes:
+        with self._lock:
+            if len(self._buffer) < n:
+                self._buffer = secrets.token_bytes(max(4096, n))
+            taken, self._buffer = self._buffer[:n], self._buffer[n:]
+        return taken
+
+
+_entropy = _Entropy()
+#: bytes below this map evenly onto the tag alphabet (the rest are drawn again)
+_EVEN = 256 - 256 % len(TAG_ALPHABET)
+
+
 def new_tag(length: int = 4) -> str:
     """A fresh subject tag code; the format and its alphabet live with the code that reads
     tags back (`parsers.tags`), so writing and finding can never disagree."""
-    return "".join(secrets.choice(TAG_ALPHABET) for _ in range(length))
+    chars: list[str] = []
+    while len(chars) < length:
+        chars += [TAG_ALPHABET[b % len(TAG_ALPHABET)] for b in _entropy.take(length)
+                  if b < _EVEN]
+    return "".join(chars[:length])
 
 
 def subject_tag(month: str, tag: str, word: str = "Themen") -> str:
@@ -37,7 +71,7 @@ def subject_tag(month: str, tag: str, word: str = "Themen") -> str:
 
 def new_message_id(kind: str, domain: str, hint: str = "") -> str:
     """A globally unique Message-ID that is stored before sending and never changes."""
-    local = f"{kind}{'-' + hint if hint else ''}.{secrets.token_hex(8)}"
+    local = f"{kind}{'-' + hint if hint else ''}.{_entropy.take(8).hex()}"
     return f"<{local}@{domain}>"
 
 

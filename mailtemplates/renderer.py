@@ -107,6 +107,9 @@ class TemplateRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            # each use builds its own renderer, so templates never go stale; no stat()
+            # per render (a round renders thousands)
+            auto_reload=False,
         )
         self._env.filters["html_lines"] = _html_lines
         self._env.filters["fill_in_block"] = _fill_in_block
