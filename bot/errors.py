@@ -18,6 +18,31 @@ def one_line(value: object) -> str:
     return _WS.sub(" ", cleaned).strip()
 
 
+#: PostgreSQL's codes for a server that is going away or not accepting connections yet
+_SERVER_AWAY = ("57P01", "57P02", "57P03")
+#: SQLite's for a database another process holds, or a file that cannot be reached
+_SQLITE_AWAY = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR")
+
+
+def database_problem(exc: BaseException) -> str | None:
+    """The driver's own words in one line when `exc` says the database cannot be reached
+    right now (the server is down or restarting, the connection was dropped, SQLite is
+    locked): nobody's mistake and nothing to show a traceback for; trying again later is
+    the cure. None for anything else (a missing table is a bug or a missed `db upgrade`)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", "")
+    away = (exc.connection_invalidated
+            # psycopg: no code at all when the connection failed or broke
+            or (hasattr(orig, "sqlstate") and (state is None or str(state).startswith("08")
+                                               or state in _SERVER_AWAY))
+            or getattr(orig, "sqlite_errorname", "") in _SQLITE_AWAY)
+    return one_line(orig if orig is not None else exc)[:300] if away else None
+
+
 class UserError(Exception):
     """A problem the admin can fix: bad configuration, bad contacts file, refused login.
 

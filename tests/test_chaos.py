@@ -5,23 +5,38 @@ doubled, no loops, no stranger gets in. Then one test per bug the suite found.""
 
 from __future__ import annotations
 
+import logging
 import random
+import re
+import threading
 from datetime import timedelta
 from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
 
 from benchmarks.chaos import (
     NOW,
     REPLIERS,
     Automatic,
     Site,
+    TcpProxy,
     asked,
+    inbound_progress,
+    via_proxy,
     write_site,
 )
 from db.models import InboundMessage, OutboxMessage, Topic
 from tests.mailstack import MailStack
-from tests.test_listening_faults import append, reply
+from tests.test_listening_faults import append, reply, wait_until
 
 REPLIER_CONTACTS = [{"department": d, "email": e} for d, e in REPLIERS]
+
+
+@pytest.fixture(autouse=True)
+def imap_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the pollers built in this process (the subprocesses get it from the suite)."""
+    monkeypatch.setenv("TEST_IMAP_PW", "secret")
 
 
 def plain_site(tmp_path: Path, stack: MailStack, url: str, extra: str = "") -> Site:
@@ -126,3 +141,57 @@ def test_a_from_naming_two_addresses_is_quarantined(
     assert all("mehrere Absender" in row.error for row in rows)
     assert site.rows(Topic) == []
     site.close()
+
+
+# --- the database going away (PostgreSQL behind a proxy of the test, or a killed session) -----
+
+def _listen(caplog: pytest.LogCaptureFixture) -> None:
+    """Catch the log again: the command line run in this process set up its own."""
+    root = logging.getLogger()
+    if caplog.handler not in root.handlers:
+        root.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO)
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records
+            if r.name.startswith("intake") and r.levelno >= logging.WARNING]
+
+
+def test_the_poller_says_in_one_line_that_the_database_is_away_and_waits_longer_each_time(
+        tmp_path: Path, clean_mailboxes: MailStack, pg_url: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """It logged a traceback per attempt, and its wait never grew: reconnecting to the
+    mailbox (which was fine) reset it, so an hour's outage meant a traceback a second."""
+    from bot.listening.service import build_poller
+
+    proxy = TcpProxy(("127.0.0.1", make_url(pg_url).port or 5432))
+    proxy.start()
+    site = write_site(tmp_path / "site", clean_mailboxes, via_proxy(pg_url, proxy.port),
+                      REPLIER_CONTACTS, observe_url=pg_url)
+    app = site.app(NOW)
+    stop = threading.Event()
+    thread = threading.Thread(target=build_poller(app).run, args=(stop,))
+    _listen(caplog)
+    thread.start()
+    try:
+        wait_until(lambda: bool(site.scalar("SELECT COUNT(*) FROM mailbox_state WHERE "
+                                            "last_poll_at IS NOT NULL")), 30, "first pass")
+        proxy.stop()
+        append(clean_mailboxes, [reply("db-away", 0)])  # IDLE wakes the poller up
+        wait_until(lambda: len(_warnings(caplog)) >= 3, 30, "three warnings")
+        proxy.start()
+        wait_until(lambda: inbound_progress(site) == (1, 1), 30, "the mail processed")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        proxy.stop()
+        app.close()
+        site.close()
+    records = _warnings(caplog)
+    assert all(r.exc_info is None and "\n" not in r.getMessage() for r in records), [
+        r.getMessage() for r in records]
+    assert all("database" in r.getMessage() for r in records)
+    waits = [int(m.group(1)) for r in records
+             if (m := re.search(r"trying again in (\d+) s", r.getMessage()))]
+    assert waits[:3] == [1, 2, 4]

@@ -3,7 +3,8 @@
 Continuous mode waits with IDLE where the server offers it (re-issued before the server's
 30-minute limit) and polls every `poll_seconds` otherwise. A dropped connection, a restarted
 server or imapclient's AbortError ("unterminated line") is logged in one line and followed
-by a reconnect with exponential backoff (1 s doubling to 5 min).
+by a reconnect with exponential backoff (1 s doubling to 5 min). A database that is away
+is logged in one line too, and waited for the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import ConnectionProblem
+from bot.errors import ConnectionProblem, database_problem
 from bot.imap import Mailbox
 from bot.listening.fetch import FetchSettings, PassReport, poll_once
 from bot.listening.process import ListenSettings
@@ -65,8 +66,10 @@ class Poller:
                     mailbox = self.open_mailbox()
                     if delay > 1.0:
                         log.info("mailbox: connected again")
-                    delay = 1.0
                 self._pass(mailbox)
+                # only a whole pass ends a run of failures (a mailbox that connects while
+                # the database is away must not start the waiting over)
+                delay = 1.0
                 mailbox.wait(self.poll_seconds, stop.is_set)
             except ConnectionProblem as exc:
                 log.warning("mailbox: %s; trying again in %.0f s", exc, delay)
@@ -75,12 +78,18 @@ class Poller:
                     mailbox = None
                 stop.wait(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
-            except Exception:
-                # a bug or a database outage: keep the poller alive, say so, back off
-                log.exception("mailbox: pass failed; trying again in %.0f s", delay)
-                if mailbox is not None:
-                    mailbox.close()
-                    mailbox = None
+            except Exception as exc:
+                problem = database_problem(exc)
+                if problem is not None:
+                    # the database is away, not the mailbox: one line, its connection stays
+                    log.warning("mailbox: database not reachable (%s); trying again in %.0f s",
+                                problem, delay)
+                else:
+                    # a bug: keep the poller alive, say so with the traceback, back off
+                    log.exception("mailbox: pass failed; trying again in %.0f s", delay)
+                    if mailbox is not None:
+                        mailbox.close()
+                        mailbox = None
                 stop.wait(delay)
                 delay = min(delay * 2, MAX_BACKOFF)
         if mailbox is not None:
