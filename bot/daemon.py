@@ -33,7 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import calendar, usecases
 from bot.app import App
-from bot.errors import UserError, one_line
+from bot.errors import UserError, database_problem, one_line
 
 #: every line says "intake: ...": the admin knows the program, not its modules
 log = logging.getLogger("intake")
@@ -153,6 +153,11 @@ class UseCaseJob:
             # the admin can fix it (login refused, bad contacts file): no traceback
             log.error("%s failed: %s", self.description, one_line(exc))
         except Exception as exc:
+            problem = database_problem(exc)
+            if problem is not None:  # the database is away: one line, the next tick retries
+                log.warning("%s: database not reachable (%s); the next run tries again",
+                            self.description, problem)
+                return
             log.exception("%s failed: %s: %s", self.description,
                           type(exc).__name__, one_line(exc))
 

@@ -195,3 +195,28 @@ def test_the_poller_says_in_one_line_that_the_database_is_away_and_waits_longer_
     waits = [int(m.group(1)) for r in records
              if (m := re.search(r"trying again in (\d+) s", r.getMessage()))]
     assert waits[:3] == [1, 2, 4]
+def test_a_scheduler_job_says_in_one_line_that_the_database_is_away(
+        tmp_path: Path, clean_mailboxes: MailStack, pg_url: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from bot import usecases
+    from bot.daemon import UseCaseJob
+
+    proxy = TcpProxy(("127.0.0.1", make_url(pg_url).port or 5432))
+    proxy.start()
+    site = write_site(tmp_path / "site", clean_mailboxes, via_proxy(pg_url, proxy.port),
+                      REPLIER_CONTACTS, observe_url=pg_url)
+    app = site.app(NOW)
+    _listen(caplog)
+    try:
+        proxy.stop()
+        for function, description in ((usecases.deliver_outbox, "the outbox delivery"),
+                                      (usecases.run_weekly_digest, "the weekly digest")):
+            UseCaseJob(app, function, description)()
+    finally:
+        proxy.stop()
+        app.close()
+        site.close()
+    records = _warnings(caplog)
+    assert len(records) == 2
+    assert all(r.exc_info is None and "database" in r.getMessage() for r in records), [
+        r.getMessage() for r in records]
