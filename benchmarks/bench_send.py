@@ -61,7 +61,7 @@ def main() -> None:
           f"{statistics.median(ratios):.2f}x")
 
 
-class fresh_database:  # noqa: N801 (used like a function)
+class fresh_database:  # a class used like a function (a context manager)
     """A SQLite file in `site`, or a new schema on the PostgreSQL server (dropped after)."""
 
     def __init__(self, url: str | None, site: Path) -> None:
