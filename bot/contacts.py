@@ -45,7 +45,9 @@ CSV_ALIASES = {
 
 _TRUE = {"true", "yes", "ja", "1", "x", "y", "j", "wahr"}
 _FALSE = {"false", "no", "nein", "0", "n", "falsch"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: control characters, NEL (U+0085) and the Unicode line and paragraph separators included:
+#: many programs break lines at those too
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SMTPUTF8_NOTE = ("has characters beyond ASCII before the @: mail to it goes out only if "
                   "the SMTP server supports SMTPUTF8")
 

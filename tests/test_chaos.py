@@ -220,3 +220,25 @@ def test_a_scheduler_job_says_in_one_line_that_the_database_is_away(
     assert len(records) == 2
     assert all(r.exc_info is None and "database" in r.getMessage() for r in records), [
         r.getMessage() for r in records]
+
+
+def test_a_contacts_file_with_unicode_line_breaks_in_names_is_refused(tmp_path: Path) -> None:
+    """The check refused CR and LF but let NEL (U+0085) and the line and paragraph
+    separators through, which many programs also break lines at."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    path = tmp_path / "contacts.yaml"
+    path.write_text('contacts:\n'
+                    '  - department: "Kita\\u2028Bcc: evil@example.org"\n'
+                    '    email: contact3@musterhausen.test\n'
+                    '    name: "Kita\\x85Bcc: evil@example.org"\n'
+                    '  - department: Bauamt\n'
+                    '    email: contact1@musterhausen.test\n'
+                    '    salutation: "Frau\\u2029Muster"\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["contacts", "check", str(path)])
+    assert result.exit_code == 1, result.output
+    problems = [line for line in result.output.splitlines() if line.startswith(f"{path}:")]
+    assert [p.split(":")[1] for p in problems] == ["2", "4", "7"], result.output
+    assert all("line break" in p for p in problems)
