@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 #: Field -> words people write as labels for it (besides the configured labels).
@@ -74,6 +74,8 @@ class Vocabulary:
     weak: dict[str, str]
     time: frozenset[str]
     fuzzy: dict[str, str]  # question word without blanks -> field
+    #: words already looked up as typos (the same "Anmeldung:" line comes back often)
+    typos: dict[str, str | None] = field(default_factory=dict, compare=False, hash=False)
 
     def field_of(self, label: str) -> tuple[str, bool] | None:
         """(field, weak) for a label word, or None."""
@@ -91,6 +93,14 @@ class Vocabulary:
 
     def typo(self, word: str) -> str | None:
         """The field of the question word `word` is one slip away from, if exactly one."""
+        if word in self.typos:
+            return self.typos[word]
+        found = self._typo(word)
+        if len(self.typos) < 10_000:
+            self.typos[word] = found
+        return found
+
+    def _typo(self, word: str) -> str | None:
         key = _squash(word)
         if len(key) < 3 or len(key) > 12 or key in self.fuzzy:
             return self.fuzzy.get(key) if len(key) >= 2 else None

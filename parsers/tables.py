@@ -76,7 +76,7 @@ def _rows(lines: Sequence[str], i: int) -> tuple[list[list[str]], int, str] | No
     rows: list[list[str]] = []
     j = i
     width = None
-    while j < len(lines) and len(rows) < MAX_ROWS:
+    while j < len(lines):
         line = lines[j]
         if not line.strip():
             # a blank line between rows of a typed table
@@ -93,8 +93,8 @@ def _rows(lines: Sequence[str], i: int) -> tuple[list[list[str]], int, str] | No
             width = len(cells)
         if len(cells) < 2:
             break
-        if not _is_separator(cells):
-            rows.append(cells)
+        if len(rows) < MAX_ROWS and not _is_separator(cells):
+            rows.append(cells)  # rows beyond MAX_ROWS belong to the table but are not read
         j += 1
     if len(rows) < 2:
         return None
@@ -144,15 +144,17 @@ def _by_label_column(
     return topics
 
 
-def find_table(lines: Sequence[str], i: int, resolve: Resolve) -> Table | None:
-    """The table that starts at line i, if any (see the module docstring)."""
+def find_table(lines: Sequence[str], i: int, resolve: Resolve) -> tuple[Table | None, int]:
+    """The table that starts at line i, if any (see the module docstring), and the index
+    after the run of table-like lines starting there (i + 1 when there is none): no line
+    inside that run can start a table of its own."""
     found = _rows(lines, i)
     if found is None:
-        return None
+        return None, i + 1
     rows, end, _ = found
     topics = _by_header(rows, resolve)
     if topics is None:
         topics = _by_label_column(rows, resolve)
     if topics is None:
-        return None
-    return Table(i, end, tuple(topics))
+        return None, end
+    return Table(i, end, tuple(topics)), end

@@ -3,27 +3,31 @@
 Entry points (pure; `parsers.parse_message` calls them):
 
 - `extract_topics(full_text, reply_text, attachments, options, today) -> tuple[Topic, ...]`
-- `is_no_topics(reply_text, options=None) -> bool`
+- `is_no_topics(reply_text, options=None, full_text="") -> bool`
 - `required_missing(topic, options) -> tuple[str, ...]`
 
 Order of the search, first hit wins:
 
 1. label blocks in `reply_text` ("Was: ...", repeated blocks, "--- Thema ---" markers,
-   numbered "1) Was: ...", a table with a "Was | Wann | Wo" header row, or label|value rows);
+   numbered "1) Was: ...", the colleagues' own label words and typos (parsers.labels), two
+   labels on one line) and tables (parsers.tables: a header row of labels or a first column
+   of labels; HTML, tab, pipe or semicolon rows);
 2. with `options.asked`: an unlabelled answer (one asked field: the whole answer is its value;
    several: the confident facts found for the asked fields);
 3. label blocks in the *quoted* part of `full_text` ("> " prefixes removed) that carry real
    answers, i.e. values that differ from the empty template the bot sent; the unfilled quoted
    template gives nothing;
 4. a numbered list of topics ("1. Sommerfest am 3. Juli ...") or a bullet list whose items
-   each carry a date, place or count;
-5. free text: a short `what` (the first meaningful sentence) plus the confident date, place
-   and head count; only when at least one of those facts is there (chit-chat gives nothing),
-   and never for "keine Themen" answers or out-of-office texts.
+   carry a date, place or count and name something more than that;
+5. free text (parsers.freetext): the event's name as `what` plus the date, place, people and
+   head count the prose states; only when at least one of date, place or count is there
+   (chit-chat gives nothing), and never for "keine Themen" answers or out-of-office texts.
 
 A field that was left blank is None and listed in `missing`; an answer such as "entfällt" or
 "-" is kept as written (answered, nothing parsed). Labels that colleagues add and that were
-left empty by the bot's own template ("Bilder: (gern direkt anhängen)") count as blank.
+left empty by the bot's own template ("Bilder: (gern direkt anhängen)") count as blank. A
+template answered only with "Fehlanzeige", "entfällt" or "-" gives no topic; it means "nothing
+this time" (`is_no_topics`).
 """
 
 from __future__ import annotations
@@ -412,13 +416,14 @@ def _split_columns(draft: _Draft) -> list[_Draft]:
 
 def _table_drafts(
     lines: Sequence[str], i: int, pats: _LabelPatterns
-) -> tuple[list[_Draft], int] | None:
-    """The topics of a table starting at line i (parsers.tables), and the index after it."""
+) -> tuple[list[_Draft] | None, int]:
+    """The topics of a table starting at line i (parsers.tables), and the index after the
+    run of table-like lines (no table can start inside it)."""
     if "|" not in lines[i] and "\t" not in lines[i] and ";" not in lines[i]:
-        return None
-    table = find_table(lines, i, lambda cell: header_field(cell, pats.vocab))
+        return None, i + 1
+    table, run_end = find_table(lines, i, lambda cell: header_field(cell, pats.vocab))
     if table is None:
-        return None
+        return None, run_end
     drafts: list[_Draft] = []
     for topic in table.topics:
         values = {fld: list(cells) for fld, cells in topic.items()}
@@ -466,6 +471,7 @@ def _groups(lines: Sequence[str], pats: _LabelPatterns) -> list[_Draft]:
         current_field = fld
 
     i = 0
+    no_table_before = 0  # lines inside a run of table-like lines that is no table
     while i < len(lines):
         line = lines[i].strip()
         i += 1
@@ -482,12 +488,14 @@ def _groups(lines: Sequence[str], pats: _LabelPatterns) -> list[_Draft]:
             in_block = True
             cur = _Draft(in_block=True)
             continue
-        table = _table_drafts(lines, i - 1, pats)
-        if table is not None:
-            close()
-            drafts.extend(table[0])
-            i = table[1]
-            continue
+        if i - 1 >= no_table_before:
+            table, run_end = _table_drafts(lines, i - 1, pats)
+            if table is not None:
+                close()
+                drafts.extend(table)
+                i = run_end
+                continue
+            no_table_before = run_end
         label = _parse_label(line, pats) or _parse_typo_label(line, pats)
         if label is not None:
             if cur is not None and label.numbered and cur.values:

@@ -116,3 +116,10 @@ def test_participants_column_of_numbers_is_a_count() -> None:
 def test_a_table_without_labels_is_no_topic_list() -> None:
     text = "Name\tTelefon\nAnna\t0123\nBernd\t0456\n"
     assert topics(text) == ()
+
+
+def test_a_long_table_is_read_up_to_its_row_limit() -> None:
+    text = "Was | Wann | Wo\n" + "".join(f"Fest {k} | 3.3.2027 | Halle {k}\n" for k in range(300))
+    found = topics(text)
+    assert len(found) == 199  # MAX_ROWS rows read, the header among them
+    assert found[-1].what == "Fest 198"
