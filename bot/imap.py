@@ -310,7 +310,11 @@ class Mailbox:
                 self.client.noop()
             return True
         while not stop():
-            if self._announced():  # while the pass ran, or as IDLE ended
+            # Dovecot's IDLE does not report mail that was delivered before IDLE began (not
+            # even after its check interval); NOOP makes it look, and it announces that mail.
+            with self._errors("noop"):
+                self.client.noop()
+            if self._announced():  # just now, while the pass ran, or as IDLE ended
                 return True
             left = deadline - time.monotonic()
             if left <= 0:
