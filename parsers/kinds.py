@@ -249,8 +249,8 @@ NO_TOPICS = re.compile(
     r"""(?ix)
     \bkeine\s+(?:neuen\s+|weiteren\s+|aktuellen\s+|relevanten\s+|passenden\s+)?
         (?:themen|meldungen|beitr(?:ä|ae)ge|veranstaltungen|neuigkeiten|news|termine)\b
-  | \bnichts\s+(?:zu\s+melden|neues|zu\s+berichten|anstehendes?|geplant|mitzuteilen|vorhanden
-        |dabei|los|f(?:ü|ue)r\s+(?:sie|euch|dich|den\s+newsletter|social\s+media))\b
+  | \b(?:nichts|nix)\s+(?:zu\s+melden|neues|zu\s+berichten|anstehendes?|geplant|mitzuteilen
+        |vorhanden|dabei|los|f(?:ü|ue)r\s+(?:sie|euch|dich|den\s+newsletter|social\s+media))\b
   | \b(?:diesen|dieses|im|in\s+diesem|this)\s+(?:monat|mal|quartal|month|time)\s+
         (?:leider\s+|gibt\s+es\s+|haben\s+wir\s+|kommt\s+)?(?:leider\s+)?(?:nichts|nix|keine|nothing)\b
   | \bdiesmal\s+(?:leider\s+|wieder\s+|auch\s+)?(?:nichts|nix|nüscht|nischt|fehlanzeige)\b

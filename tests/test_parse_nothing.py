@@ -16,7 +16,7 @@ REQUEST = "--- Thema ---\nWas:\nWann:\nWo:\nWer:\nWie viele:\nZitat:\n--- Ende -
      "Bei uns ist es gerade ruhig, wir melden uns wieder.", "Diesmal leider nichts.",
      "Nothing to report from our side this month, sorry!", "No news from us this time.",
      "We don't have any events planned for the coming months.", "Von uns kommt diesmal nichts.",
-     "Bei uns ist momentan nichts los."],
+     "Bei uns ist momentan nichts los.", "Nix los bei uns diesmal.", "Nix Neues von uns."],
 )
 def test_nothing_phrases(sentence: str) -> None:
     assert says_nothing(sentence)
