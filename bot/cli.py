@@ -551,11 +551,12 @@ def inbound() -> None:
 @pass_app
 def inbound_list(app: App, status: str | None) -> None:
     """Received mail that was set aside, with the reason."""
-    from bot.listening.service import inbound_lines
+    from bot.listening.service import inbound_lines, set_aside_count
 
     app.require_schema()
     with app.sessions() as session:
         lines = inbound_lines(session, status)
+        total = set_aside_count(session, status)
     tz = app.tz
     for line in lines:
         stamp = line.received_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
@@ -563,7 +564,11 @@ def inbound_list(app: App, status: str | None) -> None:
                    f"{one_line(line.subject)[:60]}")
         if line.reason:
             click.echo(f"        {one_line(line.reason)}")
-    click.echo(f"{len(lines)} mail(s)")
+    if total > len(lines):
+        click.echo(f"{len(lines)} of {total} mail(s) shown, the newest; `intake inbound show "
+                   f"ID` shows any one of them")
+    else:
+        click.echo(f"{len(lines)} mail(s)")
 
 
 @inbound.command("show")

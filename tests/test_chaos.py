@@ -16,16 +16,30 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from benchmarks.chaos import (
+    HOSTILE_CONTACTS,
     NOW,
+    PEAK_RSS_BOUND_MB,
     REPLIERS,
     Automatic,
     Site,
     TcpProxy,
     asked,
+    crash_daemon,
+    crash_outbox,
+    crash_poller,
+    hostile,
     inbound_progress,
+    injection,
+    loops,
+    mail_contacts,
+    open_round,
+    servers_away,
+    strangers,
     via_proxy,
     write_site,
 )
+from bot.app import App
+from bot.listening.notices import RECEIPTS_PER_DAY
 from db.models import InboundMessage, OutboxMessage, Topic
 from tests.mailstack import MailStack
 from tests.test_listening_faults import append, reply, wait_until
@@ -41,6 +55,137 @@ def imap_password(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def plain_site(tmp_path: Path, stack: MailStack, url: str, extra: str = "") -> Site:
     return write_site(tmp_path / "site", stack, url, REPLIER_CONTACTS, extra=extra)
+
+
+# --- the suite, shortened ----------------------------------------------------------------------
+# Sizes: 30 replies and 30 mails with 3 kills per process, 24 hostile mails, 10 automatic
+# mails and a storm of 40; `python -m benchmarks.chaos` runs the full sizes.
+
+SEED = 20270106
+
+
+def rng(part: str) -> random.Random:
+    return random.Random(f"{SEED}:{part}")
+
+
+def test_kill_9_of_the_poller_loses_and_doubles_nothing(
+        tmp_path: Path, clean_mailboxes: MailStack, sqlite_url: str) -> None:
+    site = plain_site(tmp_path, clean_mailboxes, sqlite_url)
+    figures = crash_poller(site, 30, 3, rng("poll"), tmp_path)
+    site.close()
+    assert figures.faults == 3
+    assert (figures.lost, figures.doubled, figures.crashes) == (0, 0, 0), figures.detail
+    assert figures.detail["inbox_left"] == 0 and figures.detail["topics"] == 30
+
+
+def test_kill_9_of_the_outbox_sends_every_mail_and_none_twice_under_new_ids(
+        tmp_path: Path, clean_mailboxes: MailStack, pg_url: str) -> None:
+    site = write_site(tmp_path / "site", clean_mailboxes, pg_url, mail_contacts(30))
+    figures = crash_outbox(site, 3, rng("outbox"), tmp_path)
+    site.close()
+    assert figures.faults == 3 and figures.tried == 30
+    assert (figures.lost, figures.doubled, figures.crashes) == (0, 0, 0), figures.detail
+    assert figures.detail["outbox_statuses"] == {"sent": 30}
+    # a resend (same Message-ID, killed between acceptance and commit) is allowed: counted
+
+
+def test_kill_9_of_the_daemon_loses_and_doubles_nothing(
+        tmp_path: Path, clean_mailboxes: MailStack, pg_url: str) -> None:
+    site = write_site(tmp_path / "site", clean_mailboxes, pg_url,
+                      REPLIER_CONTACTS + mail_contacts(27))
+    figures = crash_daemon(site, 30, 3, rng("daemon"), tmp_path)
+    site.close()
+    assert figures.faults == 3
+    assert (figures.lost, figures.doubled, figures.crashes) == (0, 0, 0), figures.detail
+
+
+def test_dovecot_postfix_and_postgresql_going_away_under_load(
+        tmp_path: Path, clean_mailboxes: MailStack, pg_url: str) -> None:
+    """PostgreSQL is the machine's shared server and stays up: the bot reaches it through a
+    proxy of the test, which is taken away and brought back."""
+    proxy = TcpProxy(("127.0.0.1", make_url(pg_url).port or 5432))
+    proxy.start()
+    try:
+        site = write_site(tmp_path / "site", clean_mailboxes, via_proxy(pg_url, proxy.port),
+                          REPLIER_CONTACTS + mail_contacts(27), observe_url=pg_url)
+        figures = servers_away(site, proxy, 30, outage=2.0, settle=0.0, work=tmp_path)
+        site.close()
+    finally:
+        proxy.stop()
+    detail = figures.detail
+    assert figures.faults == 3
+    assert detail["alive"] and detail["exit_code"] == 0
+    assert (figures.lost, figures.doubled, figures.crashes) == (0, 0, 0), detail
+    for server in ("postfix", "dovecot", "postgresql"):
+        assert detail[f"log_{server}"], (server, detail["problems"])
+
+
+def test_hostile_mail_crashes_nothing_and_each_mail_is_stored_or_set_aside_with_a_reason(
+        tmp_path: Path, clean_mailboxes: MailStack, sqlite_url: str) -> None:
+    site = plain_site(tmp_path, clean_mailboxes, sqlite_url,
+                      extra='[inbound]\nmax_message_mb = 6\nauthserv_id = "mx.musterhausen.test"\n')
+    open_round(site, NOW)
+    figures = hostile(site, 24, 6, rng("hostile"), tmp_path)
+    site.close()
+    detail = figures.detail
+    assert figures.crashes == 0, detail["failed"]
+    assert figures.lost == 0
+    assert detail["silent"] == [] and detail["unlisted"] == []
+    assert set(detail["kinds"]) >= {"oversized", "line_5mb", "nested_10000", "siblings_10000",
+                                    "html_bomb", "zip_as_eml", "nul_bytes"}
+    assert detail["statuses"].get("oversized") == 1
+    assert max(detail["oversized_bytes"]) < 64 * 1024  # its headers only
+    assert figures.peak_rss_mb is not None and figures.peak_rss_mb < PEAK_RSS_BOUND_MB
+
+
+def test_automatic_mail_is_never_answered_and_a_storm_gets_no_more_than_the_caps(
+        tmp_path: Path, clean_mailboxes: MailStack, pg_url: str) -> None:
+    contacts = [*REPLIER_CONTACTS,
+                {"department": "Ordnungsamt", "email": "contact4@musterhausen.test"},
+                {"department": "Standesamt", "email": "contact5@musterhausen.test"},
+                {"department": "Kulturamt", "email": "contact6@musterhausen.test"}]
+    site = write_site(tmp_path / "site", clean_mailboxes, pg_url, contacts,
+                      extra="[inbound]\nmax_message_mb = 1\n[schedule]\nreceipts = true\n")
+    figures = loops(site, 10, 40, rng("loops"), tmp_path)
+    site.close()
+    detail = figures.detail
+    assert figures.crashes == 0 and figures.lost == 0
+    assert detail["answers"] == [], detail["auto_statuses"]
+    assert all(n <= 1 for n in detail["reminders"].values())
+    assert set(detail["to_echo"]) <= {"request", "reminder"}, detail["to_echo"]
+    per_day = detail["per_day"]
+    assert all(n <= 1 for key, n in per_day.items() if key.endswith("notice"))
+    assert all(n <= RECEIPTS_PER_DAY for key, n in per_day.items() if key.endswith("receipt"))
+    followups = [kind for kind, _at in detail["to_storm"] if kind == "followup"]
+    assert len(followups) <= 2  # [schedule] max_followups, all topics bundled per mail
+
+
+def test_strangers_and_spoofs_make_no_topic_and_are_shown_to_the_officer(
+        tmp_path: Path, clean_mailboxes: MailStack, sqlite_url: str) -> None:
+    site = plain_site(tmp_path, clean_mailboxes, sqlite_url,
+                      extra='[inbound]\nauthserv_id = "mx.musterhausen.test"\n')
+    figures = strangers(site, 1, rng("strangers"))
+    site.close()
+    detail = figures.detail
+    assert detail["topics"] == [] and detail["answers"] == 0
+    assert {kind: set(statuses) for kind, statuses in detail["by_kind"].items()} == {
+        kind: {"quarantined"} for kind in detail["by_kind"]}
+    assert len(detail["by_kind"]) == 6
+    assert sorted(detail["in_list"]) == sorted(detail["rows"])
+    assert len(detail["in_digest"]) + detail["more"] == len(detail["rows"])
+    assert all(detail["reasons"].values())
+
+
+def test_injection_gets_through_nowhere(
+        tmp_path: Path, clean_mailboxes: MailStack, pg_url: str) -> None:
+    site = write_site(tmp_path / "site", clean_mailboxes, pg_url, HOSTILE_CONTACTS,
+                      extra="[inbound]\nmax_message_mb = 1\n[mail]\nmax_attachment_mb = 1\n")
+    figures = injection(site, tmp_path)
+    site.close()
+    detail = figures.detail
+    assert detail["got_through"] == 0, {k: v for k, v in detail["problems"].items() if v}
+    assert all(detail["reached"].values()), detail["reached"]
+    assert detail["kinds"].keys() >= {"request", "followup", "notice", "digest"}
 
 
 # --- what the suite found ------------------------------------------------------------------
@@ -242,3 +387,32 @@ def test_a_contacts_file_with_unicode_line_breaks_in_names_is_refused(tmp_path: 
     problems = [line for line in result.output.splitlines() if line.startswith(f"{path}:")]
     assert [p.split(":")[1] for p in problems] == ["2", "4", "7"], result.output
     assert all("line break" in p for p in problems)
+
+
+def test_inbound_list_says_how_many_were_set_aside_beyond_what_it_shows(
+        tmp_path: Path, sqlite_url: str) -> None:
+    """It showed the newest 200 and said "200 mail(s)" however many more waited; and it
+    loaded each listed mail's bytes (a list of large failed mails took gigabytes)."""
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+    from db.inbound import store_raw
+
+    config = tmp_path / "intake.toml"
+    config.write_text(f'[database]\nurl = "{sqlite_url}"\n[mail]\nfrom_address = "b@x.de"\n'
+                      f'from_name = "B"\norganisation = "O"\n[smtp]\nhost = "127.0.0.1"\n'
+                      f'[imap]\nhost = "127.0.0.1"\nusername = "b@x.de"\n'
+                      f'[officer]\nemail = "o@x.de"\nname = "O"\n', encoding="utf-8")
+    assert CliRunner().invoke(cli, ["--config", str(config), "db", "upgrade"]).exit_code == 0
+    app = App(config_path=config, config_explicit=True)
+    with app.sessions.begin() as session:
+        for n in range(205):
+            store_raw(session, raw=b"From: fremd@example.org\r\n\r\n" + b"x" * n,
+                      message_id=f"<m{n}@example.org>", folder="INBOX", uidvalidity=1, uid=n,
+                      size=30 + n, now=NOW, status="quarantined", error="kein Kontakt",
+                      from_address="fremd@example.org", subject=f"Nummer {n}")
+    app.close()
+    result = CliRunner().invoke(cli, ["--config", str(config), "inbound", "list"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("200 of 205 mail(s) shown")
+    assert "Nummer 204" in result.output and "Nummer 4\n" not in result.output

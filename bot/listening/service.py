@@ -126,12 +126,25 @@ class InboundLine:
     reason: str | None
 
 
+def _set_aside(status: str | None) -> tuple[str, ...]:
+    return SET_ASIDE[status] if status else tuple(s for v in SET_ASIDE.values() for s in v)
+
+
 def inbound_lines(session: Session, status: str | None, limit: int = 200) -> list[InboundLine]:
-    stmt = select(InboundMessage).order_by(InboundMessage.id.desc()).limit(limit)
-    statuses = SET_ASIDE[status] if status else tuple(s for v in SET_ASIDE.values() for s in v)
-    stmt = stmt.where(InboundMessage.status.in_(statuses))
-    return [InboundLine(r.id, r.received_at, r.status, r.kind, r.from_address, r.subject,
-                        r.error) for r in session.scalars(stmt)]
+    """The newest `limit` set-aside mails, as columns: not their bytes (failed mails can be
+    large, and a list of them must not load them all)."""
+    stmt = (select(InboundMessage.id, InboundMessage.received_at, InboundMessage.status,
+                   InboundMessage.kind, InboundMessage.from_address, InboundMessage.subject,
+                   InboundMessage.error)
+            .where(InboundMessage.status.in_(_set_aside(status)))
+            .order_by(InboundMessage.id.desc()).limit(limit))
+    return [InboundLine(*row) for row in session.execute(stmt)]
+
+
+def set_aside_count(session: Session, status: str | None) -> int:
+    """How many mails `inbound_lines` would list without its limit."""
+    return int(session.scalar(select(func.count(InboundMessage.id)).where(
+        InboundMessage.status.in_(_set_aside(status)))) or 0)
 
 
 def inbound_row(session: Session, inbound_id: int) -> InboundMessage:
