@@ -46,6 +46,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
+import email
 import io
 import json
 import os
@@ -59,6 +61,7 @@ import sys
 import tempfile
 import threading
 import time
+import unicodedata
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -78,6 +81,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.app import App  # noqa: E402
 from db.models import (  # noqa: E402
+    Attachment,
     InboundMessage,
     OutboxMessage,
     Request,
@@ -794,6 +798,9 @@ def servers_away(site: Site, proxy: TcpProxy, replies: int, outage: float, settl
 # --- part 3: hostile mail ---------------------------------------------------------------------
 
 MB = 1024 * 1024
+#: what one poller may take at its peak working through hostile mail: fetch batches are
+#: capped at 40 MB, and the parser's budget keeps any one mail to about 250 MB
+PEAK_RSS_BOUND_MB = 400
 TEMPLATE_BODY = ("Guten Tag,\r\n\r\nWas: Sommerfest im Stadtpark\r\nWann: 03.07.2027, 15 Uhr\r\n"
                  "Wo: Stadtpark\r\nWer: Bauamt\r\nWie viele: 80\r\n\r\nViele Grüße\r\n")
 
@@ -1097,6 +1104,671 @@ def _processing_steps(rows: Sequence[InboundMessage]) -> list[tuple[float, int]]
     return steps
 
 
+# --- part 4: loops --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Asked:
+    """A request as the colleague received it: for automatic answers in its thread."""
+
+    address: str
+    message_id: str
+    subject: str
+    text: str
+
+
+def asked(site: Site) -> list[Asked]:
+    out = []
+    for row in site.rows(OutboxMessage):
+        if row.kind != "request":
+            continue
+        msg = email.message_from_bytes(row.raw, policy=policy.default)
+        body = msg.get_body(("plain",))
+        text_part = body.get_content() if body is not None else ""  # type: ignore[union-attr]
+        out.append(Asked(row.to_address, row.message_id, row.subject, text_part))
+    return out
+
+
+def _mail(headers: Sequence[tuple[str, str]], body: str,
+          content_type: str = "text/plain; charset=utf-8") -> bytes:
+    lines = [f"{name}: {value}" for name, value in headers]
+    lines += ["MIME-Version: 1.0", f"Content-Type: {content_type}",
+              "Content-Transfer-Encoding: 8bit"]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body.replace("\r\n", "\n").replace(
+        "\n", "\r\n")).encode("utf-8")
+
+
+def _quote_lines(text_: str) -> str:
+    return "\n".join("> " + line for line in text_.splitlines())
+
+
+class Automatic:
+    """Automatic answers to a request, as real systems write them (each a method)."""
+
+    KINDS = ("ooo_de_rfc3834", "ooo_de_plain", "ooo_en_rfc3834", "ooo_en_plain", "exchange",
+             "vacation_quoting", "list_moderation", "list_bounce", "second_bot",
+             "second_bot_html")
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.n = 0
+
+    def make(self, kind: str, to: Asked) -> bytes:
+        self.n += 1
+        return getattr(self, kind)(to, f"<auto-{kind}-{self.n}-{self.rng.randrange(10**9)}"
+                                       f"@{to.address.split('@')[1]}>")
+
+    def _thread(self, to: Asked, mid: str, subject: str, sender: str | None = None
+                ) -> list[tuple[str, str]]:
+        return [("From", f"Kollegin <{sender or to.address}>"), ("To", BOT),
+                ("Subject", subject), ("Date", "Mon, 4 Jan 2027 08:01:00 +0100"),
+                ("Message-ID", mid), ("In-Reply-To", to.message_id),
+                ("References", to.message_id)]
+
+    def ooo_de_rfc3834(self, to: Asked, mid: str) -> bytes:
+        return _mail([*self._thread(to, mid, f"Automatische Antwort: {to.subject}"),
+                      ("Auto-Submitted", "auto-replied")],
+                     "Vielen Dank für Ihre Nachricht. Ich bin bis einschließlich 15.01.2027 "
+                     "nicht im Büro. Ihre Mail wird nicht weitergeleitet.\n")
+
+    def ooo_de_plain(self, to: Asked, mid: str) -> bytes:
+        subject = self.rng.choice([f"Abwesenheitsnotiz: {to.subject}", f"AW: {to.subject}",
+                                   "Abwesend"])
+        return _mail(self._thread(to, mid, subject),
+                     "Guten Tag,\n\nich bin vom 04.01. bis 18.01.2027 im Urlaub und habe "
+                     "keinen Zugriff auf meine E-Mails. In dringenden Fällen wenden Sie sich "
+                     "bitte an das Sekretariat.\n\nMit freundlichen Grüßen\n")
+
+    def ooo_en_rfc3834(self, to: Asked, mid: str) -> bytes:
+        return _mail([*self._thread(to, mid, f"Out of Office: {to.subject}"),
+                      ("Auto-Submitted", "auto-replied"), ("Precedence", "auto_reply")],
+                     "Thank you for your email. I am out of the office until January 15, "
+                     "2027 with no access to email.\n")
+
+    def ooo_en_plain(self, to: Asked, mid: str) -> bytes:
+        return _mail(self._thread(to, mid, f"Re: {to.subject}"),
+                     "Hello,\n\nI'm currently away on annual leave and will be back on "
+                     "Monday 18 January. I will reply to your message when I return.\n\n"
+                     "Kind regards\n")
+
+    def exchange(self, to: Asked, mid: str) -> bytes:
+        headers = [
+            *self._thread(to, mid, f"Automatische Antwort: {to.subject}"),
+            ("Thread-Topic", to.subject), ("Thread-Index", "AQHZ4n1Lr5gk6V6mVkSq"),
+            ("X-MS-Has-Attach", ""), ("X-MS-Exchange-Inbox-Rules-Loop", to.address),
+            ("X-MS-TNEF-Correlator", ""), ("X-Auto-Response-Suppress", "All"),
+            ("Content-Language", "de-DE")]
+        boundary = "_000_OOF_"
+        body = (f"--{boundary}\nContent-Type: text/plain; charset=\"utf-8\"\n\n"
+                "Ich bin bis 15.01.2027 abwesend. Ihre Nachricht wird nicht weitergeleitet.\n"
+                f"--{boundary}\nContent-Type: text/html; charset=\"utf-8\"\n\n"
+                "<html><body><p>Ich bin bis 15.01.2027 abwesend.</p></body></html>\n"
+                f"--{boundary}--\n")
+        return _mail(headers, body, f'multipart/alternative; boundary="{boundary}"')
+
+    def vacation_quoting(self, to: Asked, mid: str) -> bytes:
+        quote = self.rng.choice([to.text, _quote_lines(to.text)])
+        intro = self.rng.choice([
+            "Ich bin im Urlaub und ab dem 18.01.2027 wieder im Haus.\n\n"
+            "-----Ursprüngliche Nachricht-----\n"
+            f"Von: Social-Media-Team <{BOT}>\nGesendet: Montag, 4. Januar 2027 08:00\n"
+            f"An: {to.address}\nBetreff: {to.subject}\n\n",
+            "I am on vacation until 18 January.\n\nYour message:\n\n"])
+        extra = [("X-Autoreply", "yes")] if self.rng.random() < 0.5 else []
+        return _mail(self._thread(to, mid, f"Re: {to.subject}") + extra, intro + quote + "\n")
+
+    def list_moderation(self, to: Asked, mid: str) -> bytes:
+        headers = [("From", "stadtrat-l-owner@lists.musterhausen.test"), ("To", BOT),
+                   ("Subject", "Your message to Stadtrat-L awaits moderator approval"),
+                   ("Date", "Mon, 4 Jan 2027 08:01:00 +0100"), ("Message-ID", mid),
+                   ("List-Id", "<stadtrat-l.lists.musterhausen.test>"),
+                   ("Precedence", "bulk"), ("X-BeenThere", "stadtrat-l@lists.musterhausen.test")]
+        return _mail(headers, f"Your mail to 'Stadtrat-L' with the subject\n\n    {to.subject}\n\n"
+                              "Is being held until the list moderator can review it for "
+                              "approval.\n")
+
+    def list_bounce(self, to: Asked, mid: str) -> bytes:
+        headers = [("From", "mailman-bounces@lists.musterhausen.test"), ("To", BOT),
+                   ("Subject", "Uncaught bounce notification"),
+                   ("Date", "Mon, 4 Jan 2027 08:02:00 +0100"), ("Message-ID", mid),
+                   ("List-Id", "<mailman.lists.musterhausen.test>"),
+                   ("Precedence", "bulk"), ("Auto-Submitted", "auto-generated")]
+        return _mail(headers, "The attached message was received as a bounce, but either the "
+                              "bounce format was not recognized, or no member addresses "
+                              f"could be extracted from it.\n\n{_quote_lines(to.text)}\n")
+
+    def second_bot(self, to: Asked, mid: str) -> bytes:
+        ticket = self.rng.randrange(10**8)
+        return _mail(self._thread(to, mid, f"Re: {to.subject} [Ticket#{ticket}]"),
+                     f"Sehr geehrte Damen und Herren,\n\nvielen Dank für Ihre Anfrage. Wir "
+                     f"haben sie unter der Nummer {ticket} erfasst und melden uns "
+                     f"schnellstmöglich.\n\nIhre Nachricht:\n\n{to.text}\n\n"
+                     "Dies ist eine automatisch erzeugte Nachricht.\n")
+
+    def second_bot_html(self, to: Asked, mid: str) -> bytes:
+        html = ("<html><body><p>Ihre Anfrage ist eingegangen.</p><blockquote>"
+                + "<br>".join(to.text.splitlines()) + "</blockquote></body></html>")
+        return _mail(self._thread(to, mid, f"RE: {to.subject}"), html,
+                     "text/html; charset=utf-8")
+
+
+def echo_of(raw: bytes, sender: str, n: str) -> bytes:
+    """What a ticket system writes back to any mail: a receipt with the whole mail in it."""
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    body = msg.get_body(("plain",))
+    content = body.get_content() if body is not None else ""  # type: ignore[union-attr]
+    return _mail([("From", f"Servicedesk <{sender}>"), ("To", BOT),
+                  ("Subject", f"Re: {msg['Subject']} [Ticket#{n}]"),
+                  ("Date", "Wed, 6 Jan 2027 11:00:00 +0100"),
+                  ("Message-ID", f"<ticket-{n}@musterhausen.test>"),
+                  ("In-Reply-To", str(msg["Message-ID"])),
+                  ("References", str(msg["Message-ID"]))],
+                 f"Guten Tag,\n\nIhre Nachricht ist bei uns unter der Nummer {n} "
+                 f"eingegangen.\n\n{content}\n")
+
+
+def storm_mail(n: int, sender: str, to: Asked, oversized_bytes: int, kind: str) -> bytes:
+    mid = f"<storm-{n}-{kind}@musterhausen.test>"
+    head = [("From", f"Sturm <{sender}>"), ("To", BOT), ("Subject", f"AW: {to.subject}"),
+            ("Date", "Wed, 6 Jan 2027 09:59:00 +0100"), ("Message-ID", mid),
+            ("In-Reply-To", to.message_id), ("References", to.message_id)]
+    if kind == "oversized":
+        filler = base64_lines(bytes(range(256)) * (oversized_bytes // 340 + 1))
+        body = ("--S\nContent-Type: text/plain; charset=utf-8\n\nWas: Großes Foto\n"
+                "--S\nContent-Type: image/jpeg; name=\"gross.jpg\"\n"
+                "Content-Transfer-Encoding: base64\n\n" + filler.decode() + "--S--\n")
+        return _mail(head, body, 'multipart/mixed; boundary="S"')
+    if kind == "auto":
+        return _mail([*head, ("Auto-Submitted", "auto-replied")],
+                     "Ich bin bis 15.01.2027 nicht im Büro.\n")
+    return _mail(head, f"--- Thema ---\nWas: Sturmthema Nummer {n}\nWann:\nWo: Rathaus\n"
+                       f"Wer: Team {n}\nWie viele: 10\n--- Ende ---\n")
+
+
+def loops(site: Site, automatic: int, storm: int, rng: random.Random, work: Path,
+          days: int = 10) -> Figures:
+    """Automatic answers to the round's requests and a mail storm from one address, then
+    `days` days of follow-ups: no answer to anything automatic, and no more mails to the
+    storm's address than the caps allow (the oversized note once a day, follow-ups by the
+    policy's bounds)."""
+    figures = Figures("loops", site.db)
+    started = time.monotonic()
+    monday = NOW - timedelta(days=2)
+    site.cli("send-requests", now=monday)
+    requests = asked(site)
+    stormer = next(r for r in requests if r.address.startswith("contact4@"))
+    others = [r for r in requests if r is not stormer]
+    maker = Automatic(rng)
+    mails = []
+    for n in range(automatic):
+        kind = Automatic.KINDS[n % len(Automatic.KINDS)]
+        mails.append((kind, maker.make(kind, others[n % len(others)])))
+    append(site.stack, [raw for _kind, raw in mails])
+    site.cli("poll", "--once", now=NOW)
+
+    # a second bot that answers everything it gets, quoting it whole, for a few rounds
+    echo_address = others[-1].address
+    seen: set[Path] = set()
+    echoes = 0
+    for round_no in range(4):
+        site.stack.wait_queue_empty(timeout=60)
+        fresh = sorted(maildir_files(site.stack, echo_address) - seen)
+        seen |= set(fresh)
+        answers_ = [echo_of(path.read_bytes(), echo_address, f"{round_no}-{i}")
+                    for i, path in enumerate(fresh)]
+        if answers_:
+            append(site.stack, answers_)
+            echoes += len(answers_)
+        later = NOW + timedelta(hours=2 * round_no + 1)
+        site.cli("poll", "--once", now=later)
+        site.cli("followups", now=later + timedelta(days=round_no))
+
+    # the storm, over SMTP while a poller listens
+    log = work / "storm.log"
+    poller = site.spawn("poll", log=log, now=NOW)
+    limit = 1024 * 1024  # [inbound] max_message_mb = 1 in this site
+    kinds = ["oversized" if n % 20 == 7 else "auto" if n % 10 == 3 else "reply"
+             for n in range(storm)]
+    began = time.monotonic()
+    try:
+        wait_until(lambda: site.scalar("SELECT COUNT(*) FROM mailbox_state "
+                                       "WHERE last_poll_at IS NOT NULL") > 0, 60,
+                   "the storm poller's first pass", poller, log)
+        from concurrent.futures import ThreadPoolExecutor
+
+        def send_some(numbers: list[int]) -> None:
+            with site.stack.smtp(timeout=60) as client:
+                for n in numbers:
+                    client.sendmail(stormer.address, [BOT],
+                                    storm_mail(n, stormer.address, stormer,
+                                               limit + limit // 2, kinds[n]))
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(send_some, [list(range(i, storm, 4)) for i in range(4)]))
+        storm_seconds = time.monotonic() - began
+        total = automatic + echoes + storm
+        wait_until(lambda: inbound_progress(site) == (total, total)
+                   and not folder_ids(site.stack, "INBOX"), 600, "the storm processed",
+                   poller, log, interval=0.5)
+    finally:
+        code = terminate(poller)
+    figures.crashes += int(code != 0) + tracebacks(log)
+
+    # ten days of follow-ups (the daemon's 15-minute job, once a day here)
+    for day in range(days):
+        site.cli("followups", now=NOW + timedelta(days=day))
+    site.cli("outbox", now=NOW + timedelta(days=days), check=False)
+
+    out = site.rows(OutboxMessage)
+    automatic_senders = {r.address for r in others}
+    answers = [m for m in out if m.kind not in ("request", "reminder")
+               and m.to_address in automatic_senders]
+    reminders = Counter(m.to_address for m in out if m.kind == "reminder")
+    to_storm = [m for m in out if m.to_address == stormer.address and m.kind != "request"]
+    per_day = Counter((m.created_at.astimezone(site.app().tz).date(), m.kind) for m in to_storm)
+    rows = site.rows(InboundMessage)
+    auto_rows = rows[:automatic]
+    to_echo = Counter(m.kind for m in out if m.to_address == echo_address)
+    figures.load = f"{automatic} automatic + {echoes} echoes + storm of {storm}"
+    figures.tried = figures.faults = automatic + echoes + storm
+    figures.lost = figures.tried - len(rows)
+    figures.doubled = len(answers)  # every answer to automatic mail is one too many
+    figures.note(f"answers to automatic mail: {len(answers)}; reminders to those addresses: "
+                 f"{sum(reminders.values())} (at most 1 each, independent of the mails)")
+    figures.note(f"a second bot echoing everything for 4 rounds ({echoes} echoes) got: "
+                 f"{dict(to_echo)}")
+    figures.note(f"storm of {storm} submitted in {storm_seconds:.0f} s; mails back to its "
+                 f"address over {days} days: {dict(Counter(m.kind for m in to_storm))}, "
+                 f"most in one day {max(per_day.values(), default=0)} per kind")
+    figures.detail.update(
+        answers=[(m.kind, m.to_address, m.subject) for m in answers],
+        reminders=dict(reminders), to_storm=[(m.kind, m.created_at) for m in to_storm],
+        per_day={f"{d} {k}": n for (d, k), n in per_day.items()},
+        auto_statuses={kind: row.status for (kind, _raw), row in zip(mails, auto_rows,
+                                                                     strict=False)},
+        auto_kinds=Counter(row.kind for row in auto_rows),
+        storm_seconds=storm_seconds, echoes=echoes, to_echo=dict(to_echo))
+    figures.seconds = time.monotonic() - started
+    return figures
+
+
+# --- part 5: strangers ----------------------------------------------------------------------
+
+FILLED = ("--- Thema ---\nWas: Tag der offenen Tür {n}\nWann: 12.03.2027, 10 Uhr\n"
+          "Wo: Rathaus\nWer: Bürgermeisterin\nWie viele: 50\n--- Ende ---\n")
+
+
+def stranger_mails(requests: Sequence[Asked], per_kind: int, rng: random.Random
+                   ) -> list[tuple[str, bytes]]:
+    """Mails that must never become topics: (kind, raw)."""
+    out: list[tuple[str, bytes]] = []
+    by_address = {r.address: r for r in requests}
+    first, second = by_address[REPLIERS[0][1]], by_address[REPLIERS[1][1]]
+    tag = re.search(r"\[Themen [^\]]+\]", first.subject)
+    assert tag is not None
+    n = 0
+
+    def mail(kind: str, headers: list[tuple[str, str]], body: str) -> None:
+        nonlocal n
+        n += 1
+        mid = f"<stranger-{kind}-{n}-{rng.randrange(10**9)}@example.org>"
+        out.append((kind, _mail([*headers, ("To", BOT), ("Message-ID", mid),
+                                 ("Date", "Tue, 5 Jan 2027 09:00:00 +0100")],
+                                body + FILLED.format(n=n))))
+
+    auth = "mx.musterhausen.test"
+    for _ in range(per_kind):
+        # a known contact's From, but our own server saw the check fail
+        failure = rng.choice(["dmarc=fail (p=reject) header.from=musterhausen.test",
+                              "spf=fail smtp.mailfrom=evil.example; dmarc=fail",
+                              "dkim=fail header.d=musterhausen.test; dmarc=fail"])
+        mail("spoofed", [("From", f"Erika Muster <{first.address}>"),
+                         ("Subject", f"AW: {first.subject}"),
+                         ("In-Reply-To", first.message_id),
+                         ("Authentication-Results", f"{auth}; {failure}"),
+                         # a second result from a server we do not trust says all is well
+                         ("Authentication-Results", "evil.example; dmarc=pass; spf=pass")],
+             "Hallo,\n\n")
+        # a stranger using the valid subject tag (and, once, the thread)
+        headers = [("From", f"Fremder <fremd{n}@example.org>"),
+                   ("Subject", f"Themen {tag.group(0)}")]
+        if rng.random() < 0.5:
+            headers.append(("In-Reply-To", first.message_id))
+        mail("stranger_tag", headers, "Hallo,\n\n")
+        # a contact answering another department's request
+        mail("other_department", [("From", f"Jörg Überall <{second.address}>"),
+                                  ("Subject", f"AW: {first.subject}"),
+                                  ("In-Reply-To", first.message_id)], "Hallo,\n\n")
+        # the request forwarded, answered by someone else
+        mail("forwarded", [("From", f"Kollege <kollege{n}@extern.example>"),
+                           ("Subject", f"AW: WG: {first.subject}"),
+                           ("In-Reply-To", f"<fwd-{n}@musterhausen.test>"),
+                           ("References", f"{first.message_id} <fwd-{n}@musterhausen.test>")],
+             f"Hallo,\n\nErika hat mir Ihre Anfrage weitergeleitet.\n\n"
+             f"-----Ursprüngliche Nachricht-----\nVon: Erika Muster <{first.address}>\n"
+             f"Betreff: WG: {first.subject}\n\n{_quote_lines(first.text)}\n\n")
+        # a display name that looks like a contact's address; two addresses in From
+        mail("display_name", [("From", f'"{first.address}" <evil{n}@example.org>'),
+                              ("Subject", f"AW: {first.subject}"),
+                              ("In-Reply-To", first.message_id)], "Hallo,\n\n")
+        mail("two_froms", [("From", f"{first.address}, evil{n}@example.org"),
+                           ("Subject", f"AW: {first.subject}"),
+                           ("In-Reply-To", first.message_id)], "Hallo,\n\n")
+    return out
+
+
+def strangers(site: Site, per_kind: int, rng: random.Random) -> Figures:
+    """Spoofs and strangers: no topic from any of them, each quarantined with a reason,
+    listed by `intake inbound list --status quarantined` and in the digest's section."""
+    figures = Figures("strangers", site.db)
+    started = time.monotonic()
+    site.cli("send-requests", now=NOW - timedelta(days=2))
+    requests = asked(site)
+    mails = stranger_mails(requests, per_kind, rng)
+    append(site.stack, [raw for _kind, raw in mails])
+    site.cli("poll", "--once", now=NOW)
+    rows = site.rows(InboundMessage)
+    topics = site.rows(Topic)
+    listed = site.cli("inbound", "list", "--status", "quarantined").stdout
+    digest = site.cli("digest", now=NOW + timedelta(days=5)).stdout
+    section = digest.split("MAILS, DIE SIE ANSEHEN SOLLTEN", 1)[-1] if (
+        "MAILS, DIE SIE ANSEHEN SOLLTEN" in digest) else ""
+    shown_more = re.search(r"und (\d+) weitere", section)
+    by_kind: dict[str, list[str]] = {}
+    for (kind, _raw), row in zip(mails, rows, strict=True):
+        by_kind.setdefault(kind, []).append(row.status)
+    in_list = [row.id for row in rows if re.search(rf"^\s*{row.id}\s", listed, re.M)]
+    in_digest = [row.id for row in rows if f"#{row.id} " in section]
+    answers = [m for m in site.rows(OutboxMessage) if m.kind != "request"]
+    figures.load = f"{len(mails)} mails, {len(by_kind)} kinds"
+    figures.tried = figures.faults = len(mails)
+    figures.doubled = len(topics)  # every topic here came from someone who may not answer
+    figures.lost = len(mails) - len(rows)
+    let_in = [(k, st) for k, sts in by_kind.items() for st in sts if st != "quarantined"]
+    figures.note(f"topics made: {len(topics)}; not quarantined: {let_in or 'none'}; "
+                 f"listed: {len(in_list)}/{len(rows)}; in the digest: {len(in_digest)} "
+                 f"+ {shown_more.group(1) if shown_more else 0} counted")
+    figures.detail.update(by_kind=by_kind, topics=[(t.what, t.contact_id) for t in topics],
+                          in_list=in_list, in_digest=in_digest, rows=[r.id for r in rows],
+                          more=int(shown_more.group(1)) if shown_more else 0,
+                          reasons={row.id: row.error for row in rows}, answers=len(answers),
+                          digest=section[:3000])
+    figures.seconds = time.monotonic() - started
+    return figures
+
+
+# --- part 6: injection ----------------------------------------------------------------------
+
+#: contacts whose names and departments carry markup, formulas and header tricks; valid
+#: entries (no line breaks), so the bot must write them safely wherever they go
+HOSTILE_CONTACTS = [
+    {"department": "<script>alert('abteilung')</script> Bauamt",
+     "email": "contact1@musterhausen.test",
+     "name": "Erika <img src=x onerror=alert(1)> Muster",
+     "salutation": "Frau \u202eretsuM"},
+    {"department": '=HYPERLINK("http://evil.example";"Klick")',
+     "email": "contact2@musterhausen.test",
+     "name": '"Evil" <evil@example.org>, Bcc: evil@example.org',
+     "salutation": "Herr =cmd|' /C calc'!A0"},
+    {"department": "Kita ]]><!-- <svg onload=alert(3)>",
+     "email": "contact3@musterhausen.test",
+     "name": "=?utf-8?q?Bcc=3A_evil=40example=2Eorg?=",
+     "salutation": "@SUM(1+1)*cmd|' /C calc'!A0"},
+]
+
+#: a contacts file that tries to put a header into a mail: refused as a whole
+INJECTING_CONTACTS = """\
+contacts:
+  - department: Bauamt
+    email: contact1@musterhausen.test
+    name: "Erika Muster\\r\\nBcc: evil@example.org"
+  - department: Stadtbibliothek
+    email: contact2@musterhausen.test
+    salutation: "Herr X\\nSubject: gekapert"
+  - department: "Kita\\u2028Bcc: evil@example.org"
+    email: contact3@musterhausen.test
+    name: "Kita\\x85Bcc: evil@example.org"
+"""
+
+HOSTILE_FIELDS = {
+    "what": "<script>alert('was')</script> Sommerfest",
+    "when": "12.03.2027, 10 Uhr <b onmouseover=alert(1)>",
+    "where": '=HYPERLINK("http://evil.example") Rathaus;\\nATTACH:http://evil.example/x',
+    "who": "+cmd|' /C calc'!A0 <iframe src=javascript:alert(2)>",
+    "how_many": "-2+3 <svg/onload=alert(4)>",
+    "quote": "\"</p><script>alert('zitat')</script>\" END:VEVENT",
+}
+
+HOSTILE_NAMES = ["../../etc/passwd", "..\\..\\windows\\system32\\evil.dll", "/etc/shadow",
+                 "CON", "con.txt", "LPT1.jpg", "a" * 300 + ".jpg", "rechnung\u202egpj.exe",
+                 ".htaccess", "foto.jpg. ", "<script>alert(5)</script>.jpg", "a:b|c?*.jpg",
+                 "=?utf-8?b?Li4vLi4vZXRjL3Bhc3N3ZA==?=", "nul\x00byte.jpg",
+                 "zero\u200bwidth\u200e.jpg", "tab\tand\rcr.jpg"]
+#: also as RFC 2231 (filename*=utf-8''...), which decodes %2F and %00
+HOSTILE_2231 = ["..%2F..%2Fetc%2Fpasswd", "nul%00.jpg", "%E2%80%AEgpj.exe"]
+
+
+def hostile_reply(to: Asked, n: int, fields: dict[str, str], incomplete: bool) -> bytes:
+    boundary = f"H{n}"
+    labels = {"what": "Was", "when": "Wann", "where": "Wo", "who": "Wer",
+              "how_many": "Wie viele", "quote": "Zitat"}
+    block = "\n".join(f"{labels[k]}: {'' if incomplete and k == 'how_many' else v}"
+                      for k, v in fields.items())
+    parts = [f"--{boundary}\nContent-Type: text/plain; charset=utf-8\n"
+             "Content-Transfer-Encoding: 8bit\n\n"
+             f"Hallo,\n\n--- Thema ---\n{block}\nBilder: siehe Anhang\n--- Ende ---\n\n"
+             "Viele Grüße\n"]
+    for i, name in enumerate(HOSTILE_NAMES):
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        parts.append(f"--{boundary}\nContent-Type: image/jpeg\n"
+                     f"Content-Disposition: attachment; filename=\"{quoted}\"\n"
+                     f"Content-Transfer-Encoding: base64\n\n"
+                     + base64_lines(b"\xff\xd8\xff" + bytes([i, n]) * 64).decode())
+    for i, name in enumerate(HOSTILE_2231):
+        parts.append(f"--{boundary}\nContent-Type: image/jpeg\n"
+                     f"Content-Disposition: attachment; filename*=utf-8''{name}\n"
+                     f"Content-Transfer-Encoding: base64\n\n"
+                     + base64_lines(b"\xff\xd8\xff\x01" + bytes([i, n]) * 64).decode())
+    body = "".join(parts) + f"--{boundary}--\n"
+    subject = ("=?utf-8?q?AW=3A_Themen=0D=0ABcc=3A_evil=40example=2Eorg?= "
+               + (re.search(r"\[Themen [^\]]+\]", to.subject) or [""])[0])
+    return _mail([("From", f"Kollegin <{to.address}>"), ("To", BOT), ("Subject", subject),
+                  ("Date", "Tue, 5 Jan 2027 09:00:00 +0100"),
+                  ("Message-ID", f"<inject-{n}@musterhausen.test>"),
+                  ("In-Reply-To", to.message_id), ("References", to.message_id)],
+                 body, f'multipart/mixed; boundary="{boundary}"')
+
+
+#: the headers the bot's own mails may carry (anything else was injected)
+OUR_HEADERS = {"from", "to", "subject", "date", "message-id", "in-reply-to", "references",
+               "auto-submitted", "x-auto-response-suppress", "mime-version", "content-type",
+               "content-transfer-encoding"}
+
+
+def header_problems(raw: bytes, to_address: str) -> list[str]:
+    from email.header import decode_header, make_header
+    from email.utils import getaddresses
+
+    msg = email.message_from_bytes(raw, policy=policy.compat32)
+    problems = [f"header {name}" for name in msg if name.lower() not in OUR_HEADERS]
+
+    def unfolded(name: str) -> list[str]:
+        return [re.sub(r"\r?\n(?=[ \t])", "", v) for v in msg.get_all(name) or []]
+
+    recipients = getaddresses(unfolded("To"))
+    if [a.lower() for _n, a in recipients] != [to_address.lower()]:
+        problems.append(f"To names {recipients}")
+    for name in ("From", "To", "Subject"):
+        for value in unfolded(name):
+            decoded = str(make_header(decode_header(value)))
+            if any(ch in decoded for ch in "\r\n\x00\x85\u2028\u2029"):
+                problems.append(f"{name} decodes to a line break: {decoded!r}")
+    return problems
+
+
+#: elements and attributes user text must never become
+DANGEROUS_TAGS = {"script", "iframe", "object", "embed", "svg", "img", "frame", "base",
+                  "form", "input"}
+
+
+def html_problems(html: bytes | str, baseline_tags: Counter[str] | None = None) -> list[str]:
+    import lxml.html
+
+    tree = lxml.html.fromstring(html if isinstance(html, bytes) else html.encode("utf-8"))
+    problems = []
+    tags: Counter[str] = Counter()
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        tags[element.tag] += 1
+        for name, value in element.attrib.items():
+            if name.lower().startswith("on"):
+                problems.append(f"<{element.tag} {name}=...>")
+            if value.strip().lower().startswith(("javascript:", "data:text/html")):
+                problems.append(f"<{element.tag} {name}={value[:40]}>")
+    for tag in DANGEROUS_TAGS:
+        allowed = (baseline_tags or Counter())[tag]
+        if tags[tag] > allowed:
+            problems.append(f"{tags[tag] - allowed} <{tag}> element(s)")
+    return problems
+
+
+def csv_problems(data: bytes) -> list[str]:
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    return [f"row {i}: {cell[:40]!r}" for i, row in enumerate(rows[1:], 2) for cell in row
+            if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+
+
+ICS_PROPERTIES = {"BEGIN", "END", "VERSION", "PRODID", "CALSCALE", "METHOD", "X-WR-CALNAME",
+                  "X-WR-TIMEZONE", "UID", "DTSTAMP", "LAST-MODIFIED", "SEQUENCE", "SUMMARY",
+                  "DTSTART", "DTEND", "LOCATION", "DESCRIPTION", "CATEGORIES", "STATUS",
+                  "TRANSP", "CLASS", "TZID", "TZOFFSETFROM", "TZOFFSETTO", "TZNAME",
+                  "RRULE", "X-LIC-LOCATION", "CREATED", "URL"}
+
+
+def ics_problems(data: bytes, dated: int) -> list[str]:
+    text_ = data.decode("utf-8").replace("\r\n ", "").replace("\r\n\t", "")
+    problems = []
+    for line in text_.split("\r\n"):
+        if not line:
+            continue
+        name = re.split(r"[;:]", line, maxsplit=1)[0].upper()
+        if name not in ICS_PROPERTIES:
+            problems.append(f"property {name[:40]}")
+    lines = text_.split("\r\n")
+    if lines.count("BEGIN:VEVENT") != dated or lines.count("END:VEVENT") != dated:
+        problems.append(f"{lines.count('BEGIN:VEVENT')} events for {dated} dated topic(s)")
+    return problems
+
+
+def filename_problems(name: str) -> list[str]:
+    problems = []
+    if "/" in name or "\\" in name or name.startswith("."):
+        problems.append("path")
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in name):
+        problems.append("control or format character")
+    if len(name) > 255 or len(name.encode("utf-8")) > 255:
+        problems.append("too long")
+    if name.split(".")[0].strip().upper() in {"CON", "PRN", "AUX", "NUL", "COM1", "LPT1"}:
+        problems.append("device name")
+    if name.endswith((".", " ")) or any(ch in name for ch in ':*?"<>|'):
+        problems.append("Windows-invalid")
+    return [f"{name[:60]!r}: {p}" for p in problems]
+
+
+def injection(site: Site, work: Path) -> Figures:
+    """Hostile names, subjects, topic text and attachment names, and everything the bot
+    writes from them: outgoing mails' headers, the digest, the exports, the intranet page
+    and the agenda, the stored attachment names."""
+    figures = Figures("injection", site.db)
+    started = time.monotonic()
+    problems: dict[str, list[str]] = {}
+
+    # a contacts file that would inject headers is refused, naming each line
+    refused = work / "injecting.yaml"
+    refused.write_text(INJECTING_CONTACTS, encoding="utf-8")
+    checked = site.cli("contacts", "check", str(refused), check=False)
+    refused_lines = [line for line in checked.output.splitlines()
+                     if line.startswith(f"{refused}:")]
+    problems["contacts file with line breaks accepted"] = (
+        [] if checked.exit_code == 1 and len(refused_lines) >= 4 else [checked.output])
+
+    site.cli("send-requests", now=NOW - timedelta(days=2))
+    requests = asked(site)
+    replies = [hostile_reply(r, n, HOSTILE_FIELDS, incomplete=n == 1)
+               for n, r in enumerate(requests)]
+    # an oversized mail whose subject and Message-ID carry tricks: the note quotes them
+    big = _mail([("From", requests[0].address), ("To", BOT),
+                 ("Subject", "=?utf-8?q?Gro=C3=9F=0D=0ABcc=3A_evil=40example=2Eorg?="),
+                 ("Message-ID", "<big@musterhausen.test> Bcc: evil@example.org"),
+                 ("Date", "Tue, 5 Jan 2027 09:00:00 +0100")],
+                "x" * (1024 * 1024 + 1000))
+    append(site.stack, [*replies, big])
+    site.cli("poll", "--once", now=NOW)
+    # the follow-up about the incomplete topic, two working days later
+    site.cli("followups", now=NOW + timedelta(days=2))
+    site.cli("digest", "--send", now=NOW + timedelta(days=5))
+
+    mails = site.rows(OutboxMessage)
+    problems["outgoing headers"] = [f"{m.kind} to {m.to_address}: {p}" for m in mails
+                                    for p in header_problems(m.raw, m.to_address)]
+    kinds = Counter(m.kind for m in mails)
+
+    preview = work / "digest.html"
+    digest_text = site.cli("digest", "--preview", str(preview),
+                           now=NOW + timedelta(days=5)).stdout
+    digest_html = preview.read_bytes()
+    problems["digest HTML"] = html_problems(digest_html)
+    digest_mail = next((m for m in mails if m.kind == "digest"), None)
+    if digest_mail is not None:
+        msg = email.message_from_bytes(digest_mail.raw, policy=policy.default)
+        part = msg.get_body(("html",))
+        problems["digest mail HTML"] = html_problems(
+            part.get_content() if part is not None else "")  # type: ignore[union-attr]
+    exports = {}
+    for fmt in ("html", "csv", "ics"):
+        target = work / f"plan.{fmt}"
+        site.cli("topics", "export", "--format", fmt, "--year", "2027", str(target),
+                 now=NOW + timedelta(days=5))
+        exports[fmt] = target.read_bytes()
+    problems["intranet page"] = html_problems(exports["html"])
+    problems["CSV formula cells"] = csv_problems(exports["csv"])
+    topics = site.rows(Topic)
+    dated = sum(1 for t in topics if t.when_start is not None and t.status != "withdrawn")
+    problems["ICS"] = ics_problems(exports["ics"], dated)
+    agenda = site.cli("agenda", "--month", "2027-03", "--format", "html",
+                      now=NOW + timedelta(days=5)).stdout
+    problems["agenda HTML"] = html_problems(agenda)
+    names = [a.filename for a in site.rows(Attachment)]
+    problems["attachment names"] = [p for name in names for p in filename_problems(name)]
+
+    # the hostile text did arrive (escaped) wherever it was meant to: the suite tests
+    # something
+    reached = {
+        "digest text": "alert('was')" in digest_text,
+        "digest HTML": b"alert(&#39;was&#39;)" in digest_html or b"alert('was')" in digest_html,
+        "intranet page": b"alert(" in exports["html"],
+        "CSV": b"HYPERLINK" in exports["csv"],
+        "agenda": "alert(" in agenda,
+        "attachments": len(names) >= len(HOSTILE_NAMES),
+    }
+    got_through = sum(len(v) for v in problems.values())
+    figures.load = (f"{len(HOSTILE_CONTACTS)} contacts, {len(replies)} replies with "
+                    f"{len(HOSTILE_NAMES) + len(HOSTILE_2231)} attachments each, 1 oversized")
+    figures.tried = len(mails) + len(replies) + 1
+    figures.faults = len(HOSTILE_CONTACTS) * 3 + len(HOSTILE_FIELDS) + len(HOSTILE_NAMES) + len(
+        HOSTILE_2231)
+    figures.lost = got_through  # the "lost" column: what got through
+    figures.note(f"got through: {got_through} "
+                 f"({', '.join(f'{k}: {len(v)}' for k, v in problems.items() if v) or 'nothing'});"
+                 f" outgoing mails checked: {dict(kinds)}; attachment names: {len(names)}")
+    missing = [k for k, ok in reached.items() if not ok]
+    if missing:
+        figures.note(f"hostile text did not reach: {', '.join(missing)}")
+    figures.detail.update(problems=problems, reached=reached, kinds=dict(kinds),
+                          names=names, got_through=got_through)
+    figures.seconds = time.monotonic() - started
+    return figures
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 PARTS = ("crashes", "servers", "hostile", "loops", "strangers", "injection")
@@ -1185,6 +1857,37 @@ class Run:
                 site.close()
         finally:
             proxy.stop()
+
+    def loops(self, db: str) -> list[Figures]:
+        s = self.sizes
+        contacts = [{"department": d, "email": e} for d, e in REPLIERS] + [
+            {"department": "Ordnungsamt", "email": "contact4@musterhausen.test"},
+            {"department": "Standesamt", "email": "contact5@musterhausen.test"},
+            {"department": "Kulturamt", "email": "contact6@musterhausen.test"}]
+        # receipts on: they answer every accepted reply, so they must be capped too
+        site = self.site("loops", db, contacts,
+                         extra="[inbound]\nmax_message_mb = 1\n[schedule]\nreceipts = true\n")
+        try:
+            return [loops(site, s.automatic, s.storm, self.rng("loops", db), site.root)]
+        finally:
+            site.close()
+
+    def strangers(self, db: str) -> list[Figures]:
+        repliers = [{"department": d, "email": e} for d, e in REPLIERS]
+        site = self.site("strangers", db, repliers,
+                         extra='[inbound]\nauthserv_id = "mx.musterhausen.test"\n')
+        try:
+            return [strangers(site, self.sizes.strangers, self.rng("strangers", db))]
+        finally:
+            site.close()
+
+    def injection(self, db: str) -> list[Figures]:
+        site = self.site("injection", db, HOSTILE_CONTACTS,
+                         extra="[inbound]\nmax_message_mb = 1\n[mail]\nmax_attachment_mb = 1\n")
+        try:
+            return [injection(site, site.root)]
+        finally:
+            site.close()
 
     def hostile(self, db: str) -> list[Figures]:
         s = self.sizes
