@@ -224,10 +224,13 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
         contacts = active_primary_contacts(session)
         if only:
             contacts = [c for c in contacts if c.department.name.casefold() == only.casefold()]
-        # loaded now, in this short transaction: preparing the mails below then reads
-        # nothing, and holds no lock while it renders (SQLite has one writer at a time)
+        # loaded now, in one query (held here: the session keeps only weak references):
+        # preparing the mails below then reads nothing, and holds no lock while it renders
+        # (SQLite has one writer at a time)
+        loaded = list(session.scalars(select(Department)))
         for contact in contacts:
-            _ = contact.department.name
+            _ = contact.department.name  # from the identity map, where `loaded` keeps it
+        del loaded  # each contact now holds its own department
         taken = set(session.scalars(select(Request.tag)))
         asked = set(session.scalars(select(Request.department_id)
                                     .where(Request.round_id == rnd.id)))
@@ -310,19 +313,22 @@ def _insert_chunk(session: Session, rnd: RequestRound, prepared: list[_Prepared]
         return True
     try:
         with session.begin_nested():
-            ids = session.scalars(
-                insert(Request).returning(Request.id, sort_by_parameter_order=True),
+            # RETURNING makes both multi-row INSERTs on PostgreSQL too (without it, or
+            # with the rows' order demanded, psycopg sends one statement per row)
+            returned = session.execute(
+                insert(Request).returning(Request.message_id, Request.id),
                 [{"round_id": rnd.id, "contact_id": p.contact.id,
                   "department_id": p.contact.department_id, "tag": p.tag,
                   "message_id": p.message_id, "status": "queued", "created_at": now,
-                  "reminders_sent": 0} for p in prepared]).all()
-            session.execute(insert(OutboxMessage), [
+                  "reminders_sent": 0} for p in prepared])
+            ids = {message_id: request_id for message_id, request_id in returned}
+            session.execute(insert(OutboxMessage).returning(OutboxMessage.id), [
                 {"kind": "request", "dedupe_key": f"request:{rnd.month}:{p.contact.id}",
                  "message_id": p.message_id, "to_address": p.contact.email,
                  "subject": p.subject, "raw": p.raw, "status": "queued", "attempts": 0,
-                 "next_attempt_at": now, "created_at": now, "request_id": request_id,
+                 "next_attempt_at": now, "created_at": now, "request_id": ids[p.message_id],
                  "contact_id": p.contact.id}
-                for p, request_id in zip(prepared, ids, strict=True)])
+                for p in prepared]).all()
     except IntegrityError:
         return False
     return True
