@@ -266,6 +266,9 @@ NO_TOPICS = re.compile(
         (?:nichts\s+los|ruhig)\b
   | \bno\s+(?:new\s+)?(?:topics|news|items|events|updates)\b
   | \bnothing\s+(?:to\s+report|this\s+(?:month|time)|new|planned|to\s+share|from\s+(?:us|our))\b
+  | \bnothing\s+(?:(?:on|from)\s+(?:our|my)\s+(?:side|end)|for\s+now|at\s+the\s+moment
+        |right\s+now)\b
+  | \bvon\s+unserer\s+seite\s+(?:diesmal\s+|leider\s+|aktuell\s+)*(?:nichts|nix)\b
   | \b(?:don'?t|do\s+not|won'?t)\s+have\s+any(?:thing)?\s*(?:events?|topics?|news|updates?
         |plans?|activities)?\s*(?:planned|scheduled|to\s+report|to\s+share|this\s+(?:month|time)
         |for\s+the\s+(?:coming|next))
