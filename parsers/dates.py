@@ -187,6 +187,34 @@ _TIMES = (
 )
 
 
+#: Spoken clock times ("um halb elf" is 10:30, "Viertel nach 7" 07:15, "Viertel vor 8" 07:45).
+_HOUR_WORDS = {
+    "eins": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "fuenf": 5, "sechs": 6,
+    "sieben": 7, "acht": 8, "neun": 9, "zehn": 10, "elf": 11, "zwölf": 12, "zwoelf": 12,
+}
+_SPOKEN_TIME = re.compile(
+    r"(?<![^\W\d_])(?P<kind>halb|viertel\s+nach|viertel\s+vor|dreiviertel)\s+"
+    rf"(?P<hw>\d{{1,2}}|{'|'.join(sorted(_HOUR_WORDS, key=len, reverse=True))})(?![^\W\d_]|[\d.:])",
+    re.IGNORECASE,
+)
+
+
+def _spoken_time(text: str) -> tuple[int, int, str] | None:
+    m = _SPOKEN_TIME.search(text)
+    if m is None:
+        return None
+    word = m.group("hw").lower()
+    hour = int(word) if word.isdigit() else _HOUR_WORDS[word]
+    kind = " ".join(m.group("kind").lower().split())
+    if hour < 1 or hour > 24:
+        return None
+    hour, minute = {
+        "halb": (hour - 1, 30), "viertel nach": (hour, 15),
+        "viertel vor": (hour - 1, 45), "dreiviertel": (hour - 1, 45),
+    }[kind]
+    return m.start(), m.end(), f"{hour % 24:02d}:{minute:02d}"
+
+
 @dataclass(frozen=True)
 class _Atom:
     start: int
@@ -520,6 +548,9 @@ def find_time(text: str) -> tuple[int, int, str] | None:
             if best is None or m.start() < best[0]:
                 best = (m.start(), m.end(), f"{hour:02d}:{minute:02d}")
             break
+    spoken = _spoken_time(text)
+    if spoken is not None and (best is None or spoken[0] < best[0]):
+        best = spoken
     return best
 
 
