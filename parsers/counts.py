@@ -316,6 +316,25 @@ def _head_count_in_parentheses(text: str, nums: list[_Num], first: _Num) -> _Num
     return inner if _PEOPLE.match(text, inner.end) else None
 
 
+# An audience named before its number, after a count of something else:
+# "6 Bands, Publikum ca. 250", "3 Chöre; Zuschauer: etwa 400".
+_AUDIENCE_BEFORE = re.compile(
+    r"""(?ix)(?<![^\W\d_])(?:publikum|zuschauer(?:innen)?|besucher(?:innen)?|g(?:ä|ae)ste
+    |teilnehm(?:er|ende)(?:innen)?|audience|visitors|guests)\s*:?\s*
+    (?:(?:ca|etwa|rund|circa|ungef(?:ä|ae)hr|gut|knapp|about|approx)\.?\s*)?$"""
+)
+
+
+def _head_count_named_later(text: str, nums: list[_Num], first: _Num) -> _Num | None:
+    """In "6 Bands, Publikum ca. 250" the audience, not the bands; else None."""
+    if _PEOPLE.match(text, first.end):
+        return None
+    for n in nums:
+        if n.start > first.end and _AUDIENCE_BEFORE.search(text[first.end : n.start]):
+            return n
+    return None
+
+
 def parse_how_many(text: str) -> HowMany:
     """Parse an answer to "Wie viele:". The text is kept as written; unparseable -> None/None."""
     written = clean_inline(text)
@@ -328,7 +347,11 @@ def parse_how_many(text: str) -> HowMany:
         return HowMany(text=written, min=vague[2], max=vague[3])
     if not nums:
         return HowMany(text=written)
-    first = _head_count_in_parentheses(written, nums, nums[0]) or nums[0]
+    first = (
+        _head_count_in_parentheses(written, nums, nums[0])
+        or _head_count_named_later(written, nums, nums[0])
+        or nums[0]
+    )
     rest = [n for n in nums if n.start > first.start]
     found = _interpret(written, first, rest[0] if rest else None)
     return HowMany(text=written, min=found[0], max=found[1])

@@ -13,6 +13,7 @@ as notes ("Nr.", "Status", "Bemerkung"), are left out. Two columns of one field 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -127,6 +128,12 @@ def _by_label_column(
     # "| Thema 1 | Thema 2" or "\tThema 1\tThema 2": a header row over the topic columns
     if not rows[0][0] and all(_TOPIC_NUMBER.match(c) or not c for c in rows[0][1:]):
         body = rows[1:]
+    elif (
+        len(rows[0]) < max(len(row) for row in rows[1:])
+        and all(_TOPIC_NUMBER.match(c) for c in rows[0])
+    ):
+        # " | Thema 1 | Thema 2" from HTML: the empty corner cell left no text before the pipe
+        body = rows[1:]
     fields = [resolve(row[0]) if row[0] else None for row in body]
     named = [f for f in fields if f not in (None, "ignore")]
     if len(set(named)) < 2 or len(named) * 2 < len(body):
@@ -144,13 +151,51 @@ def _by_label_column(
     return topics
 
 
+_ALIGNED_CELL = re.compile(r"\S+(?: \S+)*")
+
+
+def _aligned_rows(
+    lines: Sequence[str], i: int, resolve: Resolve
+) -> tuple[list[list[str]], int] | None:
+    """A plain table aligned with runs of spaces under a header of labels ("Was     Wann
+    Wo"): the header's cells fix the columns, and every row must leave a space before each
+    column it reaches (otherwise it is prose, not a row)."""
+    header = lines[i]
+    if len(header) > 1000 or "   " not in header.strip():
+        return None
+    cells = list(_ALIGNED_CELL.finditer(header))
+    if not 3 <= len(cells) <= MAX_COLUMNS:
+        return None
+    named = [f for f in (resolve(c.group()) for c in cells) if f not in (None, "ignore")]
+    if len(set(named)) < 3 or len(named) * 2 < len(cells):
+        return None
+    starts = [c.start() for c in cells]
+    rows = [[c.group() for c in cells]]
+    j = i + 1
+    while j < len(lines) and lines[j].strip() and len(rows) <= MAX_ROWS:
+        line = lines[j]
+        if len(line) > 1000 or any(
+            s < len(line) and line[s - 1] != " " for s in starts[1:]
+        ):
+            break
+        bounds = [*starts, max(len(line), starts[-1])]
+        rows.append([line[a:b].strip() for a, b in itertools.pairwise(bounds)])
+        j += 1
+    if len(rows) < 2:
+        return None
+    return rows, j
+
+
 def find_table(lines: Sequence[str], i: int, resolve: Resolve) -> tuple[Table | None, int]:
     """The table that starts at line i, if any (see the module docstring), and the index
     after the run of table-like lines starting there (i + 1 when there is none): no line
     inside that run can start a table of its own."""
     found = _rows(lines, i)
     if found is None:
-        return None, i + 1
+        aligned = _aligned_rows(lines, i, resolve)
+        if aligned is None:
+            return None, i + 1
+        found = (aligned[0], aligned[1], "spaces")
     rows, end, _ = found
     topics = _by_header(rows, resolve)
     if topics is None:

@@ -419,7 +419,8 @@ def _table_drafts(
 ) -> tuple[list[_Draft] | None, int]:
     """The topics of a table starting at line i (parsers.tables), and the index after the
     run of table-like lines (no table can start inside it)."""
-    if "|" not in lines[i] and "\t" not in lines[i] and ";" not in lines[i]:
+    line = lines[i]
+    if "|" not in line and "\t" not in line and ";" not in line and "   " not in line.strip():
         return None, i + 1
     table, run_end = find_table(lines, i, lambda cell: header_field(cell, pats.vocab))
     if table is None:
