@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import json
-import os
 from email import policy
 from email.message import Message
 from pathlib import Path
@@ -15,11 +14,7 @@ import pytest
 from parsers import ParseResult, SubjectTag, parse_message
 
 MIME = Path(__file__).parent / "fixtures" / "mime"
-CORPUS = Path(
-    os.environ.get(
-        "INTAKE_CORPUS_DIR", Path(__file__).resolve().parents[2] / "shared" / "corpus" / "public"
-    )
-)
+CORPUS = Path(__file__).resolve().parent / "corpus"
 BOT = "themen@musterhausen.de"
 
 
