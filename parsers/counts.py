@@ -362,6 +362,7 @@ _PEOPLE = re.compile(
     (?:g(?:ä|ae)st|besucher|besuchend|person|teilnehm|kinder|sch(?:ü|ue)ler|mensch|leute
       |zuschauer|mitarbeit|helfer|ehrenamtlich|anmeldung|famili|senior|jugendlich|erwachsen
       |b(?:ü|ue)rger|einwohner|sportler|l(?:ä|ae)ufer|aussteller|g(?:ä|ae)ste|mitglied
+      |musiker|s(?:ä|ae)nger|t(?:ä|ae)nzer|spieler|k(?:ü|ue)nstler|aktive
       |people|persons|guests|visitors|participants|attendees|children|kids|students
       |residents|volunteers|members)[\w*:/_-]*""",
 )

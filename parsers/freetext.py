@@ -121,7 +121,7 @@ _NOT_EVENT_COMPOUNDS = (
     "unterführung", "durchführung", "ausführung", "einführung", "fortführung",
     "weiterführung", "geschäftsführung", "buchführung", "zusammenführung", "überführung",
     "bundestag", "landtag", "kreistag", "sonnabend", "feierabend", "vorabend", "lebensabend",
-    "wochenende", "vorwoche", "börsenkurs", "wechselkurs", "marktplatz",
+    "wochenende", "vorwoche", "börsenkurs", "wechselkurs", "marktplatz", "beispiel",
 )
 
 
@@ -321,6 +321,11 @@ def _facts_of(text: str, today: date, context: str | None) -> Facts:
         # "unser Bilderbuchkino", "Ostermarkt": the event's own name is no place
         head_end = event[0] + len(event[2].split()[0])
         places = [p for p in places if not (event[0] <= p.start < head_end)]
+        # "Frühjahrskonzert der Musikschule ... in der Stadthalle": a place named outside
+        # the event's phrase comes first; the genitive one only when there is no other
+        # ("Eröffnung des Spielplatzes")
+        event_end = event[0] + len(event[2])
+        places.sort(key=lambda p: event[0] <= p.start < event_end)
     place = _pick_place(places, span)
     facts = Facts(
         what=_shorten(event[2]) if event else None,

@@ -24,6 +24,8 @@ EVENT_ENDINGS: tuple[str, ...] = (
     "radtour", "tour", "treffen", "stammtisch", "werkstatt", "sitzung", "gala", "ball",
     "spiel", "spiele", "reise", "besuch", "programm", "projekt", "projektwoche",
     "beratung", "schulung", "training", "kurse", "nacht", "rallye", "challenge",
+    # nominalised customs: "Maibaumaufstellen", "Adventssingen", "Anradeln", "Osterfeuer"
+    "aufstellen", "singen", "schießen", "radeln", "feuer",
 )  # fmt: skip
 #: Endings that look like events but are not ("Vortag", "Alltag", "Betrag").
 NOT_EVENTS: frozenset[str] = frozenset(
@@ -32,7 +34,8 @@ NOT_EVENTS: frozenset[str] = frozenset(
      "wochentag", "geburtstag", "nachtrag", "ertrag", "anlauf", "verlauf", "ablauf",
      "umlauf", "zulauf", "kreislauf", "tagesordnung", "programm", "projekt", "spiel",
      "besuch", "nacht", "woche", "abend", "tag", "wochen", "mittag", "vormittag", "nachmittag",
-     "aktion", "reise", "kurs", "kurse", "training", "beratung", "treffen", "fest"}
+     "aktion", "reise", "kurs", "kurse", "training", "beratung", "treffen", "fest", "feuer",
+     "singen", "radeln", "schießen", "aufstellen"}
 )  # fmt: skip
 #: Whole words that are events only as such, not as endings ("Tag der offenen Tür" is read
 #: by its own rule; "Fest" alone is fine when nothing better is there).

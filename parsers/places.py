@@ -58,6 +58,7 @@ _AFTER_NAME = (
 _TAIL = (
     r"(?:\s+(?:(?:Nord|Süd|Ost|West|Mitte|Stadtmitte)(?![\wäöüß])|\d{1,4}[a-z]?(?![\d:]|\.\d)"
     rf"|\((?:[^()\n]){{1,60}}\)|(?:am|an\s+der|in\s+der|im|Am|An\s+der)\s+{_CAP}"
+    r"(?:\s+\d{1,4}[a-z]?(?![\d:]|\.\d))?"
     rf"|(?:der|des)\s+(?:[a-zäöüß]+(?:e|en|er|es)\s+)?{_CAP}(?:\s+Am\s+{_CAP})?"
     rf"|St\.\s+{_CAP}|{_CAP}{_AFTER_NAME}))"
 )
