@@ -65,6 +65,18 @@ def topics_by_what(site: Path) -> dict[str, Topic]:
     return {t.what: t for t in rows(site, Topic)}
 
 
+def incomplete_reply(site: Path, mailstack: MailStack, address: str, name: str, body: str,
+                     message_id: str, *, then_poll: bool = True) -> tuple[str, str]:
+    """Send the requests, let `address` answer with `body` in their thread, poll on Tuesday;
+    the request's (Message-ID, Subject)."""
+    requests = requests_by_address(site, mailstack)
+    mid, subject = requests[address]
+    deliver(mailstack, reply(address, name, mid, f"Re: {subject}", body, message_id), address, 1)
+    if then_poll:
+        poll(site, TUESDAY)
+    return mid, subject
+
+
 INCOMPLETE_TWO = """\
 Hallo,
 
@@ -91,12 +103,8 @@ Jörg Überall
 
 def test_one_bundled_question_then_answers_complete_both_topics(site: Path,
                                                                 mailstack: MailStack) -> None:
-    requests = requests_by_address(site, mailstack)
-    mid, subject = requests["contact2@musterhausen.test"]
-    deliver(mailstack, reply("contact2@musterhausen.test", "Jörg Überall", mid, f"Re: {subject}",
-                             INCOMPLETE_TWO, "<bib-1@musterhausen.test>"),
-            "contact2@musterhausen.test", 1)
-    poll(site, TUESDAY)
+    incomplete_reply(site, mailstack, "contact2@musterhausen.test", "Jörg Überall", INCOMPLETE_TWO,
+                     "<bib-1@musterhausen.test>")
     # the dry run shows the question and sends nothing
     shown = followups(site, WEDNESDAY, "--dry-run")
     assert "1 follow-up(s) would be sent" in shown
@@ -154,12 +162,8 @@ Erika Muster
 
 def test_a_partial_answer_leaves_the_rest_open_the_budget_ends_with_the_officer(
         site: Path, mailstack: MailStack) -> None:
-    requests = requests_by_address(site, mailstack)
-    mid, subject = requests["contact1@musterhausen.test"]
-    deliver(mailstack, reply("contact1@musterhausen.test", "Erika Muster", mid, f"AW: {subject}",
-                             INCOMPLETE_ONE, "<bau-1@musterhausen.test>"),
-            "contact1@musterhausen.test", 1)
-    poll(site, TUESDAY)
+    incomplete_reply(site, mailstack, "contact1@musterhausen.test", "Erika Muster", INCOMPLETE_ONE,
+                     "<bau-1@musterhausen.test>")
     assert "1 follow-up(s) queued" in followups(site, WEDNESDAY)
     first = parse(mailstack.wait_for_messages("contact1@musterhausen.test", count=2)[1])
     assert "Wann:" in text_of(first) and "Wo:" in text_of(first)
@@ -192,12 +196,8 @@ def test_a_partial_answer_leaves_the_rest_open_the_budget_ends_with_the_officer(
 
 def test_a_correction_updates_the_topic_and_keeps_its_history(site: Path,
                                                               mailstack: MailStack) -> None:
-    requests = requests_by_address(site, mailstack)
-    mid, subject = requests["contact1@musterhausen.test"]
-    deliver(mailstack, reply("contact1@musterhausen.test", "Erika Muster", mid, f"AW: {subject}",
-                             INCOMPLETE_ONE, "<bau-1@musterhausen.test>"),
-            "contact1@musterhausen.test", 1)
-    poll(site, TUESDAY)
+    incomplete_reply(site, mailstack, "contact1@musterhausen.test", "Erika Muster", INCOMPLETE_ONE,
+                     "<bau-1@musterhausen.test>")
     followups(site, WEDNESDAY)
     first = parse(mailstack.wait_for_messages("contact1@musterhausen.test", count=2)[1])
     deliver(mailstack, reply("contact1@musterhausen.test", "Erika Muster",
@@ -228,11 +228,9 @@ Vielen Dank für Ihre Nachricht. Ich bin bis einschließlich 15.01.2027 nicht im
 @pytest.mark.parametrize("event", ["absence", "bounce"])
 def test_an_absence_pauses_and_a_bounce_stops_the_questions(site: Path, mailstack: MailStack,
                                                             event: str) -> None:
-    requests = requests_by_address(site, mailstack)
-    mid, subject = requests["contact1@musterhausen.test"]
-    deliver(mailstack, reply("contact1@musterhausen.test", "Erika Muster", mid, f"AW: {subject}",
-                             INCOMPLETE_ONE, "<bau-1@musterhausen.test>"),
-            "contact1@musterhausen.test", 1)
+    mid, subject = incomplete_reply(site, mailstack, "contact1@musterhausen.test",
+                                    "Erika Muster", INCOMPLETE_ONE, "<bau-1@musterhausen.test>",
+                                    then_poll=False)
     if event == "absence":
         oof = reply("contact1@musterhausen.test", "Erika Muster", mid,
                     f"Automatische Antwort: {subject}", OOF, "<oof-1@musterhausen.test>")
@@ -265,12 +263,8 @@ def test_receipts_when_switched_on_thank_once_and_list_what_was_understood(
         site: Path, mailstack: MailStack) -> None:
     with (site / "intake.toml").open("a", encoding="utf-8") as fh:
         fh.write("receipts = true\n")  # [schedule] is the file's last section
-    requests = requests_by_address(site, mailstack)
-    mid, subject = requests["contact2@musterhausen.test"]
-    deliver(mailstack, reply("contact2@musterhausen.test", "Jörg Überall", mid, f"Re: {subject}",
-                             INCOMPLETE_TWO, "<bib-1@musterhausen.test>"),
-            "contact2@musterhausen.test", 1)
-    poll(site, TUESDAY)
+    incomplete_reply(site, mailstack, "contact2@musterhausen.test", "Jörg Überall", INCOMPLETE_TWO,
+                     "<bib-1@musterhausen.test>")
     poll(site, TUESDAY)  # a second pass thanks nobody again
     receipts = [o for o in rows(site, OutboxMessage) if o.kind == "receipt"]
     assert len(receipts) == 1 and receipts[0].to_address == "contact2@musterhausen.test"
