@@ -61,7 +61,14 @@ def is_closing(line: str) -> bool:
         return False
     if _CLOSING_HERZLICH.match(text) and not _WILLKOMMEN.search(text):
         return True
-    return bool(_CLOSING.match(text) or _CLOSING_ABBREVIATION.match(text))
+    if _CLOSING.match(text) or _CLOSING_ABBREVIATION.match(text):
+        return True
+    # bilingual: "Mit freundlichen Grüßen / Kind regards"
+    parts = _BILINGUAL_SPLIT.split(text)
+    return len(parts) == 2 and all(_CLOSING.match(part) for part in parts)
+
+
+_BILINGUAL_SPLIT = re.compile(r"\s+[/|]\s+")
 
 
 # ---------------------------------------------------------------------------------------
