@@ -820,6 +820,9 @@ class Hostile:
         "oversized": 1, "line_5mb": 3, "nested_10000": 2, "siblings_10000": 2, "html_bomb": 3,
         "header_flood": 2, "rfc822_nested": 2}
 
+    #: the light kinds a short run has first
+    FIRST = ("zip_as_eml", "nul_bytes", "rfc2047_garbage", "wrong_charset", "broken_boundary")
+
     def __init__(self, rng: random.Random, senders: Sequence[str], threads: Sequence[str],
                  oversized_mb: int) -> None:
         self.rng = rng
@@ -829,7 +832,8 @@ class Hostile:
         self.n = 0
 
     def mails(self, count: int) -> Iterator[HostileMail]:
-        light = [name[6:] for name in dir(self) if name.startswith("light_")]
+        light = sorted((name[6:] for name in dir(self) if name.startswith("light_")),
+                       key=lambda kind: (kind not in self.FIRST, kind))
         kinds: list[str] = []
         for kind, times in self.HEAVY.items():
             kinds += [kind] * max(1, round(times * count / 200))
@@ -1028,7 +1032,7 @@ def base64_lines(data: bytes) -> bytes:
 
 
 def hostile(site: Site, count: int, max_message_mb: int, rng: random.Random,
-            work: Path) -> Figures:
+            work: Path, oversized_mb: int | None = None) -> Figures:
     """`count` hostile mails APPENDed, one `intake poll` (real clock) works through them:
     no crash, each stored or set aside with a reason, the poller's peak RSS, the slowest
     mail (from the rows' processing times)."""
@@ -1037,7 +1041,7 @@ def hostile(site: Site, count: int, max_message_mb: int, rng: random.Random,
     with site.engine().connect() as conn:
         threads = [str(m) for m in conn.scalars(select(Request.message_id))]
     generator = Hostile(rng, [e for _d, e in REPLIERS] + ["fremd@example.org"], threads,
-                        oversized_mb=max(4 * max_message_mb, 100 if max_message_mb >= 25 else 0))
+                        oversized_mb=oversized_mb or max(4 * max_message_mb, 100))
     kinds: Counter[str] = Counter()
     client = site.stack.imap(BOT)
     try:
@@ -1285,7 +1289,7 @@ def storm_mail(n: int, sender: str, to: Asked, oversized_bytes: int, kind: str) 
 
 
 def loops(site: Site, automatic: int, storm: int, rng: random.Random, work: Path,
-          days: int = 10) -> Figures:
+          days: int = 10, rounds: int = 4) -> Figures:
     """Automatic answers to the round's requests and a mail storm from one address, then
     `days` days of follow-ups: no answer to anything automatic, and no more mails to the
     storm's address than the caps allow (the oversized note once a day, follow-ups by the
@@ -1309,7 +1313,7 @@ def loops(site: Site, automatic: int, storm: int, rng: random.Random, work: Path
     echo_address = others[-1].address
     seen: set[Path] = set()
     echoes = 0
-    for round_no in range(4):
+    for round_no in range(rounds):
         site.stack.wait_queue_empty(timeout=60)
         fresh = sorted(maildir_files(site.stack, echo_address) - seen)
         seen |= set(fresh)
@@ -1373,7 +1377,7 @@ def loops(site: Site, automatic: int, storm: int, rng: random.Random, work: Path
     figures.doubled = len(answers)  # every answer to automatic mail is one too many
     figures.note(f"answers to automatic mail: {len(answers)}; reminders to those addresses: "
                  f"{sum(reminders.values())} (at most 1 each, independent of the mails)")
-    figures.note(f"a second bot echoing everything for 4 rounds ({echoes} echoes) got: "
+    figures.note(f"a second bot echoing everything for {rounds} rounds ({echoes} echoes) got: "
                  f"{dict(to_echo)}")
     figures.note(f"storm of {storm} submitted in {storm_seconds:.0f} s; mails back to its "
                  f"address over {days} days: {dict(Counter(m.kind for m in to_storm))}, "
