@@ -218,6 +218,9 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
     for worker in workers:
         if worker.crashed is not None:
             raise worker.crashed
+    if report.connection_error is not None:
+        log.error("outbox: %s; %d mail(s) stay queued", report.connection_error,
+                  report.retrying)
     if stop.refused and not stop.is_set():
         # rows a refused connection gave back may have come after the others' last look
         return report + deliver_due(sessions, transport_factory, sender, now, batch,
@@ -424,9 +427,8 @@ def _record(sessions: sessionmaker[Session], outcomes: list[_Outcome], now: date
         elif outcome.status == "released":
             report.retrying += len(outcome.released)
             if outcome.error is not None:
-                report.connection_error = outcome.error
-                log.error("outbox: %s; %d mail(s) stay queued", outcome.error,
-                          len(outcome.released))
+                # every connection meets the same server problem: deliver_due says it once
+                report.connection_error = report.connection_error or outcome.error
 
 
 def _release(session: Session, ids: tuple[int, ...], now: datetime, error: str | None) -> None:

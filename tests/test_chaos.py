@@ -58,8 +58,9 @@ def plain_site(tmp_path: Path, stack: MailStack, url: str, extra: str = "") -> S
 
 
 # --- the suite, shortened ----------------------------------------------------------------------
-# Sizes: 30 replies and 30 mails with 3 kills per process, 24 hostile mails, 10 automatic
-# mails and a storm of 40; `python -m benchmarks.chaos` runs the full sizes.
+# Sizes: 30 replies and 30 mails with 3 kills per process, 20 hostile mails (each heavy kind
+# once, the oversized one 7 MB), 10 automatic mails, three rounds of a bot echoing everything
+# and a storm of 40; `python -m benchmarks.chaos` runs the full sizes.
 
 SEED = 20270106
 
@@ -108,7 +109,7 @@ def test_dovecot_postfix_and_postgresql_going_away_under_load(
     try:
         site = write_site(tmp_path / "site", clean_mailboxes, via_proxy(pg_url, proxy.port),
                           REPLIER_CONTACTS + mail_contacts(27), observe_url=pg_url)
-        figures = servers_away(site, proxy, 30, outage=2.0, settle=0.0, work=tmp_path)
+        figures = servers_away(site, proxy, 30, outage=1.0, settle=0.0, work=tmp_path)
         site.close()
     finally:
         proxy.stop()
@@ -125,7 +126,7 @@ def test_hostile_mail_crashes_nothing_and_each_mail_is_stored_or_set_aside_with_
     site = plain_site(tmp_path, clean_mailboxes, sqlite_url,
                       extra='[inbound]\nmax_message_mb = 6\nauthserv_id = "mx.musterhausen.test"\n')
     open_round(site, NOW)
-    figures = hostile(site, 24, 6, rng("hostile"), tmp_path)
+    figures = hostile(site, 20, 6, rng("hostile"), tmp_path, oversized_mb=7)
     site.close()
     detail = figures.detail
     assert figures.crashes == 0, detail["failed"]
@@ -146,7 +147,7 @@ def test_automatic_mail_is_never_answered_and_a_storm_gets_no_more_than_the_caps
                 {"department": "Kulturamt", "email": "contact6@musterhausen.test"}]
     site = write_site(tmp_path / "site", clean_mailboxes, pg_url, contacts,
                       extra="[inbound]\nmax_message_mb = 1\n[schedule]\nreceipts = true\n")
-    figures = loops(site, 10, 40, rng("loops"), tmp_path)
+    figures = loops(site, 10, 40, rng("loops"), tmp_path, days=8, rounds=3)
     site.close()
     detail = figures.detail
     assert figures.crashes == 0 and figures.lost == 0
@@ -416,3 +417,27 @@ def test_inbound_list_says_how_many_were_set_aside_beyond_what_it_shows(
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1].startswith("200 of 205 mail(s) shown")
     assert "Nummer 204" in result.output and "Nummer 4\n" not in result.output
+
+
+def test_the_outbox_says_once_that_the_mail_server_is_away(
+        tmp_path: Path, clean_mailboxes: MailStack, sqlite_url: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Each SMTP connection said it on its own: three lines per delivery run, a dozen in
+    the daemon's first second when Postfix was down."""
+    from bot.usecases import deliver_outbox
+
+    site = write_site(tmp_path / "site", clean_mailboxes, sqlite_url, mail_contacts(60))
+    open_round(site, NOW)
+    app = site.app(NOW)
+    _listen(caplog)
+    clean_mailboxes.stop_postfix()
+    try:
+        report = deliver_outbox(app)
+    finally:
+        clean_mailboxes.start_postfix()
+        app.close()
+        site.close()
+    assert report.sent == 0 and report.retrying == 60
+    lines = [r.getMessage() for r in _warnings(caplog)]
+    assert len(lines) == 1, lines
+    assert "cannot connect" in lines[0] and "60 mail(s) stay queued" in lines[0]
