@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -194,17 +193,19 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
     stop = _Stop()
     workers = [_Sender(sessions, transport, sender, clock, share, outcomes, stop, queued)
                for transport in transports]
+    stop.running = len(workers)
     for worker in workers:
         worker.start()
     running = len(workers)
     try:
         while running:
             pending = [outcomes.get()]
-            # what arrives within RECORD_SECONDS goes into the same commit
-            until = time.monotonic() + RECORD_SECONDS
-            while running > sum(1 for item in pending if item is None):
+            # what arrives within RECORD_SECONDS goes into the same commit; waking up for
+            # each result would take the interpreter from the connections every time
+            stop.all_done.wait(RECORD_SECONDS)
+            while True:
                 try:
-                    pending.append(outcomes.get(timeout=max(0.0, until - time.monotonic())))
+                    pending.append(outcomes.get_nowait())
                 except queue.Empty:
                     break
             running -= sum(1 for item in pending if item is None)
@@ -241,6 +242,8 @@ class _Stop(threading.Event):
         super().__init__()
         self.working = threading.Event()
         self.up = 0  # connections that opened
+        self.running = 0  # connections still at work
+        self.all_done = threading.Event()
         self.refused = False  # a further connection was refused; its rows went back
 
     def because(self, reason: str) -> None:
@@ -320,6 +323,10 @@ class _Sender(threading.Thread):
             if opened:
                 self.transport.close()
             self.outcomes.put(None)  # this connection is done
+            with _count_lock:
+                self.stop.running -= 1
+                if self.stop.running == 0:
+                    self.stop.all_done.set()
 
     def _give_back(self, mails: list[_Claimed], error: str | None) -> None:
         """Rows claimed and not sent go back to the queue; every other connection stops
