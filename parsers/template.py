@@ -769,6 +769,8 @@ def _is_item_topic(item: str, fields: _Fields) -> bool:
         return False  # a section of a report, several paragraphs long
     if event_names(item):
         return True
+    if not (fields.when or fields.where):
+        return False  # "• letztes Jahr waren rund 150 dabei": a count is a detail of one event
     rest = item
     for phrase in (fields.when.text if fields.when else "",
                    fields.how_many.text if fields.how_many else ""):
