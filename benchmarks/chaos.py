@@ -837,8 +837,9 @@ class Hostile:
         kinds: list[str] = []
         for kind, times in self.HEAVY.items():
             kinds += [kind] * max(1, round(times * count / 200))
+        heavy = len(kinds)
         while len(kinds) < count:
-            kinds.append(light[(len(kinds)) % len(light)])
+            kinds.append(light[(len(kinds) - heavy) % len(light)])
         kinds = kinds[:count]
         self.rng.shuffle(kinds)
         for kind in kinds:
