@@ -5,11 +5,13 @@ doubled, no loops, no stranger gets in. Then one test per bug the suite found.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
 import threading
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -341,6 +343,47 @@ def test_the_poller_says_in_one_line_that_the_database_is_away_and_waits_longer_
     waits = [int(m.group(1)) for r in records
              if (m := re.search(r"trying again in (\d+) s", r.getMessage()))]
     assert waits[:3] == [1, 2, 4]
+def test_a_database_connection_dropped_during_a_mail_leaves_it_waiting_not_failed(
+        tmp_path: Path, clean_mailboxes: MailStack, pg_url: str) -> None:
+    """The session of the bot is terminated on the server while a mail is processed (an
+    admin, a failover, a restart): the mail was marked failed on the next connection and
+    waited for someone to replay it. It is the database's fault, not the mail's."""
+    from bot.listening.poller import Poller
+    from bot.listening.service import build_poller
+
+    name = f"chaos-{uuid.uuid4().hex[:10]}"
+    url = make_url(pg_url).update_query_dict({"application_name": name}).render_as_string(
+        hide_password=False)
+    site = write_site(tmp_path / "site", clean_mailboxes, url, REPLIER_CONTACTS,
+                      observe_url=pg_url)
+    append(clean_mailboxes, [reply("dropped", n) for n in range(3)])
+    app = site.app(NOW)
+    killed: list[int] = []
+
+    def now() -> datetime:
+        # once the mails are stored, the next looks at the clock are inside a mail's
+        # transaction: end the bot's sessions on the server there, twice (a pass that
+        # processes mails in batches tries a failed batch's mails one by one)
+        if len(killed) < 2 and site.scalar("SELECT COUNT(*) FROM inbound") == 3:
+            killed.append(int(site.scalar(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = :name", name=name)))
+        return NOW
+
+    built = build_poller(app)
+    poller = Poller(built.open_mailbox, app.sessions, built.fetch, built.listen, now)
+    with contextlib.suppress(Exception):  # the pass may end with the database's error
+        poller.once()
+    assert killed and killed[0] >= 1
+    assert "failed" not in {row.status for row in site.rows(InboundMessage)}
+    report = built.once()
+    assert report.processing.failed == 0
+    assert [row.status for row in site.rows(InboundMessage)] == ["processed"] * 3
+    assert len(site.rows(Topic)) == 3
+    app.close()
+    site.close()
+
+
 def test_a_scheduler_job_says_in_one_line_that_the_database_is_away(
         tmp_path: Path, clean_mailboxes: MailStack, pg_url: str,
         caplog: pytest.LogCaptureFixture) -> None:

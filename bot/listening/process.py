@@ -22,7 +22,7 @@ from email.utils import getaddresses
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import one_line
+from bot.errors import database_problem, one_line
 from bot.listening import automatic, followups, topics
 from bot.listening.match import Directory, KnownContact, KnownRequest, Match, match
 from db.inbound import claim_next
@@ -365,6 +365,10 @@ def process_pending(sessions: sessionmaker[Session], settings: ListenSettings,
                 session.commit()
             except Exception as exc:
                 session.rollback()
+                if database_problem(exc) is not None:
+                    # the database went away, not the mail's fault: the row stays new for
+                    # the next pass, which the poller tries again (saying so in one line)
+                    raise
                 log.exception("mail %s could not be processed", row_id)
                 _mark_failed(sessions, row_id, exc)
                 report.failed += 1
