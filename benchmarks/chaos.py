@@ -724,9 +724,11 @@ def servers_away(site: Site, proxy: TcpProxy, replies: int, outage: float, settl
     under_load: dict[str, bool] = {}
     daemon = site.spawn("run", log=log)
     try:
-        # 1. Postfix, while the round goes out (the daemon sends it first thing)
-        wait_until(lambda: sent_count(site) >= 1, 120, "the first mail sent", daemon, log,
-                   interval=0.002)
+        # 1. Postfix, while the round goes out (the daemon sends it first thing): as soon as
+        # the first mails are claimed for sending
+        wait_until(lambda: bool(site.scalar("SELECT COUNT(*) FROM outbox WHERE status IN "
+                                            "('sending', 'sent')")), 120,
+                   "the first mail claimed", daemon, log, interval=0.002)
         stack.stop_postfix()
         under_load["postfix"] = sent_count(site) < queued
         time.sleep(outage)
