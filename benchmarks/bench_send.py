@@ -10,16 +10,18 @@ when the bot is set up; the timed part is what `intake send-requests` does every
 and sync the contacts file, open the round, render and queue every request, and deliver the
 outbox (several SMTP connections, sending while the round is still being queued). The bare
 loop then sends the same bytes over one smtplib connection. The two alternate in order, and
-Postfix's queue is empty before each. Prints both per repetition and the median ratio
-(above 1.0: intake is faster). Needs root (it starts its own Postfix + Dovecot, see
-tests/mailstack.py).
+Postfix's queue is empty before each. Prints both per repetition, the CPU time this process
+and the mail servers used meanwhile, and the median ratio (above 1.0: intake is faster).
+Needs root (it starts its own Postfix + Dovecot, see tests/mailstack.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import smtplib
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -85,6 +87,18 @@ class fresh_database:  # a class used like a function (a context manager)
             engine.dispose()
 
 
+def servers_cpu(stack: MailStack) -> float:
+    """CPU seconds Postfix and Dovecot have used so far (their children's included)."""
+    ticks = 0
+    for pid in stack.pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile
+        ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def write_site(stack: MailStack, site: Path, count: int, db_url: str) -> None:
     # unique addresses via the recipient delimiter: contactN+K lands in contactN's mailbox
     lines = ["contacts:"]
@@ -120,14 +134,18 @@ def run(stack: MailStack, site: Path, count: int, db_url: str, bare_first: bool)
     migrate.upgrade(app.engine)
     sync_contacts_file(app)  # `intake contacts sync` at set-up time
 
+    cpu: dict[str, tuple[float, float]] = {}  # (this process, the mail servers), seconds
+
     def intake() -> tuple[float, float]:
         stack.wait_queue_empty(timeout=600)
+        own, servers = time.process_time(), servers_cpu(stack)
         t0 = time.perf_counter()
         with outbox_meanwhile(app) as early:  # what `intake send-requests` does
             result = send_requests(app)
         t1 = time.perf_counter()
         report = deliver_outbox(app, early.report)
         t2 = time.perf_counter()
+        cpu["intake"] = (time.process_time() - own, servers_cpu(stack) - servers)
         assert len(result.queued) == count and report.sent == count, (result, report)
         return t1 - t0, t2 - t0
 
@@ -136,11 +154,14 @@ def run(stack: MailStack, site: Path, count: int, db_url: str, bare_first: bool)
         with app.sessions() as session:
             mails = [(row.to_address, row.raw)
                      for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+        own, servers = time.process_time(), servers_cpu(stack)
         t0 = time.perf_counter()
         with smtplib.SMTP(stack.host, stack.smtp_port) as smtp:
             for to, raw in mails:
                 smtp.sendmail("bot@musterhausen.test", [to], raw)
-        return time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+        cpu["bare"] = (time.process_time() - own, servers_cpu(stack) - servers)
+        return elapsed
 
     if bare_first:
         # the bare loop needs the bytes: queue them once in a throw-away round first
@@ -162,7 +183,12 @@ def run(stack: MailStack, site: Path, count: int, db_url: str, bare_first: bool)
     print(f"  intake send-requests end to end: {total_s:6.2f} s {count / total_s:7.1f} mails/s "
           f"(round queued after {queued_s:.2f} s)")
     print(f"  bare smtplib, one connection:    {bare_s:6.2f} s {count / bare_s:7.1f} mails/s")
-    print(f"  ratio end to end vs bare:        {ratio:6.2f}x", flush=True)
+    print(f"  ratio end to end vs bare:        {ratio:6.2f}x")
+    for name, wall in (("intake", total_s), ("bare", bare_s)):
+        own, servers = cpu[name]
+        print(f"  CPU during {name + ':':7}  {own:5.2f} s client, {servers:5.2f} s mail "
+              f"servers, of {2 * wall:5.2f} s on 2 cores; load {os.getloadavg()[0]:.1f}")
+    sys.stdout.flush()
     return ratio
 
 
