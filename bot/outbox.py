@@ -191,8 +191,8 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
     share = batch if count == 1 else min(batch, CLAIM_SHARE)
     outcomes: queue.SimpleQueue[_Outcome | None] = queue.SimpleQueue()
     stop = _Stop()
-    workers = [_Sender(sessions, transport, sender, clock, share, outcomes, stop, queued)
-               for transport in transports]
+    workers = [_Sender(sessions, transport, sender, clock, share, outcomes, stop, queued,
+                       first=n == 0) for n, transport in enumerate(transports)]
     stop.running = len(workers)
     for worker in workers:
         worker.start()
@@ -244,6 +244,7 @@ class _Stop(threading.Event):
         self.up = 0  # connections that opened
         self.running = 0  # connections still at work
         self.all_done = threading.Event()
+        self.first_open = threading.Event()  # the first connection opened, or failed to
         self.refused = False  # a further connection was refused; its rows went back
 
     def because(self, reason: str) -> None:
@@ -262,11 +263,12 @@ class _Sender(threading.Thread):
     def __init__(self, sessions: sessionmaker[Session], transport: Transport, sender: str,
                  clock: Callable[[], datetime], share: int,
                  outcomes: queue.SimpleQueue[_Outcome | None], stop: _Stop,
-                 queued: threading.Event | None) -> None:
+                 queued: threading.Event | None, first: bool = True) -> None:
         super().__init__(name="intake-outbox", daemon=True)
         self.sessions, self.transport, self.sender = sessions, transport, sender
         self.clock, self.share, self.outcomes, self.stop = clock, share, outcomes, stop
         self.queued = queued
+        self.first = first
         self.crashed: BaseException | None = None
 
     def run(self) -> None:
@@ -274,6 +276,10 @@ class _Sender(threading.Thread):
         # without `queued` nothing more is coming; with it, one more look once it is set
         last_look = self.queued is None
         try:
+            if not self.first:
+                # the first connection tells whether the server can be reached at all; a
+                # further one refused after that only means fewer connections
+                self.stop.first_open.wait()
             while not self.stop.is_set():
                 claimed = _claim(self.sessions, self.clock(), self.share)
                 if not claimed:
@@ -288,6 +294,7 @@ class _Sender(threading.Thread):
                     try:
                         self.transport.open()
                     except ConnectionProblem as exc:
+                        self.stop.first_open.set()
                         if self.stop.working.is_set():
                             # the server takes fewer connections at once (Microsoft 365
                             # allows few): the ones that are up send these rows
@@ -303,6 +310,7 @@ class _Sender(threading.Thread):
                     with _count_lock:
                         self.stop.up += 1
                     self.stop.working.set()
+                    self.stop.first_open.set()
                 for position, mail in enumerate(claimed):
                     if self.stop.is_set():  # another connection lost the server
                         self._give_back(claimed[position:], self.stop.reason)
@@ -320,6 +328,8 @@ class _Sender(threading.Thread):
             self.crashed = exc
             self.stop.set()
         finally:
+            if self.first:
+                self.stop.first_open.set()  # also when it had nothing to send
             if opened:
                 self.transport.close()
             self.outcomes.put(None)  # this connection is done

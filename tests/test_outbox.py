@@ -154,28 +154,38 @@ def test_several_connections_share_the_outbox_each_mail_once(
 
 
 class RefusesFurtherConnections(SmtpTransport):
-    """The real transport; every connection but the first is refused, as a server that
-    takes one connection at a time answers (421)."""
+    """The real transport, as a server that takes one connection at a time: while one is
+    open, another is refused (421)."""
 
-    opened = 0
+    open_now = 0
+    refused = 0
+    lock = threading.Lock()
 
     def open(self) -> None:
-        RefusesFurtherConnections.opened += 1
-        if RefusesFurtherConnections.opened > 1:
-            raise ConnectionProblem(f"SMTP {self.server}: 421 4.7.0 too many connections")
+        with RefusesFurtherConnections.lock:
+            if RefusesFurtherConnections.open_now:
+                RefusesFurtherConnections.refused += 1
+                raise ConnectionProblem(f"SMTP {self.server}: 421 4.7.0 too many connections")
+            RefusesFurtherConnections.open_now += 1
         super().open()
+
+    def close(self) -> None:
+        super().close()
+        with RefusesFurtherConnections.lock:
+            RefusesFurtherConnections.open_now -= 1
 
 
 def test_a_server_that_takes_fewer_connections_gets_every_mail_over_those(
         sessions: sessionmaker[Session], clean_mailboxes: MailStack) -> None:
     ids = queue_many(sessions, 80)
-    RefusesFurtherConnections.opened = 0
+    RefusesFurtherConnections.open_now = RefusesFurtherConnections.refused = 0
     settings = SmtpSettings(host="127.0.0.1", port=clean_mailboxes.smtp_port,
                             security="none", username=None)
     report = deliver_due(sessions, lambda: RefusesFurtherConnections(settings, None),
                          "bot@x", NOW, connections=3)
     assert (report.sent, report.retrying, report.failed) == (80, 0, 0)
     assert report.connection_error is None
+    assert RefusesFurtherConnections.refused == 2  # it was asked for three at once
     with sessions() as s:
         assert set(s.execute(select(OutboxMessage.status, OutboxMessage.attempts))) == {
             ("sent", 1)}
