@@ -2,11 +2,15 @@
 
 Delivery is at-least-once. A row is claimed by setting status "sending" with a lease (its
 `next_attempt_at` moves LEASE into the future) and committed before the SMTP transaction.
-After the server accepted the mail the row becomes "sent". If the process dies between the
-server's acceptance and that update, the lease runs out and the row is sent again, with
-the same bytes and the same Message-ID, so mail clients and the bot's own matching treat
-the two copies as one mail. The other order (mark sent, then send) could lose a mail,
-which is worse for a bot whose whole job is that nobody is forgotten.
+After the server accepted the mail the row becomes "sent" (results are written in groups,
+every RECORD_SECONDS). If the process dies between the server's acceptance and that update,
+the lease runs out and the row is sent again, with the same bytes and the same Message-ID,
+so mail clients and the bot's own matching treat the two copies as one mail. The other
+order (mark sent, then send) could lose a mail, which is worse for a bot whose whole job is
+that nobody is forgotten.
+
+Several senders (connections of one process, or workers on one PostgreSQL database) never
+claim the same row: claims use `FOR UPDATE SKIP LOCKED` there, and SQLite has one writer.
 """
 
 from __future__ import annotations
@@ -168,8 +172,10 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
 
     Each connection runs in a thread of its own and claims its own rows (with a lease, see
     the module's docstring); one connection serves a batch, and a small outbox needs only
-    one. The results are written by this thread as they come in, several in one commit: the
-    connections never wait for the database.
+    one. The first connection opens before the others: if it cannot, the server is
+    unreachable; a further one refused later only means fewer connections. The results are
+    written by this thread, those of RECORD_SECONDS in one commit: the connections never
+    wait for the database.
 
     With `queued` the mail is still being queued: the connections keep looking for new rows
     until the event is set, then send what is left (see `Meanwhile`). `now` may be a clock.
