@@ -477,6 +477,16 @@ def flush_postfix(stack: MailStack, timeout: float = 60) -> None:
     stack.wait_queue_empty(timeout=timeout)
 
 
+def inbox_size(stack: MailStack) -> int:
+    """Messages in the bot's INBOX now (a count only: safe while a poller moves them)."""
+    client = stack.imap(BOT)
+    try:
+        client.select_folder("INBOX", readonly=True)
+        return len(client.search(["NOT", "DELETED"]))
+    finally:
+        client.logout()
+
+
 def peak_rss_mb(pid: int) -> float | None:
     """VmHWM of a running process: its peak resident set so far."""
     try:
@@ -678,8 +688,7 @@ def crash_daemon(site: Site, replies: int, kills: int, rng: random.Random,
     def finished() -> bool:
         stored, done = inbound_progress(site)
         waiting = site.scalar("SELECT COUNT(*) FROM outbox WHERE status <> 'sent'")
-        return done == stored == replies and not waiting and not folder_ids(site.stack,
-                                                                             "INBOX")
+        return done == stored == replies and not waiting and not inbox_size(site.stack)
     try:
         wait_until(finished, 300, "the last daemon's work", proc, log, interval=0.2)
     finally:
@@ -1059,7 +1068,7 @@ def hostile(site: Site, count: int, max_message_mb: int, rng: random.Random,
     try:
         def done() -> bool:
             stored, finished = inbound_progress(site)
-            return stored == finished == count and not folder_ids(site.stack, "INBOX")
+            return stored == finished == count and not inbox_size(site.stack)
         wait_until(done, 900, "every hostile mail processed", proc, log, interval=0.5)
         peak = peak_rss_mb(proc.pid)
         alive = proc.poll() is None
@@ -1352,7 +1361,7 @@ def loops(site: Site, automatic: int, storm: int, rng: random.Random, work: Path
         storm_seconds = time.monotonic() - began
         total = automatic + echoes + storm
         wait_until(lambda: inbound_progress(site) == (total, total)
-                   and not folder_ids(site.stack, "INBOX"), 600, "the storm processed",
+                   and not inbox_size(site.stack), 600, "the storm processed",
                    poller, log, interval=0.5)
     finally:
         code = terminate(poller)
