@@ -36,6 +36,7 @@ from benchmarks.chaos import (
     mail_contacts,
     open_round,
     servers_away,
+    storm_mail,
     strangers,
     via_proxy,
     write_site,
@@ -490,3 +491,27 @@ def test_the_outbox_says_once_that_the_mail_server_is_away(
     lines = [r.getMessage() for r in _warnings(caplog)]
     assert len(lines) == 1, lines
     assert lines[0].endswith("; 60 mail(s) stay queued")
+
+
+def test_a_follow_up_about_many_topics_fits_its_columns(
+        tmp_path: Path, clean_mailboxes: MailStack, pg_url: str) -> None:
+    """The bundled question's dedupe key and Message-ID named every topic: with some sixty
+    incomplete topics of one person they outgrew their 255 characters, PostgreSQL refused
+    the row and `intake followups` (the daemon's job too) failed for everybody."""
+    site = write_site(tmp_path / "site", clean_mailboxes, pg_url, REPLIER_CONTACTS)
+    site.cli("send-requests", now=NOW - timedelta(days=2))
+    request = next(r for r in asked(site) if r.address == REPLIERS[0][1])
+    append(clean_mailboxes, [storm_mail(n, request.address, request, 0, "reply")
+                             for n in range(60)])
+    site.cli("poll", "--once", now=NOW)
+    assert len(site.rows(Topic)) == 60
+    result = site.cli("followups", now=NOW + timedelta(days=2), check=False)
+    assert result.exit_code == 0, result.output
+    (question,) = [m for m in site.rows(OutboxMessage) if m.kind == "followup"]
+    assert len(question.dedupe_key) <= 255 and len(question.message_id) <= 255
+    assert question.to_address == request.address
+    # asked again two quiet days later: a new key, still within the column
+    site.cli("followups", now=NOW + timedelta(days=6))
+    keys = [m.dedupe_key for m in site.rows(OutboxMessage) if m.kind == "followup"]
+    assert len(keys) == 2 and len(set(keys)) == 2
+    site.close()

@@ -5,6 +5,7 @@ rows and their outbox mail commit together, so a crash never asks twice or loses
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -136,7 +137,10 @@ def _queue_ask(session: Session, app: App, composer: Composer,
     nth = {t.id: 1 + (session.scalar(select(func.count(FollowUp.id))
                                      .where(FollowUp.topic_id == t.id)) or 0)
            for t in topics if t is not None}
-    key = "followup:" + ",".join(f"{tid}.{nth[tid]}" for tid, _ in questions)
+    asked = ",".join(f"{tid}.{nth[tid]}" for tid, _ in questions)
+    # many topics at once: a hash of the list keeps the key within its column, as unique
+    key = "followup:" + (asked if len(asked) <= 200 else
+                         "sha256." + hashlib.sha256(asked.encode()).hexdigest())
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)):
         return None
     rendered = composer.render("followup", {
@@ -149,7 +153,10 @@ def _queue_ask(session: Session, app: App, composer: Composer,
         "block_start": app.settings.templates.block_start,
         "block_end": app.settings.templates.block_end,
     })
-    message_id = composer.message_id("ask", "-".join(str(tid) for tid, _ in questions))
+    hint = "-".join(str(tid) for tid, _ in questions)
+    if len(hint) > 60:  # the Message-ID names the first topic and how many more
+        hint = f"{questions[0][0]}-and-{len(questions) - 1}"
+    message_id = composer.message_id("ask", hint)
     thread = [m for m in (request.message_id if request else None,
                           source.message_id if source else None) if m]
     raw = composer.build(rendered, to_address=contact.email, to_name=contact.name,
