@@ -1293,8 +1293,9 @@ def storm_mail(n: int, sender: str, to: Asked, oversized_bytes: int, kind: str) 
                 "Content-Transfer-Encoding: base64\n\n" + filler.decode() + "--S--\n")
         return _mail(head, body, 'multipart/mixed; boundary="S"')
     if kind == "auto":
+        # no return date: an absence would pause the follow-ups whose cap this part checks
         return _mail([*head, ("Auto-Submitted", "auto-replied")],
-                     "Ich bin bis 15.01.2027 nicht im Büro.\n")
+                     "Ich bin derzeit nicht im Büro.\n")
     return _mail(head, f"--- Thema ---\nWas: Sturmthema Nummer {n}\nWann:\nWo: Rathaus\n"
                        f"Wer: Team {n}\nWie viele: 10\n--- Ende ---\n")
 
