@@ -3,15 +3,19 @@
 One pass: select the folder -> list its messages -> skip those already stored (a crash
 between storing and moving leaves them there) -> check sizes (an oversized mail is recorded
 with its headers only, never fetched whole) -> fetch in batches bounded by count and bytes
-with BODY.PEEK[] -> store, commit -> process -> move each message by its outcome
-(processed folder, or the failed folder for what needs a human).
+with BODY.PEEK[] -> store each batch, commit -> process its mails -> move each message by
+its outcome (processed folder, or the failed folder for what needs a human).
 
-Nothing is moved before its row is committed, so a `kill -9` anywhere loses nothing: the
-next pass finds the message still in the folder and its row already stored.
+With many mails, helper processes parse a batch while the one before it is processed and
+the next one is fetched (`bot.listening.parsing`). The order that matters holds for every
+mail: its row is committed before it is processed, and it is moved only after its
+processing committed. So a `kill -9` anywhere loses nothing: the next pass
+finds the message still in the folder and its row already stored (processed or not).
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,8 +28,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import one_line
 from bot.imap import Mailbox
-from bot.listening.process import ListenSettings, ProcessReport, process_pending
-from db.inbound import mailbox_state, store_raw, stored_uids
+from bot.listening.parsing import parsing_for
+from bot.listening.process import ListenSettings, Processor, ProcessReport, process_pending
+from db.inbound import RawMail, mailbox_state, store_raw, store_raws, stored_uids
 from db.models import MailboxState
 
 log = logging.getLogger("intake.listening")
@@ -41,7 +46,8 @@ class FetchSettings:
     failed_folder: str = "Intake/Failed"
     max_message_bytes: int = 25 * 1024 * 1024
     batch_count: int = 100
-    batch_bytes: int = 40 * 1024 * 1024
+    #: with helper processes, two batches are in memory at once (one parsed ahead)
+    batch_bytes: int = 24 * 1024 * 1024
 
 
 @dataclass
@@ -63,10 +69,20 @@ def _headers(raw: bytes) -> tuple[str | None, str | None, str | None]:
     msg = BytesHeaderParser(policy=compat32).parsebytes(head[:256 * 1024])
     # not cut to the column's length: store_raw knows an overlong one by the mail's hash
     # instead (cut, two different mails with the same beginning would count as one)
-    message_id = one_line(msg.get("Message-ID")) or None
-    sender = one_line(msg.get("From"))[:320] or None
-    subject = one_line(msg.get("Subject"))[:2000] or None
+    message_id = _one_line(msg.get("Message-ID")) or None
+    sender = _one_line(msg.get("From"))[:320] or None
+    subject = _one_line(msg.get("Subject"))[:2000] or None
     return message_id, sender, subject
+
+
+def _one_line(value: object) -> str:
+    """`one_line`, at once for a value that is one clean line already (nearly every one)."""
+    if value is None:
+        return ""
+    text = str(value)
+    if text.isprintable() and "  " not in text and text == text.strip():
+        return text
+    return one_line(text)
 
 
 def batches(sizes: dict[int, int], count: int, limit: int) -> list[list[int]]:
@@ -89,6 +105,18 @@ def batches(sizes: dict[int, int], count: int, limit: int) -> list[list[int]]:
 
 def poll_once(mailbox: Mailbox, sessions: sessionmaker[Session], fetch: FetchSettings,
               listen: ListenSettings, now: Callable[[], datetime]) -> PassReport:
+    # What lives before the pass (modules, settings, the other threads' state) stays: the
+    # garbage collector need not look at it again and again while the pass makes and drops
+    # its many short-lived objects. Everything is handed back to it afterwards.
+    gc.freeze()
+    try:
+        return _pass(mailbox, sessions, fetch, listen, now)
+    finally:
+        gc.unfreeze()
+
+
+def _pass(mailbox: Mailbox, sessions: sessionmaker[Session], fetch: FetchSettings,
+          listen: ListenSettings, now: Callable[[], datetime]) -> PassReport:
     report = PassReport()
     info = mailbox.select(fetch.folder)
     _remember(sessions, fetch.folder, info.uidvalidity, now())
@@ -114,32 +142,60 @@ def poll_once(mailbox: Mailbox, sessions: sessionmaker[Session], fetch: FetchSet
             report.oversized += 1
             report.oversized_rows.append(row_id)
 
-    for batch in batches(small, fetch.batch_count, fetch.batch_bytes):
-        raws = mailbox.fetch(batch)
-        with sessions() as session:
-            session.begin()
-            stamp = now()
-            for uid in batch:
-                raw = raws.get(uid)
-                if raw is None:  # expunged meanwhile (another client, a second poller)
-                    continue
-                message_id, sender, subject = _headers(raw)
-                row = store_raw(session, raw=raw, message_id=message_id, folder=fetch.folder,
-                                uidvalidity=info.uidvalidity, uid=uid, size=len(raw),
-                                now=stamp, from_address=sender, subject=subject)
-                if row is None:
-                    duplicates.add(uid)
-                else:
-                    session.flush()
-                    known[uid] = row.id
-                    report.stored += 1
-            session.commit()
-    report.duplicates = len(duplicates)
-
-    report.processing = process_pending(sessions, listen, now)
+    parsing = parsing_for(len(small), listen.options, listen.authserv_id)
+    try:
+        # with helpers, a fetched batch is parsed while the one before it is processed
+        processor = Processor(sessions, listen, now, parsing,
+                              ahead=fetch.batch_count if parsing.helpers else 0)
+        try:
+            for batch in batches(small, fetch.batch_count, fetch.batch_bytes):
+                raws = mailbox.fetch(batch)
+                stored = _store_batch(sessions, batch, raws, fetch.folder, info.uidvalidity,
+                                      now(), duplicates)
+                for uid, row_id, _raw in stored:
+                    known[uid] = row_id
+                report.stored += len(stored)
+                # processed while the next batch is fetched (and parsed, with helpers)
+                processor.add([(row_id, raw) for _uid, row_id, raw in stored])
+            processor.finish()
+        except BaseException:
+            processor.abandon()
+            raise
+        report.duplicates = len(duplicates)
+        # rows left waiting: by a pass that died, or stored by another poller
+        report.processing = processor.report.merged(process_pending(
+            sessions, listen, now, parsing=parsing if parsing.helpers else None))
+    finally:
+        parsing.close()
 
     report.moved = _move_done(mailbox, sessions, fetch, info.uidvalidity, uids, duplicates)
     return report
+
+
+def _store_batch(sessions: sessionmaker[Session], batch: list[int], raws: dict[int, bytes],
+                 folder: str, uidvalidity: int, now: datetime,
+                 duplicates: set[int]) -> list[tuple[int, int, bytes]]:
+    """Store a fetched batch and commit: (uid, row id, bytes) of each mail stored now; the
+    UIDs of mail stored before go to `duplicates`."""
+    mails: list[RawMail] = []
+    for uid in batch:
+        raw = raws.get(uid)
+        if raw is None:  # expunged meanwhile (another client, a second poller)
+            continue
+        message_id, sender, subject = _headers(raw)
+        mails.append(RawMail(raw, message_id, uid, sender, subject))
+    with sessions() as session:
+        session.begin()
+        ids = store_raws(session, mails, folder=folder, uidvalidity=uidvalidity, now=now)
+        session.commit()
+    out: list[tuple[int, int, bytes]] = []
+    for mail, row_id in zip(mails, ids, strict=True):
+        assert mail.uid is not None
+        if row_id is None:
+            duplicates.add(mail.uid)
+        else:
+            out.append((mail.uid, row_id, mail.raw))
+    return out
 
 
 def _store(sessions: sessionmaker[Session], raw: bytes, folder: str, uidvalidity: int,

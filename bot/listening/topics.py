@@ -1,13 +1,14 @@
 """Storing the topics of one accepted reply, with their attachments.
 
 Idempotent per mail: a topic is unique by (mail, position), so processing the same stored
-mail again (a replay after a fix) updates those topics instead of adding new ones, and
-records every changed field in the topic's history.
+mail again (a replay after a fix, a batch redone after a crash) updates those topics instead
+of adding new ones, and records every changed field in the topic's history.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,12 +62,39 @@ def status_of(missing: list[str]) -> str:
     return "incomplete" if missing else "complete"
 
 
+class Stored:
+    """What a batch of mails stored before (a replay, a batch redone after a crash): one
+    query each for the whole batch instead of one per mail. Holds the loaded topics (the
+    session's identity map alone would let them go)."""
+
+    def __init__(self, session: Session, inbound_ids: Sequence[int],
+                 digests: Sequence[str]) -> None:
+        self.topics: dict[int, list[Topic]] = {}
+        self.with_attachments: set[int] = set()
+        self.blobs: set[str] = set()
+        ids = sorted(set(inbound_ids))
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            for topic in session.scalars(select(Topic).where(Topic.inbound_id.in_(chunk))):
+                self.topics.setdefault(topic.inbound_id, []).append(topic)
+            self.with_attachments.update(session.scalars(
+                select(Attachment.inbound_id).where(Attachment.inbound_id.in_(chunk))))
+        wanted = sorted(set(digests))
+        for start in range(0, len(wanted), 500):
+            self.blobs.update(session.scalars(select(Blob.sha256).where(
+                Blob.sha256.in_(wanted[start:start + 500]))))
+
+
 def store_topics(session: Session, inbound: InboundMessage, result: ParseResult, *,
                  department_id: int, contact_id: int | None, request_id: int | None,
-                 now: datetime) -> list[Topic]:
-    existing = {t.position: t for t in session.scalars(
-        select(Topic).where(Topic.inbound_id == inbound.id))}
-    stored: list[Topic] = []
+                 now: datetime, stored: Stored | None = None) -> list[Topic]:
+    """The mail's topics, new or updated; not flushed (ids come with the next flush)."""
+    if stored is not None:
+        existing = {t.position: t for t in stored.topics.get(inbound.id, [])}
+    else:
+        existing = {t.position: t for t in session.scalars(
+            select(Topic).where(Topic.inbound_id == inbound.id))}
+    kept: list[Topic] = []
     for position, parsed in enumerate(result.topics):
         values = field_values(parsed)
         topic = existing.pop(position, None)
@@ -83,12 +111,11 @@ def store_topics(session: Session, inbound: InboundMessage, result: ParseResult,
             update_fields(session, topic, values, inbound_id=inbound.id, now=now)
             topic.missing = list(parsed.missing)
             topic.status = status_of(topic.missing)
-        stored.append(topic)
+        kept.append(topic)
     for leftover in existing.values():  # a replay found fewer topics than before
         leftover.status = "withdrawn"
         leftover.updated_at = now
-    session.flush()
-    return stored
+    return kept
 
 
 def update_fields(session: Session, topic: Topic, values: dict[str, dict[str, Any]], *,
@@ -110,23 +137,33 @@ def update_fields(session: Session, topic: Topic, values: dict[str, dict[str, An
 
 
 def store_attachments(session: Session, inbound: InboundMessage, result: ParseResult,
-                      topics: list[Topic], now: datetime) -> int:
+                      topics: list[Topic], now: datetime, *,
+                      digests: Sequence[str | None] | None = None,
+                      stored: Stored | None = None) -> int:
     """Each real attachment once per mail, its bytes once per content (`blobs`). A file
-    belongs to the topic whose `Bilder:` line names it, unnamed files to the first topic."""
-    if session.scalar(select(Attachment.id).where(Attachment.inbound_id == inbound.id)):
-        return 0  # stored by an earlier run of this mail
+    belongs to the topic whose `Bilder:` line names it, unnamed files to the first topic.
+    `digests`: the attachments' sha256, when computed already."""
+    if not result.attachments:
+        return 0
+    if stored is not None:
+        if inbound.id in stored.with_attachments:
+            return 0  # stored by an earlier run of this mail
+    elif session.scalar(select(Attachment.id).where(Attachment.inbound_id == inbound.id)):
+        return 0
     owner: dict[str, Topic] = {}
     for topic, parsed in zip(topics, result.topics, strict=False):
         for name in parsed.attachments:
             owner.setdefault(name, topic)
     count = 0
-    for attachment in result.attachments:
+    for index, attachment in enumerate(result.attachments):
         digest: str | None = None
         if not attachment.truncated and attachment.content:
-            digest = hashlib.sha256(attachment.content).hexdigest()
-            _store_blob(session, digest, attachment.content, now)
+            digest = digests[index] if digests is not None else None
+            digest = digest or hashlib.sha256(attachment.content).hexdigest()
+            _store_blob(session, digest, attachment.content, now, stored)
         holder = owner.get(attachment.filename) or (topics[0] if topics else None)
-        session.add(Attachment(inbound_id=inbound.id, topic_id=holder.id if holder else None,
+        # by relationship: a new topic gets its id when the session flushes, not here
+        session.add(Attachment(inbound_id=inbound.id, topic=holder,
                                filename=attachment.filename[:255],
                                content_type=attachment.content_type[:255],
                                size=attachment.size, sha256=digest, data=None, created_at=now))
@@ -134,8 +171,16 @@ def store_attachments(session: Session, inbound: InboundMessage, result: ParseRe
     return count
 
 
-def _store_blob(session: Session, digest: str, content: bytes, now: datetime) -> None:
-    if session.get(Blob, digest) is not None:
+def _store_blob(session: Session, digest: str, content: bytes, now: datetime,
+                stored: Stored | None = None) -> None:
+    if stored is not None:
+        # a batch: inserted with the batch; should a concurrent worker store the same file
+        # first, the batch fails on it and is processed again mail by mail (below)
+        if digest not in stored.blobs:
+            stored.blobs.add(digest)
+            session.add(Blob(sha256=digest, size=len(content), data=content, created_at=now))
+        return
+    if session.scalar(select(Blob.sha256).where(Blob.sha256 == digest)) is not None:
         return
     try:
         with session.begin_nested():
