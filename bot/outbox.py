@@ -226,6 +226,8 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
         if worker.crashed is not None:
             raise worker.crashed
     if report.connection_error is not None:
+        # what no connection got to claim waits as well
+        report.retrying += _due_count(sessions, clock(), 10**9)
         log.error("outbox: %s; %d mail(s) stay queued", report.connection_error,
                   report.retrying)
     if stop.refused and not stop.is_set():
