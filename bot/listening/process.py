@@ -595,8 +595,10 @@ class Processor:
             try:
                 outcomes = self._batch(session, batch, results)
                 session.commit()
-            except Exception:
+            except Exception as exc:
                 session.rollback()
+                if database_problem(exc) is not None:
+                    raise  # not a mail's fault: the rows stay new for the next pass
                 log.debug("a mail of batch %s..%s failed; one by one", batch.ids[0],
                           batch.ids[-1], exc_info=True)
                 outcomes = None
