@@ -468,7 +468,7 @@ def test_the_outbox_says_once_that_the_mail_server_is_away(
         caplog: pytest.LogCaptureFixture) -> None:
     """Each SMTP connection said it on its own: three lines per delivery run, a dozen in
     the daemon's first second with Postfix down. The server here takes connections and
-    never greets, so that every connection has claimed its mails when it gives up."""
+    never greets (each connection gives up after its time-out)."""
     import socket
 
     from bot.usecases import deliver_outbox
