@@ -52,16 +52,25 @@ def mark_bounced(contact: Contact, reason: str, now: datetime) -> bool:
 
 
 def record_absence(session: Session, contact: Contact, inbound: InboundMessage,
-                   until: date, now: datetime) -> None:
-    """Pause reminders and follow-ups to this address until `until` (inclusive)."""
-    if session.scalar(select(Absence.id).where(Absence.inbound_id == inbound.id)):
-        return
-    try:
-        with session.begin_nested():
-            session.add(Absence(contact_id=contact.id, inbound_id=inbound.id, until=until,
-                                created_at=now))
-    except IntegrityError:
-        return
+                   until: date, now: datetime, *, recorded: bool | None = None) -> None:
+    """Pause reminders and follow-ups to this address until `until` (inclusive).
+
+    `recorded`: whether this mail's absence is stored already, when the caller looked it up
+    (a batch of mails does, for all at once); the row is then added without a savepoint, and
+    a concurrent duplicate fails the caller's transaction instead."""
+    absence = Absence(contact_id=contact.id, inbound_id=inbound.id, until=until, created_at=now)
+    if recorded is not None:
+        if recorded:
+            return
+        session.add(absence)
+    else:
+        if session.scalar(select(Absence.id).where(Absence.inbound_id == inbound.id)):
+            return
+        try:
+            with session.begin_nested():
+                session.add(absence)
+        except IntegrityError:
+            return
     log.info("%s is away until %s; no reminders or follow-ups to it before then",
              contact.email, until.isoformat())
 

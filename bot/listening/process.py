@@ -28,6 +28,7 @@ from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import flag_modified
 
 from bot.errors import database_problem, one_line
 from bot.listening import automatic, followups, topics
@@ -329,14 +330,13 @@ def _own_words(directory: DbDirectory, result: ParseResult, options: ParseOption
 
 def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
                 now: datetime, *, parsed: Parsed | None = None, raw: bytes | None = None,
-                directory: DbDirectory | None = None, stored: topics.Stored | None = None,
-                later: list[Callable[[], None]] | None = None) -> str:
+                directory: DbDirectory | None = None,
+                stored: topics.Stored | None = None) -> str:
     """Parse, match and act on one stored mail; returns its new status. Never commits.
 
     `parsed`: the mail's parse result when computed ahead (used on the day it was made for
     only); `raw`: the row's bytes when at hand (else they are loaded); `directory` and
-    `stored`: look-ups prefetched for the whole batch; `later`: where to leave what may
-    wait for the end of the batch (it writes on its own, flushing the batch's changes)."""
+    `stored`: look-ups prefetched for the whole batch."""
     if raw is None:
         raw = row.raw
     options = replace(settings.options, fallback_today=now.date())
@@ -364,15 +364,11 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
         if found.contact is not None and found.accepted and result.absent_until is not None:
             contact = directory.get(Contact, found.contact.id)
             assert contact is not None
-            until = result.absent_until
-
-            def absence() -> None:
-                assert contact is not None and until is not None
-                automatic.record_absence(session, contact, row, until, now)
-            if later is None:
-                absence()
+            if stored is not None:
+                automatic.record_absence(session, contact, row, result.absent_until, now,
+                                         recorded=row.id in stored.with_absence)
             else:
-                later.append(absence)
+                automatic.record_absence(session, contact, row, result.absent_until, now)
         return "auto_reply"
     if not found.accepted:
         row.error = found.quarantine
@@ -517,6 +513,12 @@ class _Batch:
     session: Session | None = None
 
 
+#: what processing writes into a row (those unchanged too, so that all rows of a batch are
+#: written by one multi-row UPDATE, not one per combination of changed columns)
+_WRITTEN = ("status", "kind", "error", "automatic", "matched_by", "parsed", "attempts",
+            "processed_at", "from_address", "subject", "contact_id", "request_id")
+
+
 @dataclass(frozen=True)
 class _Outcome:
     row_id: int
@@ -618,16 +620,13 @@ class Processor:
                                [d for row in rows if row.id in results
                                 for d in results[row.id].digests if d])
         outcomes = []
-        later: list[Callable[[], None]] = []
         # Written once, at the commit (a few multi-row statements), not mail by mail before
         # each look-up: what the look-ups read (contacts, requests, the bot's own mails,
         # earlier topics) is not what processing writes, or is read through the session.
         with session.no_autoflush:
             for row in rows:
                 outcomes.append(self._run(session, row, batch.raws[row.id],
-                                          results.get(row.id), directory, stored, later))
-        for step in later:
-            step()
+                                          results.get(row.id), directory, stored))
         return outcomes
 
     def _single(self, row_id: int, batch: _Batch,
@@ -654,14 +653,16 @@ class Processor:
                 return _Outcome(row_id, "failed")
 
     def _run(self, session: Session, row: InboundMessage, raw: bytes, parsed: Parsed | None,
-             directory: DbDirectory | None = None, stored: topics.Stored | None = None,
-             later: list[Callable[[], None]] | None = None) -> _Outcome:
+             directory: DbDirectory | None = None,
+             stored: topics.Stored | None = None) -> _Outcome:
         status = process_one(session, row, self.settings, self.now(), parsed=parsed, raw=raw,
                              directory=directory or DbDirectory(session, self._own_mails),
-                             stored=stored, later=later)
+                             stored=stored)
         row.status = status
         row.processed_at = self.now()
         row.attempts += 1
+        for column in _WRITTEN:  # the same columns for every row: one UPDATE for the batch
+            flag_modified(row, column)
         processed = status == "processed"
         count = len(row.parsed["topics"]) if processed and row.kind == "topics" and \
             row.parsed else 0

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import Attachment, Blob, InboundMessage, Topic, TopicChange
+from db.models import Absence, Attachment, Blob, InboundMessage, Topic, TopicChange
 from parsers import ParseResult
 from parsers import Topic as ParsedTopic
 
@@ -65,12 +65,16 @@ def status_of(missing: list[str]) -> str:
 class Stored:
     """What a batch of mails stored before (a replay, a batch redone after a crash): one
     query each for the whole batch instead of one per mail. Holds the loaded topics (the
-    session's identity map alone would let them go)."""
+    session's identity map alone would let them go). What the batch adds is written with
+    the batch, without a savepoint each: should a concurrent worker add the same (a blob),
+    the batch fails on it and is processed again mail by mail."""
 
     def __init__(self, session: Session, inbound_ids: Sequence[int],
                  digests: Sequence[str]) -> None:
         self.topics: dict[int, list[Topic]] = {}
         self.with_attachments: set[int] = set()
+        #: the mails with an out-of-office absence recorded
+        self.with_absence: set[int] = set()
         self.blobs: set[str] = set()
         ids = sorted(set(inbound_ids))
         for start in range(0, len(ids), 500):
@@ -79,6 +83,8 @@ class Stored:
                 self.topics.setdefault(topic.inbound_id, []).append(topic)
             self.with_attachments.update(session.scalars(
                 select(Attachment.inbound_id).where(Attachment.inbound_id.in_(chunk))))
+            self.with_absence.update(session.scalars(
+                select(Absence.inbound_id).where(Absence.inbound_id.in_(chunk))))
         wanted = sorted(set(digests))
         for start in range(0, len(wanted), 500):
             self.blobs.update(session.scalars(select(Blob.sha256).where(
