@@ -6,18 +6,21 @@ with its headers only, never fetched whole) -> fetch in batches bounded by count
 with BODY.PEEK[] -> store each batch, commit -> process its mails -> move each message by
 its outcome (processed folder, or the failed folder for what needs a human).
 
-With many mails, helper processes parse a batch while the one before it is processed and
-the next one is fetched (`bot.listening.parsing`). The order that matters holds for every
-mail: its row is committed before it is processed, and it is moved only after its
-processing committed. So a `kill -9` anywhere loses nothing: the next pass
-finds the message still in the folder and its row already stored (processed or not).
+With many mails the steps overlap: a thread fetches and stores the next batch while this
+one is processed, and helper processes parse a batch ahead (`bot.listening.parsing`). The
+order that matters holds for every mail: its row is committed before it is processed, and
+it is moved only after its processing committed. So a `kill -9` anywhere loses nothing:
+the next pass finds the message still in the folder and its row already stored (processed
+or not).
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
@@ -148,14 +151,11 @@ def _pass(mailbox: Mailbox, sessions: sessionmaker[Session], fetch: FetchSetting
         processor = Processor(sessions, listen, now, parsing,
                               ahead=fetch.batch_count if parsing.helpers else 0)
         try:
-            for batch in batches(small, fetch.batch_count, fetch.batch_bytes):
-                raws = mailbox.fetch(batch)
-                stored = _store_batch(sessions, batch, raws, fetch.folder, info.uidvalidity,
-                                      now(), duplicates)
-                for uid, row_id, _raw in stored:
-                    known[uid] = row_id
+            for stored in _fetched_and_stored(
+                    mailbox, sessions, batches(small, fetch.batch_count, fetch.batch_bytes),
+                    fetch.folder, info.uidvalidity, now, duplicates,
+                    ahead=parsing.helpers > 0):
                 report.stored += len(stored)
-                # processed while the next batch is fetched (and parsed, with helpers)
                 processor.add([(row_id, raw) for _uid, row_id, raw in stored])
             processor.finish()
         except BaseException:
@@ -170,6 +170,59 @@ def _pass(mailbox: Mailbox, sessions: sessionmaker[Session], fetch: FetchSetting
 
     report.moved = _move_done(mailbox, sessions, fetch, info.uidvalidity, uids, duplicates)
     return report
+
+
+def _fetched_and_stored(mailbox: Mailbox, sessions: sessionmaker[Session],
+                        wanted: list[list[int]], folder: str, uidvalidity: int,
+                        now: Callable[[], datetime], duplicates: set[int], *, ahead: bool
+                        ) -> Iterator[list[tuple[int, int, bytes]]]:
+    """Each batch fetched, stored and committed: its new rows as (uid, row id, bytes).
+
+    `ahead`: a thread of its own fetches and stores the next batch while the caller
+    processes this one (most of either is waiting: for the IMAP server, for the database).
+    It stays one batch ahead at most, and the connection is its own until it is done or
+    the caller stops early."""
+    if not ahead or len(wanted) < 2:
+        for batch in wanted:
+            yield _store_batch(sessions, batch, mailbox.fetch(batch), folder, uidvalidity,
+                               now(), duplicates)
+        return
+    handed: queue.Queue[list[tuple[int, int, bytes]] | BaseException | None] = queue.Queue(1)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for batch in wanted:
+                if stop.is_set():
+                    return
+                handed.put(_store_batch(sessions, batch, mailbox.fetch(batch), folder,
+                                        uidvalidity, now(), duplicates))
+                handed.join()  # taken: on to the next one
+        except BaseException as exc:  # raised in the caller's thread
+            handed.put(exc)
+            return
+        handed.put(None)
+
+    worker = threading.Thread(target=work, name="imap-fetch-store", daemon=True)
+    worker.start()
+    try:
+        while True:
+            got = handed.get()
+            handed.task_done()
+            if got is None:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got
+    finally:
+        stop.set()
+        while worker.is_alive():  # let it finish the batch in hand; nobody processes it
+            try:
+                handed.get(timeout=0.1)
+                handed.task_done()
+            except queue.Empty:
+                pass
+        worker.join()
 
 
 def _store_batch(sessions: sessionmaker[Session], batch: list[int], raws: dict[int, bytes],

@@ -107,6 +107,7 @@ class Parsing:
         return 0
 
     def submit(self, items: Sequence[tuple[int, bytes]], day: date) -> Results:
+        """The results of these mails (id, bytes), parsed for `day`."""
         options = replace(self.options, fallback_today=day)
         wanted = list(items)
         return lambda: {i: parse_stored(i, raw, options, self.authserv_id) for i, raw in wanted}
@@ -218,16 +219,15 @@ class ParsingPool(Parsing):
         return lambda: self._collect(jobs)
 
     def _collect(self, jobs: list[_Job]) -> dict[int, Parsed]:
+        """The results the helpers gave; a mail without one (a helper died, or hit a bug)
+        is parsed by whoever processes it, so that an error shows there."""
         out: dict[int, Parsed] = {}
         for job in jobs:
             try:
                 parsed: dict[int, Parsed | None] = job.future.result()
             except Exception:
-                parsed = {}
-            missing = [(i, raw) for i, raw in job.items if parsed.get(i) is None]
+                continue
             out.update({i: p for i, p in parsed.items() if p is not None})
-            if missing:  # a helper died or hit a bug: here, so that the error shows here
-                out.update(super().submit(missing, job.day)())
         return out
 
     def _feed(self, proc: subprocess.Popen[bytes]) -> None:
@@ -239,6 +239,7 @@ class ParsingPool(Parsing):
             try:
                 pickle.dump((job.day, job.items), proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 proc.stdin.flush()
+                job.items = []  # the bytes are the helper's now
                 answer = pickle.load(proc.stdout)
             except Exception as exc:  # the helper died (out of memory, killed)
                 job.future.set_exception(exc)

@@ -329,19 +329,17 @@ def _own_words(directory: DbDirectory, result: ParseResult, options: ParseOption
 
 
 def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
-                now: datetime, *, parsed: Parsed | None = None, raw: bytes | None = None,
+                now: datetime, *, parsed: Parsed | None = None,
                 directory: DbDirectory | None = None,
                 stored: topics.Stored | None = None) -> str:
     """Parse, match and act on one stored mail; returns its new status. Never commits.
 
     `parsed`: the mail's parse result when computed ahead (used on the day it was made for
-    only); `raw`: the row's bytes when at hand (else they are loaded); `directory` and
-    `stored`: look-ups prefetched for the whole batch."""
-    if raw is None:
-        raw = row.raw
+    only; without it, the row's bytes are loaded and parsed here); `directory` and `stored`:
+    look-ups prefetched for the whole batch."""
     options = replace(settings.options, fallback_today=now.date())
     if parsed is None or parsed.day != now.date():
-        parsed = parse_stored(row.id, raw, options, settings.authserv_id)
+        parsed = parse_stored(row.id, row.raw, options, settings.authserv_id)
     result = parsed.result
     _keep_parsed(row, result, parsed.document)
     row.from_address = (result.from_address or "")[:320] or None
@@ -380,7 +378,7 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
     if ours:
         # Our own sentences are never the colleague's words: parse again without them. A
         # block someone filled in stays (the prose around it is cut, not the block).
-        result = parse_message(raw, replace(
+        result = parse_message(row.raw, replace(
             options, known_signatures=(*options.known_signatures, *ours)))
         _keep_parsed(row, result)
         digests = None
@@ -394,7 +392,7 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
             return "unrecognized"
     asked = _asked_in_thread(session, directory, thread_ids(result), found)
     if asked:
-        return _followup_answer(session, row, raw, found, asked, settings, now)
+        return _followup_answer(session, row, found, asked, settings, now)
     return _accepted(session, directory, row, result, found, now, digests, stored)
 
 
@@ -414,7 +412,7 @@ def _asked_in_thread(session: Session, directory: DbDirectory, ids: Sequence[str
     return []
 
 
-def _followup_answer(session: Session, row: InboundMessage, raw: bytes, found: Match,
+def _followup_answer(session: Session, row: InboundMessage, found: Match,
                      questions: list[FollowUp], settings: ListenSettings,
                      now: datetime) -> str:
     """Merge an answer to a follow-up into the topics it asked about.
@@ -425,7 +423,7 @@ def _followup_answer(session: Session, row: InboundMessage, raw: bytes, found: M
     change is kept in the topic's history."""
     fields = tuple(dict.fromkeys(f for q in questions for f in q.fields))
     options = replace(settings.options, fallback_today=now.date(), asked=fields)
-    result = parse_message(raw, options)
+    result = parse_message(row.raw, options)
     row.kind = result.kind
     row.parsed = json.loads(json.dumps(result.to_json_dict(f"inbound:{row.id}"),
                                        ensure_ascii=False))
@@ -506,7 +504,8 @@ def _bounce(session: Session, row: InboundMessage, result: ParseResult, now: dat
 @dataclass
 class _Batch:
     ids: list[int]
-    raws: dict[int, bytes]
+    #: the parse results (the bytes went to the parser, and are not kept here: a row's
+    #: bytes are loaded again only when it must be parsed once more)
     results: Results
     #: PostgreSQL: the transaction that claimed the rows and holds their locks until the
     #: batch is processed (None: the rows are claimed when the batch is processed)
@@ -558,7 +557,7 @@ class Processor:
             chunk = list(rows[start:start + step])
             if not chunk:
                 continue
-            self._pending.append(_Batch([i for i, _ in chunk], dict(chunk),
+            self._pending.append(_Batch([i for i, _ in chunk],
                                         self.parsing.submit(chunk, self.now().date()),
                                         session))
             self._queued += len(chunk)
@@ -625,8 +624,8 @@ class Processor:
         # earlier topics) is not what processing writes, or is read through the session.
         with session.no_autoflush:
             for row in rows:
-                outcomes.append(self._run(session, row, batch.raws[row.id],
-                                          results.get(row.id), directory, stored))
+                outcomes.append(self._run(session, row, results.get(row.id), directory,
+                                          stored))
         return outcomes
 
     def _single(self, row_id: int, batch: _Batch,
@@ -639,7 +638,7 @@ class Processor:
                 session.rollback()
                 return None
             try:
-                outcome = self._run(session, rows[0], batch.raws[row_id], results.get(row_id))
+                outcome = self._run(session, rows[0], results.get(row_id))
                 session.commit()
                 return outcome
             except Exception as exc:
@@ -652,10 +651,10 @@ class Processor:
                 _mark_failed(self.sessions, row_id, exc)
                 return _Outcome(row_id, "failed")
 
-    def _run(self, session: Session, row: InboundMessage, raw: bytes, parsed: Parsed | None,
+    def _run(self, session: Session, row: InboundMessage, parsed: Parsed | None,
              directory: DbDirectory | None = None,
              stored: topics.Stored | None = None) -> _Outcome:
-        status = process_one(session, row, self.settings, self.now(), parsed=parsed, raw=raw,
+        status = process_one(session, row, self.settings, self.now(), parsed=parsed,
                              directory=directory or DbDirectory(session, self._own_mails),
                              stored=stored)
         row.status = status
