@@ -1,0 +1,161 @@
+"""Listening in batches: the parser's helper processes give what parsing here gives, a pass
+with many mails (helpers, fetching and storing ahead) and two such passes at once store,
+process and move each mail once, and a mail that fails is set aside alone while the rest
+of its batch is processed."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.listening import topics
+from bot.listening.parsing import POOL_MIN, Parsing, ParsingPool, parsing_for
+from db.models import InboundMessage, Topic
+from parsers import ParseOptions
+from tests.mailstack import MailStack
+from tests.test_listening_faults import (
+    PROCESSED,
+    append,
+    assert_each_mail_once,
+    folder_ids,
+    intake,
+    load,
+    poller,
+    reply,
+    stop,
+    write_site,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures" / "parse"
+DAY = date(2027, 1, 6)
+
+
+def fixture_mails() -> list[tuple[int, bytes]]:
+    return [(n, path.read_bytes()) for n, path in enumerate(sorted(FIXTURES.glob("*.eml")), 1)]
+
+
+def test_parser_helpers_give_what_parsing_here_gives() -> None:
+    mails = fixture_mails()
+    assert len(mails) > 200  # bounces, auto-replies, attachments, every client and charset
+    options = ParseOptions(max_attachment_bytes=200_000)
+    here = Parsing(options, "mx.musterhausen.test").submit(mails, DAY)()
+    pool = ParsingPool(options, "mx.musterhausen.test", 2)
+    try:
+        assert pool.helpers == 2
+        batches = [pool.submit(mails[i:i + 25], DAY) for i in range(0, len(mails), 25)]
+        there = {k: v for results in batches for k, v in results().items()}
+    finally:
+        pool.close()
+    assert there.keys() == here.keys() == {n for n, _ in mails}
+    assert [n for n in here if there[n] != here[n]] == []
+    assert any(p.result.attachments and any(p.digests) for p in here.values())
+    assert {p.result.kind for p in here.values()} >= {"topics", "bounce", "auto_reply"}
+
+
+def test_a_helper_that_dies_costs_its_results_only() -> None:
+    mails = fixture_mails()[:60]
+    pool = ParsingPool(ParseOptions(), "", 2)
+    try:
+        first = pool.submit(mails[:10], DAY)()
+        assert len(first) == 10
+        for proc in pool._procs:  # the kernel's out-of-memory killer, say
+            os.kill(proc.pid, signal.SIGKILL)
+        later = pool.submit(mails[10:], DAY)()  # answered, not waited for forever
+        assert pool.helpers == 0
+        assert len(later) < 50  # what the helpers did not give is parsed by the processing
+        assert pool.submit(mails[10:20], DAY)().keys() == {n for n, _ in mails[10:20]}
+    finally:
+        pool.close()
+
+
+def test_a_pass_parses_in_helpers_from_so_many_mails_on() -> None:
+    options = ParseOptions()
+    assert parsing_for(POOL_MIN - 1, options, "").helpers == 0
+    many = parsing_for(POOL_MIN, options, "")
+    try:
+        assert many.helpers == min(4, os.cpu_count() or 1)
+    finally:
+        many.close()
+
+
+@pytest.fixture
+def site(tmp_path: Path, clean_mailboxes: MailStack, db_url: str) -> Path:
+    return write_site(tmp_path / "site", clean_mailboxes, db_url)
+
+
+@pytest.fixture
+def pg_site(tmp_path: Path, clean_mailboxes: MailStack, pg_url: str) -> Path:
+    return write_site(tmp_path / "site", clean_mailboxes, pg_url)
+
+
+def test_a_pass_with_many_mails_stores_processes_and_moves_each_once(
+        site: Path, clean_mailboxes: MailStack) -> None:
+    """More than one fetched batch and enough mail for the helpers: the next batch is
+    fetched and stored while this one is processed, and parsed ahead of it."""
+    count = POOL_MIN + 60
+    append(clean_mailboxes, [reply("many", n) for n in range(count)])
+    result = intake(site, "poll", "--once")
+    assert result.exit_code == 0, result.output
+    assert_each_mail_once(site, clean_mailboxes,
+                          [f"<many-{n}@musterhausen.test>" for n in range(count)])
+    rows = load(site, InboundMessage)
+    assert Counter(row.attempts for row in rows) == {1: count}
+    assert all(row.parsed["file"] == f"inbound:{row.id}" for row in rows)
+    assert {t.where for t in load(site, Topic)} == {"Rathaus, Ratssaal"}
+
+
+def test_two_large_passes_at_once_store_process_and_move_each_mail_once(
+        pg_site: Path, clean_mailboxes: MailStack, tmp_path: Path) -> None:
+    count = 2 * POOL_MIN
+    append(clean_mailboxes, [reply("pairs", n) for n in range(count)])
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    procs = [poller(pg_site, "--once", log=log) for log in logs]
+    try:
+        codes = [proc.wait(timeout=300) for proc in procs]
+    finally:
+        for proc in procs:
+            stop(proc)
+    output = "\n".join(log.read_text(errors="replace") for log in logs)
+    assert codes == [0, 0], output
+    assert "Traceback" not in output
+    assert_each_mail_once(pg_site, clean_mailboxes,
+                          [f"<pairs-{n}@musterhausen.test>" for n in range(count)])
+    assert Counter(row.attempts for row in load(pg_site, InboundMessage)) == {1: count}
+
+
+def test_a_mail_that_fails_is_set_aside_alone_and_its_batch_is_processed(
+        site: Path, clean_mailboxes: MailStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    count = 30
+    append(clean_mailboxes, [reply("batch", n) for n in range(count)])
+    store_topics = topics.store_topics
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if args[2].topics[0].what == "Thema batch Nummer 7":
+            raise RuntimeError("simuliert")
+        return store_topics(*args, **kwargs)
+
+    monkeypatch.setattr(topics, "store_topics", failing)
+    result = intake(site, "poll", "--once")
+    assert result.exit_code == 0, result.output
+    rows = load(site, InboundMessage)
+    assert Counter(row.status for row in rows) == {"processed": count - 1, "failed": 1}
+    (failed,) = [row for row in rows if row.status == "failed"]
+    assert failed.message_id == "<batch-7@musterhausen.test>"
+    assert failed.error == "RuntimeError: simuliert"
+    assert Counter(row.attempts for row in rows) == {1: count}
+    assert sorted(t.what for t in load(site, Topic)) == sorted(
+        f"Thema batch Nummer {n}" for n in range(count) if n != 7)
+    assert folder_ids(clean_mailboxes, "Intake/Failed") == ["<batch-7@musterhausen.test>"]
+    assert len(folder_ids(clean_mailboxes, PROCESSED)) == count - 1
+
+    monkeypatch.setattr(topics, "store_topics", store_topics)  # fixed
+    result = intake(site, "inbound", "replay", "--failed")
+    assert result.exit_code == 0, result.output
+    assert "1 processed" in result.stdout
+    assert Counter(row.status for row in load(site, InboundMessage)) == {"processed": count}
+    assert len(load(site, Topic)) == count
