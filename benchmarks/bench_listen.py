@@ -14,8 +14,9 @@ its own:
 - bare: log in, SELECT, SEARCH, FETCH BODY.PEEK[] in batches of 100 UIDs, then
   `email.message_from_bytes(raw, policy=policy.default)` and `walk()` for each message;
 - bot: one `Poller.once()` pass as `intake poll --once` runs it (store raw, commit, parse,
-  match, topics and attachments, one transaction per mail, move to the processed folder),
-  on SQLite and on PostgreSQL (a fresh schema, dropped afterwards).
+  match, topics and attachments, a transaction per batch of mails, move to the processed
+  folder), on SQLite and on PostgreSQL (a fresh schema, dropped afterwards). Its CPU time
+  counts this process and, apart, the parser's helper processes, with their peak RSS.
 
 IMAP round trips are counted by a subclass of IMAPClient handed to the Mailbox adapter's
 construction seam (every tagged command; the CAPABILITY of the greeting is not counted).
@@ -42,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -221,10 +223,16 @@ def refill_inbox(stack: MailStack) -> int:
 
 # --- workers (each in a subprocess of its own) -----------------------------------------------
 
+def cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def worker_bare(stack_info: dict[str, Any]) -> dict[str, Any]:
     import ssl
 
     context = ssl.create_default_context(cafile=stack_info["cafile"])
+    c0 = cpu_seconds(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     client = CountingIMAPClient("127.0.0.1", port=stack_info["imaps_port"], ssl=True,
                                 ssl_context=context)
@@ -247,6 +255,7 @@ def worker_bare(stack_info: dict[str, Any]) -> dict[str, Any]:
     client.logout()
     seconds = time.perf_counter() - t0
     return {"messages": done, "seconds": seconds, "fetch_seconds": fetch_s, "parts": parts,
+            "cpu_s": cpu_seconds(resource.RUSAGE_SELF) - c0,
             "commands": dict(CountingIMAPClient.commands)}
 
 
@@ -263,9 +272,38 @@ def _bot_poller(site: Path) -> tuple[Any, Any]:
     return app, poller
 
 
+class ChildPeaks:
+    """The peak RSS (VmHWM) of each child process (the parser's helpers), read every 50 ms
+    while they live: their own figure, which this process's VmHWM does not include."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(0.05):
+            for task in Path(f"/proc/{me}/task").iterdir():
+                with contextlib.suppress(OSError, ValueError):
+                    for pid in (task / "children").read_text().split():
+                        status = Path(f"/proc/{pid}/status").read_text()
+                        kb = next(int(line.split()[1]) for line in status.splitlines()
+                                  if line.startswith("VmHWM:"))
+                        self.peaks[int(pid)] = max(self.peaks.get(int(pid), 0), kb / 1024)
+
+    def stop(self) -> list[float]:
+        self._stop.set()
+        self._thread.join()
+        return sorted(self.peaks.values(), reverse=True)
+
+
 def worker_bot(site: Path, profile: bool) -> dict[str, Any]:
     app, poller = _bot_poller(site)
     profiler = cProfile.Profile() if profile else None
+    children = ChildPeaks()
+    c0 = cpu_seconds(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     if profiler is not None:
         profiler.enable()
@@ -273,11 +311,14 @@ def worker_bot(site: Path, profile: bool) -> dict[str, Any]:
     if profiler is not None:
         profiler.disable()
     seconds = time.perf_counter() - t0
+    cpu = cpu_seconds(resource.RUSAGE_SELF) - c0
     app.close()
     out: dict[str, Any] = {
         "messages": report.stored + report.duplicates + report.oversized,
         "stored": report.stored, "moved": report.moved, "seconds": seconds,
         "statuses": report.processing.by_status, "topics": report.processing.topics,
+        "cpu_s": cpu, "helpers_cpu_s": cpu_seconds(resource.RUSAGE_CHILDREN),
+        "helpers_rss_mb": children.stop(),
         "commands": dict(CountingIMAPClient.commands)}
     if profiler is not None:
         out["breakdown"] = breakdown(pstats.Stats(profiler))
@@ -294,12 +335,13 @@ def worker_bot(site: Path, profile: bool) -> dict[str, Any]:
 STEPS = [
     ("bot/listening/fetch.py", "poll_once", "the whole pass"),
     ("bot/imap.py", "fetch", "  IMAP FETCH BODY.PEEK[] (batches)"),
-    ("db/inbound.py", "store_raw", "  store raw rows (before the batch commits)"),
-    ("bot/listening/process.py", "process_pending", "  process every row"),
-    ("db/inbound.py", "claim_next", "    claim the next row"),
-    ("parsers/__init__.py", "parse_message", "    parse_message"),
-    ("parsers/mime.py", "decode_message", "      of which MIME decoding"),
-    ("bot/listening/match.py", "match", "    match (lookups, incl. autoflush of the row)"),
+    ("bot/listening/fetch.py", "_store_batch", "  store raw rows, a commit per fetched batch"),
+    ("bot/listening/process.py", "_process", "  process the rows, a transaction per batch"),
+    ("bot/listening/parsing.py", "_collect", "    wait for the helpers' parse results"),
+    ("parsers/__init__.py", "parse_message", "    parse_message in this process"),
+    ("db/inbound.py", "claim_rows", "    claim the batch's rows"),
+    ("bot/listening/process.py", "prefetch", "    look-ups, once per batch"),
+    ("bot/listening/match.py", "match", "    match"),
     ("bot/listening/topics.py", "store_topics", "    store topics"),
     ("bot/listening/topics.py", "store_attachments", "    store attachments (blobs)"),
     ("sqlalchemy/orm/session.py", "commit", "    commits (all, incl. their flush)"),
@@ -527,10 +569,16 @@ def run(stack: MailStack, work: Path, args: argparse.Namespace,
         ("bare: of which FETCH (s)", lambda b, _: f"{b['fetch_seconds']:.1f}"),
         ("bare: peak RSS (MB)", lambda b, _: f"{b['maxrss_mb']:.0f}"),
         ("bare: IMAP round trips", lambda b, _: str(sum(b["commands"].values()))),
+        ("bare: CPU (s)", lambda b, _: f"{b['cpu_s']:.1f}"),
         ("bot: msgs/s", lambda _, o: f"{args.count / o['seconds']:.0f}"),
+        ("bot: CPU (s), this process", lambda _, o: f"{o['cpu_s']:.1f}"),
+        ("bot: CPU (s), parser helpers", lambda _, o: f"{o['helpers_cpu_s']:.1f}"),
         ("bot: peak RSS (MB)", lambda _, o: f"{o['maxrss_mb']:.0f}"),
+        ("bot: helpers' peak RSS (MB, each)",
+         lambda _, o: "/".join(f"{m:.0f}" for m in o["helpers_rss_mb"]) or "-"),
         ("bot: IMAP round trips", lambda _, o: str(sum(o["commands"].values()))),
         ("ratio bot/bare (time)", lambda b, o: f"{o['seconds'] / b['seconds']:.2f}x"),
+        ("speed bot/bare", lambda b, o: f"{b['seconds'] / o['seconds']:.2f}x"),
     ]
     for label, cell in line:
         print(f"{label:34}" + "".join(f"{cell(b, o):>14}" for _, b, o in rows))
