@@ -19,13 +19,15 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 from bs4.element import Tag
 
 from parsers.html import MAX_HTML_CHARS, html_to_text
+from parsers.labels import vocabulary
 from parsers.markers import MAX_LINE_CHARS, is_signature_line
+from parsers.model import DEFAULT_LABELS
 
 #: Only the last this many non-empty lines of a reply are compared when learning.
 LEARN_WINDOW = 15
@@ -35,6 +37,7 @@ _SIGNATURE_MARKERS = ("gmail_signature", "moz-signature", "signature")
 _SIGNATURE_CLASS = re.compile(r"\b(?:gmail_signature|moz-signature)\b")
 _SIGNATURE_ID = re.compile(r"^(?:x_)?Signature$")
 _DASHES = re.compile(r"^--\s?$")
+_LABELLED = re.compile(r"^\W*([^:?]{1,40}?)\s*[:?]")
 
 
 def _norm(line: str) -> str:
@@ -45,14 +48,29 @@ def _content_lines(text: str) -> list[str]:
     return [line.strip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()]
 
 
-def learn_signature(previous_reply_texts: Sequence[str]) -> str | None:
+def _answers_a_field(line: str, labels: Mapping[str, tuple[str, ...]]) -> bool:
+    """Whether a line is a labelled answer ("Wo: Stadtbibliothek", "Ort: Rathaus")."""
+    found = _LABELLED.match(line)
+    if found is None:
+        return False
+    vocab = vocabulary(labels)
+    label = found.group(1)
+    return vocab.field_of(label) is not None or (
+        " " not in label.strip() and vocab.typo(label.strip()) is not None)
+
+
+def learn_signature(previous_reply_texts: Sequence[str],
+                    labels: Mapping[str, tuple[str, ...]] = DEFAULT_LABELS) -> str | None:
     """The trailing lines shared by at least two of a sender's earlier replies, or None.
 
     With two or three texts, the tail must be common to at least two of them; with more, to
     at least half of them (so one odd mail from the phone does not hide the signature). The
     tail is the longest run of trailing lines (compared without case and extra blanks) that
     enough texts end with; it needs two lines, or one line of at least 20 characters, and it
-    must not be the whole text of a mail (identical mails are no signature).
+    must not be the whole text of a mail (identical mails are no signature). It starts after
+    the last labelled answer in the tail: someone whose mails end alike with "Wo:
+    Stadtbibliothek" every month answered the question each time (`labels`: the configured
+    field labels; their synonyms count too).
     """
     texts = [_content_lines(t)[-LEARN_WINDOW:] for t in previous_reply_texts if t and t.strip()]
     if len(texts) < 2:
@@ -71,6 +89,11 @@ def learn_signature(previous_reply_texts: Sequence[str]) -> str | None:
             break
         best = max(shared, key=len)[0]
     if best is None:
+        return None
+    answers = [k for k, line in enumerate(best) if _answers_a_field(line, labels)]
+    if answers:
+        best = best[answers[-1] + 1:]
+    if not best:
         return None
     if len(best) == 1 and len(best[0]) < 20:
         return None

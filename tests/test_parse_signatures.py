@@ -73,6 +73,20 @@ def test_learn_signature_rejects_identical_mails_and_short_lines() -> None:
     assert learn_signature(["x\nAnna", "y\nAnna"]) is None
 
 
+def test_learn_signature_never_takes_answers_that_end_every_mail() -> None:
+    """The library's contact ends each month with the same place and the same people: those
+    are answers, not a signature; what follows them may be one."""
+    months = [f"Was: Lesung im {month}\nWann: {day}.\nOrt: Stadtbibliothek, Markt 3\n"
+              "Ansprechpartner: Team Kinderbibliothek" for month, day in
+              (("Januar", "14.1"), ("Februar", "11.2"), ("März", "11.3"))]
+    assert learn_signature(months) is None
+    assert learn_signature([m + "\nWeie viele:  30" for m in months]) is None
+    signed = [m + "\n\nStadtbibliothek Musterhausen – Lesen verbindet\nTel. 0123 45-600"
+              for m in months]
+    assert learn_signature(signed) == ("Stadtbibliothek Musterhausen – Lesen verbindet\n"
+                                       "Tel. 0123 45-600")
+
+
 def test_known_signature_block_is_cut_but_a_shared_line_stays() -> None:
     lines = ["Wer:", "Stadtbibliothek", "Wie viele: 40", "", *SIGNATURE.split("\n")]
     kept = cut_known_signatures(lines, [SIGNATURE])

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import flag_modified
 
 from bot.errors import database_problem, one_line
-from bot.listening import automatic, followups, topics
+from bot.listening import automatic, followups, signatures, topics
 from bot.listening.match import Directory, KnownContact, KnownRequest, Match, match
 from bot.listening.parsing import Parsed, Parsing, Results, parse_stored, parsing_for
 from db.inbound import claim_batch, claim_rows, count_waiting
@@ -130,6 +130,7 @@ class DbDirectory(Directory):
         #: message_id -> the lines of the bot's own mail's text (kept across batches: the
         #: bytes of a sent mail never change)
         self.own_mails = own_mails if own_mails is not None else {}
+        self._signatures: dict[int, tuple[str, ...]] = {}
 
     def _hold(self, *rows: Contact | Department | Request) -> None:
         for row in rows:
@@ -269,6 +270,14 @@ class DbDirectory(Directory):
         return [lines for lines in (self.own_mails.get(o.message_id) for o in mails)
                 if lines is not None]
 
+    def learned_signatures(self, contact_id: int, before_id: int) -> tuple[str, ...]:
+        """The signature a contact's earlier replies share (looked up once per batch: the
+        mails of this batch are not processed yet, so they would not count anyway)."""
+        if contact_id not in self._signatures:
+            self._signatures[contact_id] = signatures.known_signatures(
+                self.session, contact_id, before_id)
+        return self._signatures[contact_id]
+
 
 def thread_ids(result: ParseResult) -> list[str]:
     """In-Reply-To first, then References from the newest to the oldest."""
@@ -374,15 +383,21 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
                     found.quarantine)
         return "quarantined"
     digests: Sequence[str | None] | None = parsed.digests
+    learned = tuple(s for s in directory.learned_signatures(found.contact.id, row.id)
+                    if signatures.appears_in(s, result.reply_text)) if found.contact else ()
+    if learned:
+        # How this person signs, learned from their earlier replies: the parser takes it
+        # as an option, so the answer to a follow-up is read without it as well.
+        options = replace(options, known_signatures=(*options.known_signatures, *learned))
     ours = _own_words(directory, result, options)
-    if ours:
+    if ours or learned:
         # Our own sentences are never the colleague's words: parse again without them. A
         # block someone filled in stays (the prose around it is cut, not the block).
         result = parse_message(row.raw, replace(
             options, known_signatures=(*options.known_signatures, *ours)))
         _keep_parsed(row, result)
         digests = None
-        if result.kind != "topics":
+        if ours and result.kind != "topics":
             row.automatic = True
             row.error = ("wiederholt unsere eigene Mail, ohne etwas einzutragen (vermutlich "
                          "ein Ticketsystem oder eine automatische Antwort); nichts übernommen, "
@@ -392,7 +407,10 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
             return "unrecognized"
     asked = _asked_in_thread(session, directory, thread_ids(result), found)
     if asked:
-        return _followup_answer(session, row, found, asked, settings, now)
+        return _followup_answer(session, row, found, asked,
+                                replace(settings, options=replace(
+                                    settings.options,
+                                    known_signatures=options.known_signatures)), now)
     return _accepted(session, directory, row, result, found, now, digests, stored)
 
 
