@@ -5,10 +5,12 @@ from __future__ import annotations
 import email
 from datetime import UTC, datetime, timedelta
 from email import policy
+from email.mime.text import MIMEText
 
 import pytest
 
 from bot.mailer import (
+    _WIRE,
     TAG_ALPHABET,
     build_mail,
     needs_smtputf8,
@@ -121,3 +123,32 @@ def test_a_domain_beyond_ascii_goes_out_in_its_ascii_form() -> None:
     assert not needs_smtputf8(wire_address("info@stadtwerke-müllheim.de"))
     assert wire_address("jürgen.groß@müllheim.de") == "jürgen.groß@xn--mllheim-n2a.de"
     assert wire_address("erika@musterhausen.de") == "erika@musterhausen.de"
+
+
+@pytest.mark.parametrize("name, value", [
+    ("Message-ID", "<req-1@musterhausen.de>"),
+    ("References", " ".join(f"<followup-{n}.0123456789abcdef@musterhausen.de>"
+                            for n in range(4))),
+    ("X-Note", "x" * 76),  # one column too many for its line: folded the long way
+    ("X-Note", "genau  zwei  Leerzeichen"),
+    ("Subject", "Ihre Themen für März"),
+    ("To", "Jürgen Groß <juergen@musterhausen.de>"),
+])
+def test_headers_come_out_as_compat32_writes_them(name: str, value: str) -> None:
+    """The wire policy's short cut for short ASCII headers writes what compat32 writes."""
+    msg = MIMEText("Guten Tag", "plain", "utf-8")
+    msg[name] = value
+    plain = policy.compat32.clone(linesep="\r\n", max_line_length=78)
+    assert msg.as_bytes(policy=_WIRE) == msg.as_bytes(policy=plain)
+
+
+def test_each_mail_has_its_own_boundary_that_no_body_line_contains() -> None:
+    first, second = build(), build()
+    boundaries = [email.message_from_bytes(raw).get_boundary() for raw in (first, second)]
+    assert boundaries[0] and boundaries[1] and boundaries[0] != boundaries[1]
+    body = first.split(b"\r\n\r\n", 1)[1]
+    lines = [line for line in body.split(b"\r\n") if boundaries[0].encode() in line]
+    assert lines and all(line.strip(b"-") == boundaries[0].encode() for line in lines)
+    parsed = email.message_from_bytes(first, policy=policy.default)
+    assert [p.get_content_type() for p in parsed.walk()] == [
+        "multipart/alternative", "text/plain", "text/html"]
