@@ -743,8 +743,12 @@ def run(app: App) -> None:
 @click.option("--keep", is_flag=True,
               help="leave the mail servers (and the listening bot) up until Ctrl-C, to try "
                    "them with a mail program")
+@click.option("--listen", metavar="ADDRESS", default="127.0.0.1", show_default=True,
+              help="the address the demo's mail servers listen on; 0.0.0.0 in a container "
+                   "whose ports are published (the demo's password is no secret: never on "
+                   "a network others reach)")
 @pass_app
-def demo(app: App, directory: Path, keep: bool) -> None:
+def demo(app: App, directory: Path, keep: bool, listen: str) -> None:
     """Play a week of intake-bot in seconds: the month's requests to six sample
     departments, their replies (Outlook, Thunderbird, an out-of-office, "keine Themen", a
     stranger, ...), the follow-up questions and an answer, the officer's digest and the
@@ -756,7 +760,7 @@ def demo(app: App, directory: Path, keep: bool) -> None:
     start = None
     if app.now_override:
         start = parse_now(app.now_override, ZoneInfo("Europe/Berlin"))
-    sys.exit(run_demo(directory, keep=keep, start=start, verbosity=app.verbosity,
+    sys.exit(run_demo(directory, keep=keep, start=start, verbosity=app.verbosity, listen=listen,
                       echo=click.echo, warn=lambda line: click.echo(f"intake: {line}",
                                                                     err=True)))
 

@@ -82,7 +82,10 @@ def test_the_demo_profile_adds_the_demo(tmp_path: Path) -> None:
     services = compose_config(tmp_path, "--profile", "demo")["services"]
     assert set(services) == {"db", "migrate", "intake", "demo"}
     demo = services["demo"]
-    assert demo["command"] == ["demo", "--keep", "/var/lib/intake/demo"]
+    assert demo["command"] == ["demo", "--keep", "--listen", "0.0.0.0", "/var/lib/intake/demo"]
+    # reachable from this machine's mail program, from nowhere else
+    assert {(p["host_ip"], p["published"], p["target"]) for p in demo["ports"]} == {
+        ("127.0.0.1", "1143", 1143), ("127.0.0.1", "1025", 1025)}
     assert demo["stop_signal"] == "SIGINT"
     assert "secrets" not in demo and "depends_on" not in demo  # nothing to set up
 

@@ -246,3 +246,33 @@ def test_a_directory_with_other_files_is_refused(tmp_path: Path) -> None:
                              f"directory; give a new or empty one (e.g. `intake demo "
                              f"./intake-demo`)\n")
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def _bound(port: int) -> set[str]:
+    """The local addresses TCP sockets listen on at this port (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, _, hex_port = local.partition(":")
+        if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+@pytest.mark.parametrize("listen, bound", [("127.0.0.1", "127.0.0.1"), ("0.0.0.0", "0.0.0.0")])
+def test_the_servers_listen_where_they_are_told(listen: str, bound: str) -> None:
+    """In a container the demo listens on every interface (its ports are published); the
+    bot still connects by loopback, and a login works either way."""
+    from bot.demo.servers import DemoServers
+
+    servers = DemoServers(["erika@musterhausen.test"], "geheim", listen=listen)
+    ends = servers.start()
+    try:
+        assert ends.host == "127.0.0.1"
+        assert _bound(ends.imap_port) == {bound} and _bound(ends.smtp_port) == {bound}
+        client = IMAPClient(ends.host, port=ends.imap_port, ssl=False, timeout=10)
+        client.login("erika@musterhausen.test", "geheim")
+        client.logout()
+    finally:
+        servers.stop()
+    assert not listening(ends.imap_port)

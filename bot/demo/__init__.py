@@ -22,7 +22,8 @@ INTERRUPTED = 130
 
 
 def run_demo(directory: Path, *, keep: bool, start: datetime | None, verbosity: int,
-             echo: Callable[[str], None], warn: Callable[[str], None]) -> int:
+             echo: Callable[[str], None], warn: Callable[[str], None],
+             listen: str = "127.0.0.1") -> int:
     """Play the demo; 0 when done, INTERRUPTED after Ctrl-C or SIGTERM (everything the demo
     started is stopped either way). The first signal asks the demo to stop at its next step
     (a fraction of a second); a second one stops it at once."""
@@ -44,7 +45,7 @@ def run_demo(directory: Path, *, keep: bool, start: datetime | None, verbosity: 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
                 if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
-        Demo(directory, keep=keep, start=start, echo=echo, stop=stop).run()
+        Demo(directory, keep=keep, start=start, echo=echo, stop=stop, listen=listen).run()
     except (Interrupted, KeyboardInterrupt):
         warn("demo interrupted; its mail servers are stopped and nothing is left running")
         return INTERRUPTED

@@ -36,7 +36,7 @@ from bot.app import App
 from bot.config import Settings, SmtpSettings, load_settings
 from bot.demo import replies
 from bot.demo.replies import BOT, Dates, Person, Received, Reply
-from bot.demo.servers import DemoServers, Endpoints
+from bot.demo.servers import HOST, WILDCARDS, DemoServers, Endpoints
 from bot.errors import UserError, one_line
 from bot.imap import Mailbox, PasswordLogin
 from bot.smtp import SmtpTransport
@@ -190,9 +190,10 @@ class DemoApp(App):
 
 class Demo:
     def __init__(self, directory: Path, *, keep: bool, start: datetime | None, echo: Echo,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None, listen: str = HOST) -> None:
         self.directory = directory.absolute()
         self.keep = keep
+        self.listen = listen
         self.echo = echo
         self.tz = ZoneInfo(TIMEZONE)
         self.start = start or datetime.now(UTC)
@@ -235,14 +236,16 @@ class Demo:
         wall = time.monotonic()
         prepare_directory(self.directory)
         accounts = [BOT, replies.OFFICER] + [p.email for p in replies.DEPARTMENTS]
-        self.servers = DemoServers(accounts, PASSWORD, *(KEEP_PORTS if self.keep else (0, 0)))
+        self.servers = DemoServers(accounts, PASSWORD, *(KEEP_PORTS if self.keep else (0, 0)),
+                                   listen=self.listen)
         try:
             ends = self.servers.start()
             config = write_site(self.directory, ends)
             self.echo(f"intake demo: a week at the town hall of Musterhausen, played in "
                       f"seconds (work directory {self.directory})")
-            self.echo(f"  mail servers on loopback: IMAP {ends.host}:{ends.imap_port} "
-                      f"(pymap), SMTP {ends.host}:{ends.smtp_port} (aiosmtpd)")
+            where = "on loopback" if self.listen not in WILDCARDS else "on every interface"
+            self.echo(f"  mail servers {where}: IMAP port {ends.imap_port} (pymap), SMTP "
+                      f"port {ends.smtp_port} (aiosmtpd)")
             self._app = DemoApp(config_path=config, config_explicit=True)
             migrate.upgrade(self.app.engine)
             self.play()
@@ -482,7 +485,8 @@ class Demo:
     def stay(self, ends: Endpoints) -> None:
         """--keep: servers and bot stay until Ctrl-C, for a person with a mail program."""
         self.start_poller()
-        for line in keep_lines(ends, self.directory, self.app.now()):
+        for line in keep_lines(ends, self.directory, self.app.now(),
+                               everywhere=self.listen in WILDCARDS):
             self.echo(line)
         while not self.stop.wait(0.5):
             pass
@@ -594,15 +598,19 @@ def summary_lines(session: Session, result: DemoResult, tz: ZoneInfo) -> list[st
     return lines
 
 
-def keep_lines(ends: Endpoints, directory: Path, now: datetime) -> list[str]:
+def keep_lines(ends: Endpoints, directory: Path, now: datetime,
+               everywhere: bool = False) -> list[str]:
     accounts = [f"{BOT} (the bot)", f"{replies.OFFICER} (the officer)"] + [
         f"{p.email} ({p.department})" for p in replies.DEPARTMENTS]
     config = directory / "intake.toml"
+    # on every interface (a container's published ports): the name the person's own
+    # machine knows this one by, localhost when the ports are published there
+    host = "localhost (or this machine's name)" if everywhere else ends.host
     return [
         "",
         "The mail servers stay up until Ctrl-C; point a mail program (Thunderbird) at them:",
-        f"  incoming  IMAP {ends.host} port {ends.imap_port}, no encryption, normal password",
-        f"  outgoing  SMTP {ends.host} port {ends.smtp_port}, no encryption, no authentication",
+        f"  incoming  IMAP {host} port {ends.imap_port}, no encryption, normal password",
+        f"  outgoing  SMTP {host} port {ends.smtp_port}, no encryption, no authentication",
         f"  accounts  (password \u201e{PASSWORD}\u201c for each)",
         *(f"            {a}" for a in accounts),
         "The bot keeps listening: answer a request as one of the colleagues, then see",

@@ -37,6 +37,8 @@ from bot.imap import append_message
 log = logging.getLogger("intake.demo")
 
 HOST = "127.0.0.1"
+#: listening addresses that mean "every interface"
+WILDCARDS = ("0.0.0.0", "::", "")
 #: how long starting may take before the demo gives up (it takes about 0.1 s)
 START_TIMEOUT = 10.0
 
@@ -57,8 +59,11 @@ class DemoServers:
     a free one)."""
 
     def __init__(self, users: Iterable[str], password: str, imap_port: int = 0,
-                 smtp_port: int = 0) -> None:
+                 smtp_port: int = 0, listen: str = HOST) -> None:
         self.users = sorted({u.lower() for u in users})
+        #: where the servers listen: loopback, or (in a container, --listen 0.0.0.0) every
+        #: interface, so that a published port reaches them; the bot connects by loopback
+        self.listen = listen
         self.password = password
         self._wanted = (imap_port, smtp_port)
         self._thread: threading.Thread | None = None
@@ -126,7 +131,8 @@ class DemoServers:
         imap = await self._start_imap()
         smtp = await self._start_smtp()
         try:
-            self.endpoints = Endpoints(HOST, _port(imap), _port(smtp), self.password)
+            connect = HOST if self.listen in WILDCARDS else self.listen
+            self.endpoints = Endpoints(connect, _port(imap), _port(smtp), self.password)
             self._ready.set()
             await self._stopping.wait()
         finally:
@@ -137,7 +143,7 @@ class DemoServers:
 
     async def _start_imap(self) -> asyncio.Server:
         # pymap's own command line builds its backend from these arguments
-        args = Namespace(debug=False, passlib_cfg=None, host=HOST, port=self._wanted[0],
+        args = Namespace(debug=False, passlib_cfg=None, host=self.listen, port=self._wanted[0],
                          cert=None, key=None, tls=False, proxy_protocol=None,
                          demo_data=False, demo_user=self.users[0],
                          demo_password=self.password)
@@ -156,7 +162,7 @@ class DemoServers:
         async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await callback(reader, cast(asyncio.StreamWriter, _WholeResponses(writer)))
 
-        return await _listen(lambda port: asyncio.start_server(connected, HOST, port),
+        return await _listen(lambda port: asyncio.start_server(connected, self.listen, port),
                              self._wanted[0])
 
     async def _start_smtp(self) -> asyncio.Server:
@@ -164,7 +170,7 @@ class DemoServers:
         handler = _Delivery(self)
         return await _listen(lambda port: loop.create_server(
             lambda: SMTP(handler, hostname="mail.demo.test", ident="intake demo SMTP",
-                         enable_SMTPUTF8=True), HOST, port), self._wanted[1])
+                         enable_SMTPUTF8=True), self.listen, port), self._wanted[1])
 
 
 async def _listen(create: Any, port: int) -> asyncio.Server:
