@@ -160,6 +160,22 @@ def _with_facts(
     )
 
 
+def _answered(topics: tuple[Topic, ...]) -> int:
+    return sum(
+        value is not None
+        for t in topics
+        for value in (t.what, t.when, t.where, t.who, t.how_many, t.quote)
+    )
+
+
+def _reads_better(alt: tuple[Topic, ...], topics: tuple[Topic, ...]) -> bool:
+    """The HTML table's reading wins with more topics and answers, or the same topics
+    answered more completely (a flattened table reads as one topic with stray values)."""
+    if len(alt) > len(topics):
+        return _answered(alt) > _answered(topics)
+    return len(alt) == len(topics) and _answered(alt) > _answered(topics)
+
+
 def _classify(msg: MimeMessage, options: ParseOptions) -> ParseResult:
     warnings: list[str] = []
     signatures = (*options.known_signatures, *msg.signature_blocks)
@@ -177,6 +193,11 @@ def _classify(msg: MimeMessage, options: ParseOptions) -> ParseResult:
 
     names = tuple(a.filename for a in msg.attachments)
     topics = tuple(extract_topics(msg.text, reply_text, names, options, today))
+    if msg.html_table_text:
+        alt_reply = extract_reply(msg.html_table_text, _protected_labels(options), signatures)
+        alt = tuple(extract_topics(msg.html_table_text, alt_reply, names, options, today))
+        if _reads_better(alt, topics):
+            reply_text, topics = alt_reply, alt
     if topics:
         return _result(msg, "topics", reply_text, topics, tuple(warnings))
     if is_no_topics(reply_text, options, msg.text):

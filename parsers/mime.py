@@ -111,6 +111,10 @@ class MimeMessage:
     warnings: tuple[str, ...]
     #: the text of the blocks the HTML part marks as the signature (parsers.signatures)
     signature_blocks: tuple[str, ...] = ()
+    #: the rendered HTML part when `text` is the plain part and the HTML holds a data table:
+    #: clients flatten a table's rows and columns in their plain alternative, so a topic
+    #: per row can only be read from the HTML (the caller decides which reads better)
+    html_table_text: str | None = None
 
     def header(self, name: str) -> str | None:
         """The first value of a header (name case-insensitive), or None."""
@@ -311,6 +315,15 @@ def _part_text(part: Message, budget: _Budget) -> str:
             delsp = str(part.get_param("delsp") or "").lower() == "yes"
             text = unflow(text, delsp)
     return _CONTROL_CHARS.sub("", text)
+
+
+def _has_data_table(html: str) -> bool:
+    """The HTML holds a table with at least two rows of two or more cells."""
+    lower = html.lower()
+    if len(html) > MAX_HTML_CHARS or "<td" not in lower:
+        return False
+    rows = sum(1 for row in lower.split("<tr")[1:] if row.split("</tr", 1)[0].count("<td") >= 2)
+    return rows >= 2
 
 
 def _is_plain_usable(plain: str) -> bool:
@@ -807,6 +820,7 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
         attachments=tuple(attachments),
         warnings=tuple(warnings),
         signature_blocks=html_signature_blocks(html) if html else (),
+        html_table_text=html_to_text(html) if not from_html and _has_data_table(html) else None,
     )
 
 
