@@ -419,6 +419,54 @@ def followups(app: App, dry_run: bool) -> None:
         _deliver(app)
 
 
+@cli.command(short_help="Delete raw mail, attachments and topics past their retention.")
+@click.option("--dry-run", is_flag=True, help="show what would be deleted; delete nothing")
+@pass_app
+def purge(app: App, dry_run: bool) -> None:
+    """Delete raw mail, attachments and topics past the retention set in [retention].
+
+    Received mails keep a register line (date, sender, subject, status) after their bytes
+    are deleted; topics go with their history, questions and files. Run it with --dry-run
+    first: it counts exactly what a run would delete."""
+    from bot.purge import purge as run_purge
+    from db.session import unit_of_work
+
+    _configure_logging(app)
+    app.require_schema()
+    retention = app.settings.retention
+    with unit_of_work(app.sessions, dry_run=dry_run) as session:
+        report = run_purge(session, retention, app.now())
+    verb = "would delete" if dry_run else "deleted"
+
+    def since(days: int, before: object) -> str:
+        if not days:
+            return "kept (retention 0: forever)"
+        stamp = before.strftime("%Y-%m-%d") if hasattr(before, "strftime") else before
+        return f"older than {days} days, before {stamp}"
+
+    click.echo(f"raw mail ({since(retention.raw_mail_days, report.raw_before)}): "
+               f"{report.inbound} received and {report.outbox} sent mail(s), "
+               f"{_megabytes(report.raw_bytes)}")
+    click.echo(f"attachments ({since(retention.attachments_days, report.attachments_before)}): "
+               f"{report.attachments} file(s); {report.blobs} stored content(s) no longer "
+               f"used, {_megabytes(report.blob_bytes)}")
+    click.echo(f"topics (event {since(retention.topics_days, report.topics_before)}): "
+               f"{report.topics} topic(s) with {report.changes} history entries and "
+               f"{report.followups} follow-up question(s)")
+    if report.nothing:
+        click.echo("nothing is past its retention")
+    else:
+        click.echo(f"intake {verb} the above" + (" (dry run: nothing was deleted)"
+                                                  if dry_run else ""))
+    log.info("purge%s: %s received, %s sent, %s attachments, %s contents, %s topics",
+             " (dry run)" if dry_run else "", report.inbound, report.outbox,
+             report.attachments, report.blobs, report.topics)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
 @cli.command(short_help="Build the officer's weekly digest; --send mails it.")
 @click.option("--send", is_flag=True, help="mail the digest to the officer")
 @click.option("--preview", type=click.Path(dir_okay=False, path_type=Path),
@@ -592,6 +640,9 @@ def inbound_show(app: App, inbound_id: int) -> None:
         if row.error:
             click.echo(f"reason:      {one_line(row.error)}")
         click.echo(f"size:        {row.size} bytes, sha256 {row.sha256}")
+        if row.purged_at is not None:
+            click.echo(f"raw mail:    deleted {row.purged_at.astimezone(app.tz):%Y-%m-%d} "
+                       f"by `intake purge` (past [retention] raw_mail_days)")
         click.echo("headers:")
         for name in ("From", "To", "Subject", "Date", "Message-ID", "In-Reply-To",
                      "Auto-Submitted", "Authentication-Results"):

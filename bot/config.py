@@ -489,6 +489,25 @@ class InboundSettings(Section):
     )
 
 
+class RetentionSettings(Section):
+    raw_mail_days: int = Field(
+        90, ge=0,
+        description="days after which `intake purge` deletes received mails' bytes and parse "
+        "results and the bytes of sent mails (date, sender, subject and status stay as a "
+        "register); 0 keeps them",
+    )
+    attachments_days: int = Field(
+        365, ge=0,
+        description="days after which `intake purge` deletes the files that came with replies "
+        "(photos: pictures of people); 0 keeps them",
+    )
+    topics_days: int = Field(
+        730, ge=0,
+        description="days after a topic's event (without a date: after it arrived) when "
+        "`intake purge` deletes it with its history, questions and files; 0 keeps them",
+    )
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="log level (-v / -q on the command line shift it)"
@@ -513,6 +532,7 @@ class Settings(Section):
     digest: DigestSettings = Field(default_factory=DigestSettings)
     templates: TemplatesSettings = Field(default_factory=TemplatesSettings)
     inbound: InboundSettings = Field(default_factory=InboundSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     #: where the settings came from (for messages and relative paths); not a setting
@@ -553,6 +573,7 @@ SECTION_HELP: dict[str, str] = {
     "digest": "The officer's weekly digest: how many topics, how far ahead.",
     "templates": "Mail texts and the labels of the fill-in template.",
     "inbound": "Received mail: size limit, and whose authentication results to trust.",
+    "retention": "How long mails, files and topics are kept; `intake purge` deletes the rest.",
     "logging": "Logging.",
 }
 

@@ -150,6 +150,9 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    #: when `intake purge` deleted the bytes of this sent mail (the row stays: its
+    #: Message-ID still matches replies)
+    purged_at: Mapped[datetime | None]
 
 
 class InboundMessage(Base):
@@ -188,6 +191,9 @@ class InboundMessage(Base):
     subject: Mapped[str | None] = mapped_column(Text)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id"), index=True)
+    #: when `intake purge` deleted the bytes and the parse result (the row stays: it keeps
+    #: the mail from being stored again and says who answered when)
+    purged_at: Mapped[datetime | None]
 
 
 class MailboxState(Base):

@@ -98,7 +98,8 @@ def replay(app: App, ids: Sequence[int] | None, failed: bool) -> ProcessReport:
     with app.sessions() as session:
         if failed:
             wanted = list(session.scalars(select(InboundMessage.id).where(
-                InboundMessage.status == "failed").order_by(InboundMessage.id)))
+                InboundMessage.status == "failed", InboundMessage.purged_at.is_(None))
+                .order_by(InboundMessage.id)))
         else:
             wanted = list(ids or [])
             found = set(session.scalars(select(InboundMessage.id).where(
@@ -112,6 +113,12 @@ def replay(app: App, ids: Sequence[int] | None, failed: bool) -> ProcessReport:
             if oversized:
                 raise UserError(f"mail {', '.join(map(str, oversized))} was too large to be "
                                 f"fetched; only its headers are stored")
+            purged = list(session.scalars(select(InboundMessage.id).where(
+                InboundMessage.id.in_(wanted), InboundMessage.purged_at.is_not(None))))
+            if purged:
+                raise UserError(f"mail {', '.join(map(str, purged))} is past its retention: "
+                                f"`intake purge` deleted its bytes, so it cannot be processed "
+                                f"again")
     return process_pending(app.sessions, listen_settings(app), app.now, only_ids=wanted)
 
 

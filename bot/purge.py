@@ -1,0 +1,135 @@
+"""Retention: what `intake purge` deletes, and when.
+
+Data protection (DSGVO Art. 5 (1) e, storage limitation) asks that personal data is kept no
+longer than the purpose needs. The purpose here is planning posts, so `[retention]` sets
+three periods:
+
+- raw mail (`raw_mail_days`): a received mail's bytes and parse result, and the bytes of the
+  bot's own sent mails. The row stays as a register (when, from whom, subject, status): it
+  keeps the mail from being stored twice, and its Message-ID still matches later replies.
+  Mail not yet processed, or still waiting to be sent, is never touched.
+- attachments (`attachments_days`): files that came with replies, counted from their arrival;
+  a file's bytes go when no attachment refers to them any more.
+- topics (`topics_days`): counted from the event (its last day; without a date, from when it
+  arrived), deleted with their history, follow-up questions and files.
+
+Zero keeps a kind forever. One transaction: a purge that fails deletes nothing, and a dry
+run is the same transaction rolled back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from bot.config import RetentionSettings
+from db.models import Attachment, Blob, FollowUp, InboundMessage, OutboxMessage, Topic, TopicChange
+
+#: received mail that is still being worked on keeps its bytes whatever its age
+_UNFINISHED = ("new",)
+#: ids per statement (SQLite allows 32,766 parameters; PostgreSQL more)
+_CHUNK = 500
+
+
+@dataclass
+class PurgeReport:
+    """What a purge deleted (a dry run: would delete), and the cut-off of each kind."""
+
+    raw_before: datetime | None = None
+    attachments_before: datetime | None = None
+    topics_before: date | None = None
+    inbound: int = 0
+    outbox: int = 0
+    raw_bytes: int = 0
+    attachments: int = 0
+    topics: int = 0
+    changes: int = 0
+    followups: int = 0
+    blobs: int = 0
+    blob_bytes: int = 0
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.inbound or self.outbox or self.attachments or self.topics
+                    or self.blobs)
+
+
+def purge(session: Session, retention: RetentionSettings, now: datetime) -> PurgeReport:
+    """Delete what is past its retention and say what; the caller commits (or, for a dry
+    run, rolls back: the same statements, so a dry run counts exactly what a run deletes)."""
+    report = PurgeReport()
+    if retention.topics_days:
+        report.topics_before = now.date() - timedelta(days=retention.topics_days)
+        _topics(session, report, now)
+    if retention.attachments_days:
+        report.attachments_before = now - timedelta(days=retention.attachments_days)
+        old = Attachment.created_at < report.attachments_before
+        report.attachments += _count(session, Attachment, old)
+        session.execute(delete(Attachment).where(old))
+    # file contents no attachment refers to any more
+    orphan = Blob.sha256.not_in(select(Attachment.sha256).where(Attachment.sha256.is_not(None)))
+    count, size = session.execute(
+        select(func.count(), func.coalesce(func.sum(Blob.size), 0)).where(orphan)).one()
+    report.blobs, report.blob_bytes = int(count), int(size)
+    if count:
+        session.execute(delete(Blob).where(orphan))
+    if retention.raw_mail_days:
+        report.raw_before = now - timedelta(days=retention.raw_mail_days)
+        _raw_mail(session, report, now)
+    return report
+
+
+def _topics(session: Session, report: PurgeReport, now: datetime) -> None:
+    """The topics whose event (its last day; without a date, their arrival) is before the
+    cut-off, with everything that hangs on them."""
+    assert report.topics_before is not None
+    cut = report.topics_before
+    last_day = func.coalesce(Topic.when_end, Topic.when_start)
+    arrived_before = datetime.combine(cut, datetime.min.time(), tzinfo=now.tzinfo)
+    ids = list(session.scalars(select(Topic.id).where(or_(
+        last_day < cut, and_(last_day.is_(None), Topic.created_at < arrived_before)))
+        .order_by(Topic.id)))
+    report.topics = len(ids)
+    for chunk in _chunks(ids):
+        report.changes += _count(session, TopicChange, TopicChange.topic_id.in_(chunk))
+        report.followups += _count(session, FollowUp, FollowUp.topic_id.in_(chunk))
+        report.attachments += _count(session, Attachment, Attachment.topic_id.in_(chunk))
+        session.execute(delete(TopicChange).where(TopicChange.topic_id.in_(chunk)))
+        session.execute(delete(FollowUp).where(FollowUp.topic_id.in_(chunk)))
+        session.execute(delete(Attachment).where(Attachment.topic_id.in_(chunk)))
+        session.execute(delete(Topic).where(Topic.id.in_(chunk)))
+
+
+def _raw_mail(session: Session, report: PurgeReport, now: datetime) -> None:
+    before = report.raw_before
+    inbound = and_(InboundMessage.received_at < before, InboundMessage.purged_at.is_(None),
+                   InboundMessage.status.not_in(_UNFINISHED))
+    # sent mail only: a failed one may still be sent again with `intake outbox --retry-failed`
+    outbox = and_(OutboxMessage.status == "sent", OutboxMessage.sent_at < before,
+                  OutboxMessage.purged_at.is_(None))
+    report.inbound, inbound_bytes = _count_bytes(session, InboundMessage.raw, inbound)
+    report.outbox, outbox_bytes = _count_bytes(session, OutboxMessage.raw, outbox)
+    report.raw_bytes = inbound_bytes + outbox_bytes
+    session.execute(update(InboundMessage).where(inbound).values(
+        raw=b"", parsed=None, purged_at=now), execution_options={"synchronize_session": False})
+    session.execute(update(OutboxMessage).where(outbox).values(
+        raw=b"", purged_at=now), execution_options={"synchronize_session": False})
+
+
+def _count(session: Session, model: type[object], where: ColumnElement[bool]) -> int:
+    return int(session.scalar(select(func.count()).select_from(model).where(where)) or 0)
+
+
+def _count_bytes(session: Session, column: InstrumentedAttribute[bytes],
+                 where: ColumnElement[bool]) -> tuple[int, int]:
+    count, size = session.execute(select(
+        func.count(), func.coalesce(func.sum(func.length(column)), 0)).where(where)).one()
+    return int(count), int(size)
+
+
+def _chunks(ids: Sequence[int]) -> list[Sequence[int]]:
+    return [ids[k:k + _CHUNK] for k in range(0, len(ids), _CHUNK)]
