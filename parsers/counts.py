@@ -354,12 +354,93 @@ def parse_how_many(text: str) -> HowMany:
     )
     rest = [n for n in nums if n.start > first.start]
     found = _interpret(written, first, rest[0] if rest else None)
-    return HowMany(text=written, min=found[0], max=found[1])
+    if _people(written, found[3]) is None:
+        # "ca. 40 Höfe machen mit, letztes Jahr mehrere hundert Besucher": the people
+        # counted later answer "Wie viele", not the stalls, groups or yards counted first
+        later = _later_people_count(written, nums, first, found, vague)
+        if later is not None:
+            return HowMany(text=written, min=later[0], max=later[1])
+    if found[0] is None and found[1] is None:
+        return HowMany(text=written)
+    return _with_added_group(written, rest, found)
+
+
+# Two groups of people added up: "24 Kinder + 4 Betreuer", "ca. 40 Kinder und 15 Erwachsene".
+# With "und"/"sowie" both sides must name people ("200 Besucher und 40 Stände" stays 200);
+# a written "+" or "plus" adds whatever is counted after it.
+_ADD_GAP = re.compile(r"\s*(?P<op>\+|plus|und|sowie|&)\s*(?:(?:ca|etwa|rund|circa)\.?\s*)?", re.I)
+
+
+def _with_added_group(
+    text: str, rest: list[_Num], found: tuple[int | None, int | None, int, int]
+) -> HowMany:
+    low, high, _, end = found
+    people_end = _people(text, end)
+    nxt = next((n for n in rest if n.start >= end), None)
+    if people_end is None or nxt is None:
+        return HowMany(text=text, min=low, max=high)
+    gap = _ADD_GAP.fullmatch(text, people_end, nxt.start)
+    if gap is None or low is None or high is None:
+        return HowMany(text=text, min=low, max=high)
+    op = gap.group("op").lower()
+    after = _interpret(text, nxt, None)
+    if op == "+" and after[0] != after[1]:
+        after = (nxt.value, nxt.value, nxt.start, nxt.end)  # "+ 4" is no "at least 4" here
+    if after[0] is None or after[0] != after[1]:
+        return HowMany(text=text, min=low, max=high)
+    if op in ("und", "sowie", "&"):
+        if _people(text, after[3]) is None:
+            return HowMany(text=text, min=low, max=high)
+    elif not re.match(r"\s*[^\W\d_]", text[after[3] :]):
+        return HowMany(text=text, min=low, max=high)
+    return HowMany(text=text, min=low + after[0], max=high + after[0])
+
+
+# "3 Gruppen à 15 Kinder", "12 Teams mit je 8 Spielern": groups times their size.
+_EACH = re.compile(
+    r"(?i)\s*[^\W\d_][\w-]*\s*(?:à|a|mit\s+je(?:weils)?|zu\s+je|von\s+je|je(?:weils)?|"
+    r"mit\s+(?:ca\.?|etwa|rund)\s+je)\s*(?:(?:ca|etwa|rund|circa)\.?\s*)?"
+)
+
+
+def _later_people_count(
+    text: str,
+    nums: list[_Num],
+    first: _Num,
+    found: tuple[int | None, int | None, int, int],
+    vague: tuple[int, int, int, int] | None,
+) -> tuple[int | None, int | None] | None:
+    """(min, max) of the first count after `first` (read as `found`) that is followed by
+    people, else None; groups of a size ("3 Gruppen à 15 Kinder") are multiplied."""
+    first_end = found[3]
+    if vague is not None and vague[0] >= first_end and _people(text, vague[1]) is not None:
+        vague_pos = vague[0]
+    else:
+        vague_pos = None
+    for i, n in enumerate(nums):
+        if n.start < first_end or (vague_pos is not None and n.start > vague_pos):
+            continue
+        second = nums[i + 1] if i + 1 < len(nums) else None
+        low, high, start, end = _interpret(text, n, second)
+        if _people(text, end) is None:
+            continue
+        groups = found[0] if found[0] is not None and found[0] == found[1] else None
+        if groups is not None and _EACH.fullmatch(text, first_end, start):
+            return (None if low is None else low * groups), (
+                None if high is None else high * groups
+            )
+        return low, high
+    if vague_pos is not None and vague is not None:
+        return vague[2], vague[3]
+    return None
 
 
 _PEOPLE = re.compile(
     r"""(?ix)\s*(?:[^\W\d_][\w-]*\s+){0,2}?
-    (?:g(?:ä|ae)st|besucher|besuchend|person|teilnehm|kinder|sch(?:ü|ue)ler|mensch|leute
+    (?:[^\W\d_]{0,12}?(?:b(?:ü|ue)rger|sch(?:ü|ue)ler|kinder|kl(?:ä|ae)ssler|bewohner|besucher
+      |teilnehm|helfer|l(?:ä|ae)ufer|fahrer|sportler)
+      |g(?:ä|ae)st|besucher|besuchend|person|teilnehm|kinder|sch(?:ü|ue)ler|mensch|leute
+      |anwohner|frauen|m(?:ä|ae)nner|eltern|azubis|auszubildend|studierend|zuh(?:ö|oe)rer
       |zuschauer|mitarbeit|helfer|ehrenamtlich|anmeldung|famili|senior|jugendlich|erwachsen
       |b(?:ü|ue)rger|einwohner|sportler|l(?:ä|ae)ufer|aussteller|g(?:ä|ae)ste|mitglied
       |musiker|s(?:ä|ae)nger|t(?:ä|ae)nzer|spieler|k(?:ü|ue)nstler|aktive

@@ -167,6 +167,8 @@ _REL_PERIOD = re.compile(
 _TIMES = (
     re.compile(
         r"(?<![\d.:,])(?P<h>\d{1,2})(?:[:.](?P<mi>\d{2}))?\s*(?:-|–|—|bis)\s*"
+        # the end is often only estimated: "10.00 bis ca. 13.00 Uhr", "9 bis etwa 12 Uhr"
+        r"(?:(?:ca\.|circa|etwa|ungef(?:ä|ae)hr|gegen|sp(?:ä|ae)testens)\s*)?"
         r"\d{1,2}(?:[:.]\d{2})?\s*(?:uhr|h)(?![^\W\d_])",
         re.IGNORECASE,
     ),

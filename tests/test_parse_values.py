@@ -129,6 +129,8 @@ TIME_CASES = [
     ("um_bare", "um 19", "19:00"),
     ("invalid_hour", "25 Uhr", None),
     ("count_is_no_time", "ab 100 Personen", None),
+    ("range_estimated_end", "10.00 bis ca. 13.00 Uhr", "10:00"),
+    ("range_etwa_end", "von 9 bis etwa 12 Uhr", "09:00"),
 ]
 
 
@@ -243,6 +245,17 @@ COUNT_CASES: list[tuple[str, str, int | None, int | None]] = [
     ("not_applicable_ka", "k. A.", None, None),
     ("not_applicable_na", "n/a", None, None),
     ("not_applicable_entfaellt", "entfällt", None, None),
+    ("two_groups_plus", "24 Kinder + 4 Gärtner", 28, 28),
+    ("two_groups_und", "ca. 40 Kinder und 15 Erwachsene", 55, 55),
+    ("range_and_group", "50-60 Kinder und 10 Eltern", 60, 70),
+    ("und_non_people_not_added", "200 Besucher und 40 Stände", 200, 200),
+    ("davon_not_added", "80 Gäste, davon 20 Kinder", 80, 80),
+    ("groups_times_size", "3 Gruppen à 15 Kinder", 45, 45),
+    ("teams_mit_je", "12 Teams mit je 8 Spielern", 96, 96),
+    ("people_after_stalls", "ca. 40 Höfe machen mit, letztes Jahr mehrere hundert Besucher", 200,
+     999),
+    ("people_after_teams", "5 Teams, insgesamt 40 Läufer", 40, 40),
+    ("compound_people_word", "ca. 450 Erstklässler", 450, 450),
 ]
 
 
