@@ -40,7 +40,7 @@ from functools import lru_cache
 
 from parsers.common import clean_inline, shorten
 from parsers.counts import find_how_many, parse_how_many
-from parsers.dates import MONTHS, WEEKDAYS, find_when, parse_when
+from parsers.dates import MONTHS, WEEKDAYS, find_date, find_time, find_when, parse_when
 from parsers.freetext import event_names, free_text_facts
 from parsers.kinds import NOTHING_ANSWER, says_nothing
 from parsers.labels import (
@@ -310,6 +310,64 @@ def _parse_label(line: str, pats: _LabelPatterns) -> _Label | None:
                   pats.vocab.is_time(word), tuple(more))
 
 
+# Two labels joined into one: "Wann/Wo: Fr., 2. Juli, 15 Uhr, Zweigstelle Ost".
+_COMBINED_LABEL = re.compile(
+    r"^[ \t]*(?:[-*•][ \t]+)?(?:\*\*)?(?P<a>[^\W\d_][^\W\d_ ]{1,14}(?:[ \t][^\W\d_]{3,8})?)"
+    r"[ \t]*(?:/|&|\+|[ \t]und[ \t])[ \t]*(?P<b>[^\W\d_][^\W\d_ ]{1,14}(?:[ \t][^\W\d_]{3,8})?)"
+    r"(?:\*\*)?[ \t]*(?:\?[ \t]*)?:[ \t]*(?:\*\*)?[ \t]*(?P<value>.*)$"
+)
+
+
+def _parse_combined_label(line: str, pats: _LabelPatterns) -> _Label | None:
+    """"Wann/Wo: <date>, <place>": one value for two fields, the date's parts to "when",
+    the rest to the other field; else None."""
+    if len(line) > _LABEL_PREFIX_LIMIT or ":" not in line:
+        return None
+    m = _COMBINED_LABEL.match(line)
+    if m is None:
+        return None
+    fields: list[str] = []
+    for word in (m.group("a"), m.group("b")):
+        found = pats.vocab.field_of(word)
+        fld = found[0] if found is not None else pats.vocab.typo(word)
+        if fld is None:
+            return None
+        fields.append(fld)
+    if fields[0] == fields[1] or "when" not in fields:
+        return None
+    other = fields[1] if fields[0] == "when" else fields[0]
+    value = m.group("value").strip()
+    when_parts, other_parts = _split_when(value)
+    return _Label("when", when_parts, True, False, False, False,
+                  ((other, other_parts, False, False),))
+
+
+_WEEKDAY_ONLY = re.compile(
+    rf"(?i)^(?:{'|'.join(sorted(WEEKDAYS, key=len, reverse=True))}"
+    r"|mo|di|mi|do|fr|sa|so|mon|tue|wed|thu|fri|sat|sun)\.?$"
+)
+#: Any day serves to tell whether a piece of text is a date at all.
+_SOME_DAY = date(2000, 1, 3)
+
+
+def _is_dateish(part: str) -> bool:
+    return (
+        _WEEKDAY_ONLY.match(part) is not None
+        or find_date(part, _SOME_DAY) is not None
+        or find_time(part) is not None
+    )
+
+
+def _split_when(value: str) -> tuple[str, str]:
+    """("Fr., 2. Juli, 15 Uhr", "Zweigstelle Ost (Kastanienallee 7)") from a value that
+    gives a date and a place; the comma parts that hold a date, weekday or time are the
+    date, the others (in their order) the place."""
+    parts = [p.strip() for p in re.split(r",(?![^()]*\))", value) if p.strip()]
+    when = [p for p in parts if _is_dateish(re.sub(r"\([^()]*\)", "", p).strip())]
+    rest = [p for p in parts if p not in when]
+    return ", ".join(when), ", ".join(rest)
+
+
 def _parse_typo_label(line: str, pats: _LabelPatterns) -> _Label | None:
     """A question-word label with one typing slip ("Wan:", "Wieviele:"), else None."""
     if len(line) > _LABEL_PREFIX_LIMIT or (":" not in line and "?" not in line):
@@ -439,8 +497,78 @@ def _table_drafts(
     return drafts, table.end
 
 
+# A label word written without any separator, as phones and hurried typists do
+# ("Wann 11.11. um 17 Uhr"): the first one or two words of the line, then the value.
+_BARE_LABEL = re.compile(
+    r"^[ \t]*(?P<word>[A-ZÄÖÜ][^\W\d_]{1,9}(?:[ \t]+[^\W\d_]{3,6})?)[ \t]+(?=[^\s\-–—?|=:(*])"
+)
+
+
+def _bare_label_field(line: str, pats: _LabelPatterns) -> tuple[str, int] | None:
+    """(field, end of the label) when `line` starts with a question word and no separator."""
+    m = _BARE_LABEL.match(line)
+    if m is None:
+        return None
+    words = m.group("word").split()
+    for count in (2, 1) if len(words) == 2 else (1,):
+        word = " ".join(words[:count])
+        found = pats.vocab.field_of(word)
+        fld = found[0] if found is not None and not found[1] else pats.vocab.typo(word)
+        if fld is not None:
+            end = m.start("word") + len(word) if count == 2 else m.start("word") + len(words[0])
+            return fld, end
+    return None
+
+
+def _with_colons(lines: Sequence[str], pats: _LabelPatterns) -> list[str]:
+    """`lines` with a colon put after the label of every line in a run of at least three
+    consecutive lines that each start with a different question word and no separator
+    ("Was Laternenumzug" / "Wann 11.11." / "Wo ab Kita"). A single such line is prose
+    ("Was wir noch planen ..."); three different fields in a row are a template."""
+    out = list(lines)
+    i = 0
+    while i < len(out):
+        run: list[tuple[int, int]] = []
+        fields: set[str] = set()
+        j = i
+        while j < len(out) and len(out[j]) < _LABEL_PREFIX_LIMIT and ":" not in out[j][:12]:
+            found = _bare_label_field(out[j], pats)
+            if found is None or found[0] in fields:
+                break
+            fields.add(found[0])
+            run.append((j, found[1]))
+            j += 1
+        if len(run) >= 3:
+            for k, end in run:
+                out[k] = out[k][:end] + ":" + out[k][end:]
+            i = j
+        else:
+            i += 1
+    return out
+
+
+# "1. Lesesommer-Auftakt" over label lines: a numbered heading that names the topic.
+_NUMBERED_TITLE = re.compile(
+    r"^\s*[#*_]*\s*\(?\d{1,2}[.)]\s+[*_]*\s*(?P<rest>[^\W\d_].{0,119}?)[*_]*\s*$"
+)
+
+
+def _numbered_title(line: str, lines: Sequence[str], i: int, pats: _LabelPatterns) -> str | None:
+    """The topic name of a numbered heading at line i-1 when the next line is a label
+    (of another field than "what"), else None."""
+    m = _NUMBERED_TITLE.match(line)
+    if m is None or ":" in m.group("rest"):
+        return None
+    nxt = next((ln.strip() for ln in lines[i : i + 2] if ln.strip()), "")
+    label = _parse_label(nxt, pats) or _parse_combined_label(nxt, pats) if nxt else None
+    if label is None or label.field == "what":
+        return None
+    return m.group("rest").strip()
+
+
 def _groups(lines: Sequence[str], pats: _LabelPatterns) -> list[_Draft]:
     drafts: list[_Draft] = []
+    lines = _with_colons(lines, pats)
     headers = _header_lines(lines)
     cur: _Draft | None = None
     current_field: str | None = None
@@ -497,7 +625,18 @@ def _groups(lines: Sequence[str], pats: _LabelPatterns) -> list[_Draft]:
                 i = run_end
                 continue
             no_table_before = run_end
-        label = _parse_label(line, pats) or _parse_typo_label(line, pats)
+        title = _numbered_title(line, lines, i, pats)
+        if title is not None:
+            close()
+            cur = _Draft(in_block=in_block, numbered=True)
+            cur.values["what"] = [title]
+            current_field = None
+            continue
+        label = (
+            _parse_label(line, pats)
+            or _parse_combined_label(line, pats)
+            or _parse_typo_label(line, pats)
+        )
         if label is not None:
             if cur is not None and label.numbered and cur.values:
                 close()

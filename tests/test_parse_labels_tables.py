@@ -123,3 +123,31 @@ def test_a_long_table_is_read_up_to_its_row_limit() -> None:
     found = topics(text)
     assert len(found) == 199  # MAX_ROWS rows read, the header among them
     assert found[-1].what == "Fest 198"
+
+
+def test_labels_without_separator_in_a_run_of_three_fields() -> None:
+    (topic,) = topics("Was Laternenumzug\nWan 11.11. um 17 Uhr\nWo ab Kita Regenbogen\n"
+                      "Wieviele so 150 mit Eltern")
+    assert (topic.what, topic.where) == ("Laternenumzug", "ab Kita Regenbogen")
+    assert topic.when is not None and topic.when.time == "17:00"
+    assert topic.how_many is not None and topic.how_many.min == 150
+
+
+def test_question_words_starting_prose_lines_are_no_labels() -> None:
+    found = topics("Was wir im Frühjahr planen, steht noch nicht fest.\n"
+                   "Wer Lust hat, kann gern vorbeikommen.")
+    assert all(t.who is None for t in found)
+
+
+def test_combined_when_where_label_splits_date_and_place() -> None:
+    (topic,) = topics("Was: Lesesommer-Auftakt\n"
+                      "Wann/Wo: Fr., 2. Juli, 15 Uhr, Zweigstelle Ost (Kastanienallee 7)")
+    assert topic.when is not None
+    assert (topic.when.text, topic.when.start) == ("Fr., 2. Juli, 15 Uhr", date(2027, 7, 2))
+    assert topic.where == "Zweigstelle Ost (Kastanienallee 7)"
+
+
+def test_numbered_heading_over_labels_is_the_topic_name() -> None:
+    found = topics("1. Lesesommer-Auftakt\nWann: 2.7.2027\nWer: Bibliotheksteam\n\n"
+                   "2. Onleihe-Sprechstunde\nWann: ab März\n")
+    assert [t.what for t in found] == ["Lesesommer-Auftakt", "Onleihe-Sprechstunde"]
