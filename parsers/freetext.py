@@ -334,6 +334,9 @@ def _facts_of(text: str, today: date, context: str | None) -> Facts:
         how_many=find_how_many(text),
     )
     facts.who = find_who(text, ((place.start, place.end),) if place else ())
+    organisers = _organisers(text) or (_organisers(context) if context is not None else None)
+    if organisers is not None:
+        facts.who = organisers
     if context is not None and context != text:
         facts.when = facts.when or find_when(context, today)
         facts.how_many = facts.how_many or find_how_many(context)
@@ -342,6 +345,27 @@ def _facts_of(text: str, today: date, context: str | None) -> Facts:
             facts.where = other.text if other else None
         facts.who = facts.who or find_who(context)
     return facts
+
+
+# "Organisiert wird das Ganze vom Gleichstellungsbüro zusammen mit ...", "veranstaltet von",
+# "Veranstalter ist ...": the sentence that says who runs the event names the organisers.
+_ORGANISED_BY = re.compile(
+    r"(?i)(?<![\wäöüß])(?:organisiert|veranstaltet|ausgerichtet|durchgef(?:ü|ue)hrt"
+    r"|organised|organized|hosted|run)(?![\wäöüß])[^.!?\n]{0,40}?(?<![\wäöüß])(?:von|vom|by)\s"
+    r"|(?<![\wäöüß])(?:veranstalter(?:in)?|organisator(?:in)?|ausrichter|tr(?:ä|ae)ger)\s+"
+    r"(?:ist|sind|sein\s+wird)\s"
+)
+
+
+def _organisers(text: str | None) -> str | None:
+    """The people and organisations of the sentence that says who organises, else None."""
+    if not text:
+        return None
+    m = _ORGANISED_BY.search(text)
+    if m is None:
+        return None
+    _, end = _sentence_span(text, m.end())
+    return find_who(text[m.start() : end])
 
 
 def _shorten(text: str) -> str:
@@ -395,4 +419,8 @@ def free_text_facts(paragraphs: list[str], today: date) -> list[Facts]:
     # names an event, else the whole text
     home = dated[0] if dated else next((p for p in paragraphs if event_names(p)), body)
     context = body if len(body) <= SHORT_TEXT else None
-    return [_facts_of(home, today, context)]
+    facts = _facts_of(home, today, context)
+    if context is None and _organisers(home) is None:
+        # one topic: who organises it may be said in any paragraph of a long mail
+        facts.who = _organisers(body) or facts.who
+    return [facts]

@@ -55,9 +55,14 @@ _ARTICLE = (
 _AFTER_NAME = (
     r"(?=\s*(?:[.,;:!?)\n]|$|\s(?:statt|ein|am|an|im|in|um|ab|bei|zum|zur|mit|und|auf)\b))"
 )
+#: "im Rathaus am Samstag": a day or time of day after "am" is no street.
+_NOT_TIME = (
+    r"(?!(?:Montag|Dienstag|Mittwoch|Donnerstag|Freitag|Samstag|Sonnabend|Sonntag|Wochenende"
+    r"|Vormittag|Nachmittag|Abend|Morgen|Mittag|Feiertag|Tag\s+der)(?![\wäöüß]))"
+)
 _TAIL = (
     r"(?:\s+(?:(?:Nord|Süd|Ost|West|Mitte|Stadtmitte)(?![\wäöüß])|\d{1,4}[a-z]?(?![\d:]|\.\d)"
-    rf"|\((?:[^()\n]){{1,60}}\)|(?:am|an\s+der|in\s+der|im|Am|An\s+der)\s+{_CAP}"
+    rf"|\((?:[^()\n]){{1,60}}\)|(?:am|an\s+der|in\s+der|im|Am|An\s+der)\s+{_NOT_TIME}{_CAP}"
     r"(?:\s+\d{1,4}[a-z]?(?![\d:]|\.\d))?"
     rf"|(?:der|des)\s+(?:[a-zäöüß]+(?:e|en|er|es)\s+)?{_CAP}(?:\s+Am\s+{_CAP})?"
     rf"|St\.\s+{_CAP}|{_CAP}{_AFTER_NAME}))"

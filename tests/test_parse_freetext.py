@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from parsers.freetext import event_names, find_who, free_text_facts
-from parsers.places import find_places
+from parsers.places import find_places, find_where
 
 TODAY = date(2027, 1, 12)
 
@@ -128,3 +128,20 @@ def test_lower_case_mail() -> None:
          "so ca 150 leute."], TODAY)
     assert facts.what == "sommerfest"
     assert facts.where == "kleingartenanlage am see"
+
+
+def test_organiser_sentence_in_another_paragraph_names_who() -> None:
+    filler = "Bei uns ist gerade viel los, die Beratungsstelle ist gut angelaufen. " * 20
+    (facts,) = free_text_facts(
+        [filler, "Am 8. März ist unser Frauenfrühstück im Bürgerhaus Mitte, auch der "
+         "Integrationsbeirat lädt ein.",
+         "Organisiert wird das Ganze vom Gleichstellungsbüro zusammen mit dem "
+         "Landfrauenverein."],
+        date(2027, 1, 12),
+    )
+    assert facts.who == "Gleichstellungsbüro, Landfrauenverein"
+
+
+def test_weekday_after_am_is_no_street() -> None:
+    assert find_where("Empfang im Rathaus am Samstag um 11 Uhr") == "Rathaus"
+    assert find_where("Fest im Bürgerhaus am Lindenweg 3") == "Bürgerhaus am Lindenweg 3"
