@@ -163,12 +163,14 @@ def check_servers(app: App) -> tuple[list[str], list[str]]:
     """`intake check` online: log in to IMAP and SMTP; (what worked, what failed)."""
     from bot.errors import ConnectionProblem, UserError
     from bot.imap import check_login
+    from bot.listening.service import credentials
 
     results: list[str] = []
     problems: list[str] = []
     imap = app.settings.imap
     try:
-        results.append(check_login(imap, imap.password()))
+        # the poller's own login: a password, or XOAUTH2 with a token for Microsoft 365
+        results.append(check_login(imap, credentials(app)))
     except (ConnectionProblem, UserError) as exc:
         problems.append(str(exc))
     smtp = app.settings.smtp

@@ -590,3 +590,24 @@ def test_the_daemon_listens_under_idle_and_stops_cleanly(site: Path, mailstack: 
         daemon.join(timeout=30)
         app.close()
     assert not daemon.is_alive()
+
+
+def test_intake_check_logs_in_as_the_poller_does_with_xoauth2(
+        site: Path, mailstack: MailStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `auth = "xoauth2"` the check logs in with a token, not with the client secret as
+    a password (which Microsoft 365, and Dovecot here, refuse). The token is one the test
+    signs instead of one from Microsoft's endpoint; Dovecot validates it."""
+    from bot.oauth import MsalTokenProvider
+
+    config = site / "intake.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'password_env = "TEST_IMAP_PW"', 'password_env = "TEST_IMAP_PW"\nauth = "xoauth2"\n'
+        'oauth_tenant_id = "musterhausen"\noauth_client_id = "intake-bot"'), encoding="utf-8")
+    (site / "contacts.yaml").write_text(CONTACTS, encoding="utf-8")
+    monkeypatch.setattr(MsalTokenProvider, "token",
+                        lambda self, now: mailstack.oauth_token(BOT))
+    # the client secret is no IMAP password: a password login with it is refused
+    result = CliRunner().invoke(cli, ["--config", str(config), "check"],
+                                env={**ENV, "TEST_IMAP_PW": "the-client-secret"})
+    assert result.exit_code == 0, result.output
+    assert f"logged in as {BOT}, INBOX has" in result.output
