@@ -408,6 +408,22 @@ def test_automatic_mail_is_never_answered_and_records_absence_and_bounce(
     assert "1 reminder(s) queued" in reminded.stdout, reminded.output
     assert "contact1@musterhausen.test" in reminded.stdout
     assert "contact2@" not in reminded.stdout and "contact3@" not in reminded.stdout
+    # the bouncing address writes again (its mailbox was full): it is no longer marked
+    deliver(mailstack, f"""\
+From: Kita Sonnenschein <contact3@musterhausen.test>
+To: {BOT}
+Subject: AW: {subject3}
+Message-ID: <BACK-1@musterhausen.test>
+In-Reply-To: {mid3}
+Date: Mon, 11 Jan 2027 10:00:00 +0100
+Content-Type: text/plain; charset=utf-8
+
+Entschuldigung, unser Postfach war voll. Diesen Monat haben wir keine Themen.
+""", "contact3@musterhausen.test", 1)
+    poll(site)
+    contacts = {c.email: c for c in rows(site, Contact)}
+    assert contacts["contact3@musterhausen.test"].bounced_at is None
+    assert contacts["contact3@musterhausen.test"].bounce_reason is None
 
 
 def test_an_oversized_mail_is_not_fetched_and_its_sender_is_told_once(

@@ -405,6 +405,7 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
             log.info("mail %s from %s repeats the bot's own mail; set aside, not answered",
                      row.id, result.from_address or "?")
             return "unrecognized"
+    _unmark_bouncing(directory, found, row)
     asked = _asked_in_thread(session, directory, thread_ids(result), found)
     if asked:
         return _followup_answer(session, row, found, asked,
@@ -412,6 +413,18 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
                                     settings.options,
                                     known_signatures=options.known_signatures)), now)
     return _accepted(session, directory, row, result, found, now, digests, stored)
+
+
+def _unmark_bouncing(directory: DbDirectory, found: Match, row: InboundMessage) -> None:
+    """A person whose address was marked as bouncing writes again: the address works (a
+    full mailbox was emptied, a server fixed), so reminders and questions reach it again."""
+    contact = directory.get(Contact, found.contact.id) if found.contact else None
+    if contact is None or contact.bounced_at is None or row.automatic:
+        return
+    log.info("%s wrote again: no longer marked as bouncing (since %s: %s)",
+             contact.email, contact.bounced_at.date(), one_line(contact.bounce_reason))
+    contact.bounced_at = None
+    contact.bounce_reason = None
 
 
 def _asked_in_thread(session: Session, directory: DbDirectory, ids: Sequence[str],
