@@ -59,6 +59,7 @@ _PLACE_NAME = re.compile(
     r"^(?:[A-ZÄÖÜ][\wäöüß-]*(?:hausen|stadt|dorf|heim|berg|burg|feld|felde|bach|hof|au|ingen"
     r"|grund|tal|hagen|rode|kirchen|brück|wald|see|mitte)|Nord|Süd|Ost|West|Mitte)$"
 )
+_REGISTERED_NAME = re.compile(rf"(?:\s+{_CAP}){{1,3}}\s+e\.\s?V\.")
 _NAME_AFTER = re.compile(rf"\s+(?P<name>{_CAP})(?=[\s.,;:!?)]|$)")
 _ROLE_NAME = re.compile(
     r"(?:\s+(?:Frau|Herr))?(?:\s+(?:Dr\.|Prof\.|Dipl\.-\w+\.?))*"
@@ -83,7 +84,7 @@ _EN_ORG = re.compile(
     r"|Choir|Orchestra|Department|Foundation|Trust)\b"
 )
 _EN_EVENT = re.compile(
-    r"(?:(?:[A-Z][\w'’-]+)\s+){0,2}(?:Open\s+Day|Open\s+House|Open\s+Evening|Day|Festival"
+    r"(?:(?:[A-Z][\w'’-]+)\s+(?:(?:and|&|und)\s+)?){0,2}(?:Open\s+Day|Open\s+House|Open\s+Evening|Day|Festival"
     r"|Fair|Market|Concert|Reception|Workshop|Exhibition|Ceremony|Conference|Tournament|Run"
     r"|Tour|Celebration|Party|Screening|Lecture|Gala)\b"
 )
@@ -143,6 +144,9 @@ def _extend(text: str, end: int, *, genitive: bool, name: bool, title: bool) -> 
         if m is not None:
             end = m.end()
     if name:
+        registered = _REGISTERED_NAME.match(text, end)
+        if registered is not None:
+            return registered.end()  # "Verein Brücken e.V.": the club's registered name
         m = _NAME_AFTER.match(text, end)
         if m is not None and (
             _PLACE_NAME.match(m.group("name")) or m.group("name") in ORG_ACRONYMS

@@ -92,5 +92,6 @@ ORG_ACRONYMS: frozenset[str] = frozenset(
 #: Well-known companies and bodies that colleagues name without a telling ending.
 ORG_NAMES: frozenset[str] = frozenset(
     {"Telekom", "Polizei", "Caritas", "Diakonie", "Tafel", "Sparkasse", "Volksbank",
-     "Stadtwerke", "Landfrauen", "Pfadfinder", "Malteser", "Johanniter"}
+     "Stadtwerke", "Landfrauen", "Pfadfinder", "Malteser", "Johanniter", "Volkshochschule",
+     "Musikschule", "Kreisvolkshochschule", "Jugendmusikschule"}
 )  # fmt: skip

@@ -892,8 +892,18 @@ def _bullet_items(text: str) -> list[str]:
 
 def _item_fields(item: str, today: date) -> _Fields:
     facts = _facts(item, today)
+    events = event_names(item)
+    if events and len(item) <= 300:
+        # "21.3. Frühjahrskonzert in der Stadthalle, 17 Uhr, ca. 250 Gäste": a short item's
+        # topic is the event it names, the rest are its details
+        facts.what = events[0][2]
     if facts.what is None:
         facts.what = shorten(item, _WHAT_LIMIT)
+    if facts.when is not None and facts.when.time is None and len(item) <= 300:
+        rest = item.replace(facts.when.text, " " * len(facts.when.text), 1)
+        clock = find_time(rest)
+        if clock is not None:
+            facts.when = replace(facts.when, time=clock[2])
     return facts
 
 
@@ -1092,6 +1102,37 @@ def _real(drafts: list[_Draft]) -> list[_Draft]:
     return [d for d in drafts if not _says_nothing(d)]
 
 
+# "anbei was von unserem Hausmeister", "siehe unten", "leite ich weiter": the reply hands on
+# someone else's mail that is quoted below it.
+_FORWARD_HINT = re.compile(
+    r"(?i)(?<![\wäöüß])(?:anbei|unten|untenstehend|nachstehend|weitergeleitet|weiterleite"
+    r"|leite\s.{0,40}weiter|von\s+(?:unserem|unserer|meinem|meiner)\s+[\wäöüß-]+"
+    r"|see\s+below|forwarding)(?![\wäöüß])"
+)
+
+
+def _forwarded_text(full_text: str) -> str | None:
+    """The body of the first mail quoted below the reply (between its header and the next
+    quote header), unless it is a template (the request, or labels read elsewhere)."""
+    lines = _unquote(full_text)
+    headers = _header_lines(lines)
+    marks = [k for k, line in enumerate(lines) if k in headers or _ATTRIBUTION.match(line.strip())]
+    if not marks:
+        return None
+    start = marks[0]
+    while start + 1 < len(lines) and (start + 1) in marks:
+        start += 1
+    end = next((k for k in marks if k > start + 1), len(lines))
+    segment = lines[start + 1 : end]
+    if any(_TEMPLATE_LINE.match(line) for line in segment):
+        return None
+    text = "\n".join(segment).strip()
+    return text or None
+
+
+_TEMPLATE_LINE = re.compile(r"(?i)^\s*(?:-{2,}\s*thema\s*-{2,}|was\s*:|wann\s*:)")
+
+
 def extract_topics(
     full_text: str,
     reply_text: str,
@@ -1109,8 +1150,14 @@ def extract_topics(
         found = [_draft_fields(d, today) for d in _real(_groups(_unquote(full_text), pats))]
     if not found:
         found = _list_topics(reply_text, today)
-    if not found:
-        found = _free_text(reply_text, today, options)
+        if not found:
+            found = _free_text(reply_text, today, options)
+        if full_text and not any(f.when for f in found) and _FORWARD_HINT.search(reply_text):
+            forwarded = _forwarded_text(full_text)
+            if forwarded:
+                alt = _list_topics(forwarded, today) or _free_text(forwarded, today, options)
+                if any(f.when for f in alt):
+                    found = alt
     names = _assign(found, attachments) if found else []
     return tuple(_topic(f, n, options) for f, n in zip(found, names, strict=True))
 
