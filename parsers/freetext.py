@@ -391,6 +391,12 @@ def _dated_event(paragraph: str, today: date) -> str | None:
     return None
 
 
+def _only_past(paragraph: str, today: date) -> bool:
+    """Every date the paragraph gives lies before `today` (the mail's reference date)."""
+    found = find_date(paragraph, today, explicit_only=True)
+    return found is not None and found.end < today
+
+
 def free_text_facts(paragraphs: list[str], today: date) -> list[Facts]:
     """One `Facts` per topic the paragraphs describe (see the module docstring)."""
     merged: list[str] = []
@@ -417,6 +423,14 @@ def free_text_facts(paragraphs: list[str], today: date) -> list[Facts]:
         if event is not None and event.lower() not in seen:
             seen.add(event.lower())
             dated.append(paragraph)
+    upcoming = [p for p in dated if not _only_past(p, today)]
+    if upcoming and len(upcoming) < len(dated):
+        # "zum Tag der Bibliotheken am 24.10.2026 hatten wir ...": a report of an event that
+        # is over is no topic beside the ones still to come, nor a source of its facts
+        past = [p for p in dated if p not in upcoming]
+        dated = upcoming
+        paragraphs = [p for p in paragraphs if p not in past]
+        body = "\n\n".join(paragraphs)
     if len(dated) >= 2:
         return [_facts_of(p, today, None) for p in dated]
     # one topic: from the paragraph that names the event with a date, else the first that

@@ -145,3 +145,12 @@ def test_organiser_sentence_in_another_paragraph_names_who() -> None:
 def test_weekday_after_am_is_no_street() -> None:
     assert find_where("Empfang im Rathaus am Samstag um 11 Uhr") == "Rathaus"
     assert find_where("Fest im Bürgerhaus am Lindenweg 3") == "Bürgerhaus am Lindenweg 3"
+
+
+def test_a_past_event_beside_an_upcoming_one_is_no_topic() -> None:
+    facts = free_text_facts(
+        ["Zum Tag der Bibliotheken am 24.10.2026 hatten wir über 300 Besucher.",
+         "Als Nächstes kommt unsere Lesenacht am 12. März ab 18 Uhr in der Stadtbücherei."],
+        date(2027, 1, 5),
+    )
+    assert [(f.what, f.how_many) for f in facts] == [("Lesenacht", None)]
