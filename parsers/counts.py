@@ -398,8 +398,8 @@ def _with_added_group(
 
 # "3 Gruppen à 15 Kinder", "12 Teams mit je 8 Spielern": groups times their size.
 _EACH = re.compile(
-    r"(?i)\s*[^\W\d_][\w-]*\s*(?:à|a|mit\s+je(?:weils)?|zu\s+je|von\s+je|je(?:weils)?|"
-    r"mit\s+(?:ca\.?|etwa|rund)\s+je)\s*(?:(?:ca|etwa|rund|circa)\.?\s*)?"
+    r"(?i)\s*(?:[^\W\d_][\w-]*\s*(?:à|a|mit\s+je(?:weils)?|zu\s+je|von\s+je|je(?:weils)?|"
+    r"mit\s+(?:ca\.?|etwa|rund)\s+je)|x|×|mal)\s*(?:(?:ca|etwa|rund|circa)\.?\s*)?"
 )
 
 

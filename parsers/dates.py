@@ -416,7 +416,8 @@ def _vague(text: str, today: date) -> DateMatch | None:
     return DateMatch(m.start(), m.end(), *span)
 
 
-_VAGUE_LINK = re.compile(r"\s*(?:-|–|—|bis|to|until)\s*", re.IGNORECASE)
+# "Ende Juni/Anfang Juli", "Ende Juni oder Anfang Juli": not sure which, so the span of both
+_VAGUE_LINK = re.compile(r"\s*(?:-|–|—|/|bis|to|until|oder|or)\s*", re.IGNORECASE)
 
 
 def _kw(text: str, today: date) -> DateMatch | None:

@@ -102,6 +102,8 @@ WHEN_CASES: list[tuple[str, str, date | None, date | None, str | None]] = [
     ("not_applicable", "entfällt", None, None, None),
     ("open", "noch offen", None, None, None),
     ("von_bis_line", "Von: 10 Uhr bis 12 Uhr", None, None, "10:00"),
+    ("vague_or_vague", "Ende Juni/Anfang Juli", D(2027, 6, 21), D(2027, 7, 10), None),
+    ("vague_oder_vague", "Ende Juni oder Anfang Juli", D(2027, 6, 21), D(2027, 7, 10), None),
 ]  # fmt: skip
 
 
@@ -252,6 +254,7 @@ COUNT_CASES: list[tuple[str, str, int | None, int | None]] = [
     ("davon_not_added", "80 Gäste, davon 20 Kinder", 80, 80),
     ("groups_times_size", "3 Gruppen à 15 Kinder", 45, 45),
     ("teams_mit_je", "12 Teams mit je 8 Spielern", 96, 96),
+    ("groups_times_x", "3 x 20 Kinder", 60, 60),
     ("people_after_stalls", "ca. 40 Höfe machen mit, letztes Jahr mehrere hundert Besucher", 200,
      999),
     ("people_after_teams", "5 Teams, insgesamt 40 Läufer", 40, 40),
