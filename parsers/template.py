@@ -1162,6 +1162,22 @@ def extract_topics(
     return tuple(_topic(f, n, options) for f, n in zip(found, names, strict=True))
 
 
+# "... hatte ich ja schon gemeldet": an event already reported is no new topic.
+_ALREADY_SENT = re.compile(
+    r"(?i)(?<![\wäöüß])(?:schon|bereits)\s+(?:\w+\s+){0,3}?(?:gemeldet|geschickt|mitgeteilt"
+    r"|geschrieben|angek(?:ü|ue)ndigt|gepostet|erw(?:ä|ae)hnt)"
+)
+
+
+def _announces_event(sentence: str) -> bool:
+    """The sentence names an event with an explicit date (and not as one reported before)."""
+    return (
+        bool(event_names(sentence))
+        and find_date(sentence, _SOME_DAY, explicit_only=True) is not None
+        and _ALREADY_SENT.search(sentence) is None
+    )
+
+
 def is_no_topics(
     reply_text: str, options: ParseOptions | None = None, full_text: str = ""
 ) -> bool:
@@ -1190,5 +1206,7 @@ def is_no_topics(
             break
     if hit_index < 0:
         return False
+    if any(_announces_event(s) for s in sentences[hit_index + 1 :]):
+        return False  # "keine Themen. P.S.: Am 8. Mai ist übrigens Tag der ...": one after all
     meaningful = [s for s in sentences if not _GREETING.match(s) and not _THANKS.match(s)]
     return not (hit_index > 2 and sum(len(s) for s in meaningful) > 600)

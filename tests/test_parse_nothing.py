@@ -47,3 +47,11 @@ def test_template_with_a_real_answer_is_not_nothing() -> None:
 def test_filled_template_of_an_earlier_month_in_the_quote_does_not_hide_the_phrase() -> None:
     old = REQUEST.replace("Was:", "Was: Osterfeuer").replace("Wann:", "Wann: 3.4.")
     assert is_no_topics("Diesen Monat keine Themen.", None, "Diesen Monat keine Themen.\n\n" + old)
+
+
+def test_nothing_then_a_dated_event_in_a_postscript_is_no_nothing_answer() -> None:
+    assert not is_no_topics(
+        "Diesmal keine Themen.\n\nP.S.: Am 8. Mai ist übrigens Tag der Städtebauförderung."
+    )
+    assert is_no_topics("Diesmal nichts, das Sommerfest am 3.7. hatte ich ja schon gemeldet.")
+    assert is_no_topics("Keine Themen. Am 12.3. bin ich im Urlaub.")
