@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import email
+import re
 from datetime import UTC, datetime, timedelta
 from email import policy
+from email.header import decode_header, make_header
 from email.mime.text import MIMEText
+from itertools import takewhile
 
 import pytest
 
@@ -152,3 +155,29 @@ def test_each_mail_has_its_own_boundary_that_no_body_line_contains() -> None:
     parsed = email.message_from_bytes(first, policy=policy.default)
     assert [p.get_content_type() for p in parsed.walk()] == [
         "multipart/alternative", "text/plain", "text/html"]
+
+
+@pytest.mark.parametrize("subject", [
+    "Ihre Themen für März – Bauamt [Themen 2027-03 #K7Q2]",
+    "Rückfrage zu „Tag der offenen Tür“ und 3 weiteren Themen – Kita Sonnenschein [Themen "
+    "2027-03 #K7Q2]",
+    "Ä" * 120,
+    "🎉 Stadtfest 2027: 100 % Vorfreude, _Unterstriche_ = Gleichheit? Ja! (a/b) [x] ñ €",
+    "Grüße" + " aus dem Bürgerbüro" * 12,
+    "é",
+])
+def test_a_subject_beyond_ascii_is_encoded_in_whole_characters_within_the_line_limits(
+        subject: str) -> None:
+    raw = build(rendered=RenderedMail(subject, "Guten Tag", "<p>Guten Tag</p>"))
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    lines = head.split("\r\n")
+    start = next(k for k, line in enumerate(lines) if line.startswith("Subject: "))
+    field = [lines[start], *takewhile(lambda line: line.startswith(" "), lines[start + 1:])]
+    assert all(len(line) <= 78 for line in field), field
+    words = re.findall(r"=\?utf-8\?q\?([^?]*)\?=", " ".join(field))
+    assert words and all(len(w) + len("=?utf-8?q??=") <= 75 for w in words)
+    for word in words:  # each word alone is whole characters (RFC 2047, 5)
+        decode_header(f"=?utf-8?q?{word}?=")[0][0].decode("utf-8")
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == subject
+    assert str(make_header(decode_header(" ".join(field)[len("Subject: "):]))) == subject

@@ -22,7 +22,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from typing import TypeVar
 
@@ -405,7 +405,7 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
             log.info("mail %s from %s repeats the bot's own mail; set aside, not answered",
                      row.id, result.from_address or "?")
             return "unrecognized"
-    _unmark_bouncing(directory, found, row)
+    _unmark_bouncing(directory, found, row, result.date)
     asked = _asked_in_thread(session, directory, thread_ids(result), found)
     if asked:
         return _followup_answer(session, row, found, asked,
@@ -415,11 +415,16 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
     return _accepted(session, directory, row, result, found, now, digests, stored)
 
 
-def _unmark_bouncing(directory: DbDirectory, found: Match, row: InboundMessage) -> None:
-    """A person whose address was marked as bouncing writes again: the address works (a
-    full mailbox was emptied, a server fixed), so reminders and questions reach it again."""
+def _unmark_bouncing(directory: DbDirectory, found: Match, row: InboundMessage,
+                     written: date | None) -> None:
+    """A person whose address was marked as bouncing writes again, on a later day than the
+    bounce: the address works again (a full mailbox was emptied, a server fixed), so
+    reminders and questions reach it again. A mail of the same day may have been written
+    before the bounce, so it proves nothing."""
     contact = directory.get(Contact, found.contact.id) if found.contact else None
     if contact is None or contact.bounced_at is None or row.automatic:
+        return
+    if (written or row.received_at.date()) <= contact.bounced_at.date():
         return
     log.info("%s wrote again: no longer marked as bouncing (since %s: %s)",
              contact.email, contact.bounced_at.date(), one_line(contact.bounce_reason))

@@ -28,7 +28,7 @@ COLUMNS = (("inbound", "raw"), ("inbound", "parsed"), ("outbox", "raw"), ("blobs
 
 def _set(method: str) -> None:
     bind = op.get_bind()
-    if bind.dialect.name != "postgresql" or bind.dialect.server_version_info < (14,):
+    if bind.dialect.name != "postgresql" or (bind.dialect.server_version_info or (0,)) < (14,):
         return
     for table, column in COLUMNS:
         savepoint = bind.begin_nested()
