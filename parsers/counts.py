@@ -267,9 +267,10 @@ def _interpret_raw(
 _VAGUE_UNIT = {"dutzend": 12, "hundert": 100, "tausend": 1000, "dozen": 12, "hundred": 100,
                "thousand": 1000}  # fmt: skip
 _VAGUE = re.compile(
-    r"(?i)(?<![^\W\d_])(?:(?:mehrere|einige|etliche|viele|zahlreiche|ein\s+paar|paar|several"
+    r"(?i)(?<![^\W\d_])(?:(?:mehrere[nm]?|einige[nm]?|etliche[nm]?|viele[nm]?|zahlreiche[nm]?"
+    r"|ein\s+paar|paar|several"
     r"|a\s+few|some|many)\s+(?P<unit>dutzend|hundert|tausend|dozen|hundred|thousand)"
-    r"|(?P<units>dutzende|hunderte|tausende|dozens|hundreds|thousands))(?![^\W\d_])"
+    r"|(?P<units>dutzende|hunderte|tausende|dozens|hundreds|thousands)n?)(?![^\W\d_])"
 )
 # An ordinal is no count: "alle 7. Klassen", "die 5. und 6. Jahrgänge".
 _ORDINAL = re.compile(r"\.\s*(?:und\s+\d{1,2}\.\s*)?[^\W\d_]")
@@ -441,6 +442,7 @@ _PEOPLE = re.compile(
       |teilnehm|helfer|l(?:ä|ae)ufer|fahrer|sportler)
       |g(?:ä|ae)st|besucher|besuchend|person|teilnehm|kinder|sch(?:ü|ue)ler|mensch|leute
       |anwohner|frauen|m(?:ä|ae)nner|eltern|azubis|auszubildend|studierend|zuh(?:ö|oe)rer
+      |radler|wanderer|schwimmer|reiter|athlet|neub(?:ü|ue)rger
       |zuschauer|mitarbeit|helfer|ehrenamtlich|anmeldung|famili|senior|jugendlich|erwachsen
       |b(?:ü|ue)rger|einwohner|sportler|l(?:ä|ae)ufer|aussteller|g(?:ä|ae)ste|mitglied
       |musiker|s(?:ä|ae)nger|t(?:ä|ae)nzer|spieler|k(?:ü|ue)nstler|aktive

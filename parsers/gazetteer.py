@@ -10,7 +10,7 @@ from __future__ import annotations
 
 #: Endings of nouns that name an event or an occasion worth a post.
 EVENT_ENDINGS: tuple[str, ...] = (
-    "fest", "feier", "feiern", "festival", "markt", "märkte", "lauf", "turnier", "konzert",
+    "fest", "feier", "feiern", "festival", "festakt", "markt", "märkte", "lauf", "turnier", "konzert",
     "lesung", "lesenacht", "ausstellung", "führung", "führungen", "empfang", "eröffnung",
     "wiedereröffnung", "einweihung", "übergabe", "spatenstich", "richtfest", "aktionstag",
     "tag", "woche", "wochen", "abend", "nachmittag", "vormittag", "frühstück", "forum",
@@ -71,8 +71,8 @@ ORG_ENDINGS: tuple[str, ...] = (
     "polizei", "hilfe", "amt", "ämter", "behörde", "agentur", "stiftung",
     "kantorei", "chor", "chöre", "orchester", "kapelle", "ensemble", "band", "werke", "werken",
     "genossenschaft", "gesellschaft", "gruppe", "club", "klub", "bund", "netzwerk",
-    "komitee", "kommission", "ausschuss", "treff", "management", "büro", "stelle", "dienst",
-    "ortsgruppe", "kirchengemeinde", "gemeinde", "museum", "bibliothek", "archiv",
+    "komitee", "kommission", "ausschuss", "treff", "management", "marketing", "büro", "stelle",
+    "dienst", "ortsgruppe", "kirchengemeinde", "gemeinde", "museum", "bibliothek", "archiv",
     "association", "society", "club", "council", "committee", "office", "team", "choir",
     "orchestra",
 )  # fmt: skip

@@ -255,6 +255,8 @@ COUNT_CASES: list[tuple[str, str, int | None, int | None]] = [
     ("groups_times_size", "3 Gruppen à 15 Kinder", 45, 45),
     ("teams_mit_je", "12 Teams mit je 8 Spielern", 96, 96),
     ("groups_times_x", "3 x 20 Kinder", 60, 60),
+    ("vague_dative", "mit mehreren tausend Besuchern", 2000, 9999),
+    ("vague_plural_dative", "vor Hunderten Gästen", 200, 999),
     ("people_after_stalls", "ca. 40 Höfe machen mit, letztes Jahr mehrere hundert Besucher", 200,
      999),
     ("people_after_teams", "5 Teams, insgesamt 40 Läufer", 40, 40),
