@@ -10,8 +10,8 @@ from __future__ import annotations
 
 #: Endings of nouns that name an event or an occasion worth a post.
 EVENT_ENDINGS: tuple[str, ...] = (
-    "fest", "feier", "feiern", "festival", "festakt", "markt", "märkte", "lauf", "turnier", "konzert",
-    "lesung", "lesenacht", "ausstellung", "führung", "führungen", "empfang", "eröffnung",
+    "fest", "feier", "feiern", "festival", "festakt", "markt", "märkte", "lauf", "turnier",
+    "konzert", "lesung", "lesenacht", "ausstellung", "führung", "führungen", "empfang", "eröffnung",
     "wiedereröffnung", "einweihung", "übergabe", "spatenstich", "richtfest", "aktionstag",
     "tag", "woche", "wochen", "abend", "nachmittag", "vormittag", "frühstück", "forum",
     "sprechstunde", "workshop", "kurs", "seminar", "vortrag", "vortragsreihe", "wettbewerb",
