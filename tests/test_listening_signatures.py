@@ -61,3 +61,47 @@ def test_a_senders_repeated_tail_is_learned_and_cut(tmp_path: Path, db_url: str)
     assert "Energie für unsere Stadt" not in texts[2]  # learned from the two before
     assert "Kundenzentrum am Markt" not in texts[2]
     assert "Nur diesmal: Anmeldung per Telefon." in texts[2]
+
+
+def test_a_batchs_senders_are_looked_up_together(db_url: str) -> None:
+    """Two queries for every sender of a batch: each gets the tail of its own last replies,
+    counting only processed mail written by the person, before the batch."""
+    from bot.listening.signatures import known_signatures_of
+
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    sessions = session_factory(engine)
+    tail = {1: "Bauamt Musterhausen\nMarkt 1, Zimmer 204", 2: "Ihr Team der Stadtbücherei"
+            "\nÖffnungszeiten: Di-Fr 10-18 Uhr"}
+    with sessions.begin() as session:
+        department = Department(name="Bauamt", active=True, created_at=NOW)
+        session.add(department)
+        session.flush()
+        people = [Contact(department_id=department.id, email=f"p{n}@musterhausen.de",
+                          role="primary", active=True, created_at=NOW, updated_at=NOW)
+                  for n in (1, 2, 3)]
+        session.add_all(people)
+        session.flush()
+        rows = [  # (person, status, automatic, reply text)
+            (1, "processed", False, f"Was: Richtfest\n\n{tail[1]}"),
+            (2, "processed", False, f"Lesung am 3.3.\n\n{tail[2]}"),
+            (1, "processed", False, f"Was: Baustellenfest\n\n{tail[1]}"),
+            (2, "auto_reply", True, f"Ich bin nicht im Haus.\n\n{tail[2]}"),
+            (3, "processed", False, "Keine Themen.\n\nGruß aus dem Ordnungsamt"),
+            (2, "processed", False, f"Bücherflohmarkt im Mai\n\n{tail[2]}"),
+            (2, "processed", False, f"Neu: Lesecafé\n\n{tail[2]}"),  # the batch's own
+        ]
+        for n, (person, status, automatic, text) in enumerate(rows, 1):
+            session.add(InboundMessage(
+                message_id=f"<s{n}@test>", folder="INBOX", uidvalidity=1, uid=n,
+                sha256=f"{n:064d}", raw=b"x", size=1, received_at=NOW, status=status,
+                automatic=automatic, contact_id=people[person - 1].id,
+                parsed={"reply_text": text}))
+    with sessions() as session:
+        last = max(session.scalars(select(InboundMessage.id)))
+        found = known_signatures_of(session, [p.id for p in people], before_id=last)
+    engine.dispose()
+    assert found[people[0].id] == (tail[1],)
+    # the out-of-office does not count: two replies of the person share the tail
+    assert found[people[1].id] == (tail[2],)
+    assert found[people[2].id] == ()  # one mail is no signature

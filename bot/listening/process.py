@@ -136,7 +136,9 @@ class DbDirectory(Directory):
         for row in rows:
             self._rows[(type(row), row.id)] = row
 
-    def prefetch(self, results: Iterable[ParseResult]) -> None:
+    def prefetch(self, results: Iterable[ParseResult], before_id: int | None = None) -> None:
+        """Everything a batch's matching looks up, in a few queries; with `before_id` (the
+        batch's first row) also the senders' learned signatures."""
         senders: set[str] = set()
         ids: set[str] = set()
         tags: set[str] = set()
@@ -152,6 +154,12 @@ class DbDirectory(Directory):
         self._load_thread(ids)
         self._load_tags(tags)
         self._load_open({c.department_id for c in self._contacts.values() if c is not None})
+        if before_id is not None:
+            known = [c.id for c in self._contacts.values()
+                     if c is not None and c.id not in self._signatures]
+            if known:
+                self._signatures.update(
+                    signatures.known_signatures_of(self.session, known, before_id))
 
     def _load_contacts(self, emails: Iterable[str]) -> None:
         wanted = [e for e in emails if e not in self._contacts]
@@ -650,7 +658,8 @@ class Processor:
                results: dict[int, Parsed]) -> list[_Outcome]:
         rows = claim_rows(session, batch.ids, self.statuses)
         directory = DbDirectory(session, self._own_mails)
-        directory.prefetch(results[row.id].result for row in rows if row.id in results)
+        directory.prefetch((results[row.id].result for row in rows if row.id in results),
+                           before_id=min((row.id for row in rows), default=None))
         stored = topics.Stored(session, [row.id for row in rows],
                                [d for row in rows if row.id in results
                                 for d in results[row.id].digests if d])

@@ -9,7 +9,9 @@ least two).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.models import InboundMessage
@@ -20,19 +22,38 @@ HISTORY = 6
 
 
 def known_signatures(session: Session, contact_id: int, before_id: int) -> tuple[str, ...]:
-    """The signature a contact's replies before `before_id` share, or nothing.
+    """The signature a contact's replies before `before_id` share, or nothing."""
+    return known_signatures_of(session, [contact_id], before_id)[contact_id]
 
-    A contact is one address, so its replies are one sender's; the query follows the
+
+def known_signatures_of(session: Session, contact_ids: Iterable[int],
+                        before_id: int) -> dict[int, tuple[str, ...]]:
+    """Each contact's learned signature (two queries for all of them: a batch's worth).
+
+    A contact is one address, so its replies are one sender's; the queries follow the
     indexed contact column. Only processed people's mails count: an auto-reply or a
     quarantined mail says nothing about how the person signs."""
-    rows = session.scalars(
-        select(InboundMessage.parsed).where(
-            InboundMessage.contact_id == contact_id, InboundMessage.id < before_id,
-            InboundMessage.status == "processed", InboundMessage.automatic.is_(False))
-        .order_by(InboundMessage.id.desc()).limit(HISTORY))
-    texts = [str(p.get("reply_text") or "") for p in rows if isinstance(p, dict)]
-    learned = learn_signature(texts)
-    return (learned,) if learned else ()
+    wanted = sorted(set(contact_ids))
+    texts: dict[int, list[str]] = {c: [] for c in wanted}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start:start + 500]
+        latest = select(InboundMessage.id, func.row_number().over(
+            partition_by=InboundMessage.contact_id, order_by=InboundMessage.id.desc())
+            .label("n")).where(
+            InboundMessage.contact_id.in_(chunk), InboundMessage.id < before_id,
+            InboundMessage.status == "processed", InboundMessage.automatic.is_(False),
+        ).subquery()
+        ids = select(latest.c.id).where(latest.c.n <= HISTORY)
+        for contact_id, parsed in session.execute(
+                select(InboundMessage.contact_id, InboundMessage.parsed)
+                .where(InboundMessage.id.in_(ids)).order_by(InboundMessage.id.desc())):
+            if isinstance(parsed, dict) and contact_id is not None:
+                texts[contact_id].append(str(parsed.get("reply_text") or ""))
+    found: dict[int, tuple[str, ...]] = {}
+    for contact_id, replies in texts.items():
+        learned = learn_signature(replies)
+        found[contact_id] = (learned,) if learned else ()
+    return found
 
 
 def appears_in(signature: str, text: str) -> bool:
