@@ -105,7 +105,7 @@ _CONNECTOR = (
     r"|/|und|and|&|\+)"
 )
 _DAY_ONLY = re.compile(
-    rf"(?<![\d.,:/])(?P<d>\d{{1,2}}){_ORD}(?=\s*{_CONNECTOR}\s*(?:(?:zum|den|dem|the)\s+)?\d)",
+    rf"(?<![\d.,:/])(?P<d>\d{{1,2}}){_ORD}(?=\s*(?:,|{_CONNECTOR})\s*(?:(?:zum|den|dem|the)\s+)?\d)",
     re.IGNORECASE,
 )
 _WEEKDAY_WORD = (
@@ -330,9 +330,27 @@ def _resolve_range(first: _Atom, second: _Atom, today: date) -> tuple[date, date
     return start, end
 
 
+_LIST_GAP = re.compile(r"\s*,\s*")
+
+
 def _explicit(text: str, today: date) -> DateMatch | None:
     atoms = _atoms(text)
     for i, atom in enumerate(atoms):
+        # "am 3., 10. und 17. Mai": a list of days that ends in a date spans first to last
+        j = i
+        while (
+            atoms[j].month is None
+            and j + 1 < len(atoms)
+            and atoms[j + 1].month is None
+            and _LIST_GAP.fullmatch(text, atoms[j].end, atoms[j + 1].start) is not None
+        ):
+            j += 1
+        if j > i and j + 1 < len(atoms) and atoms[j + 1].month is not None:
+            final = atoms[j + 1]
+            if _GAP.fullmatch(text, atoms[j].end, final.start) is not None:
+                span = _resolve_range(atom, final, today)
+                if span is not None:
+                    return DateMatch(atom.start, final.end, span[0], span[1])
         nxt = atoms[i + 1] if i + 1 < len(atoms) else None
         linked = (
             nxt is not None

@@ -391,6 +391,42 @@ def _dated_event(paragraph: str, today: date) -> str | None:
     return None
 
 
+# Where a sentence may be cut into clauses that each announce an event of their own.
+_CLAUSE_CUT = re.compile(r";\s+|,?\s+und\s+(?=(?:am|an|vom|ab|im)\s)|,\s+(?=außerdem\s|zudem\s)")
+
+
+def _event_parts(paragraph: str, today: date) -> list[str]:
+    """The paragraph cut into pieces that each name a different event with its own explicit
+    date (sentences, then clauses); undated pieces go with the dated piece before them.
+    Fewer than two such pieces: []."""
+    sentences: list[str] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(paragraph):
+        if m.group() != "\n" and _NO_END_BEFORE.search(
+            paragraph[max(0, m.start() - 6) : m.start()]
+        ):
+            continue
+        sentences.append(paragraph[start : m.start()])
+        start = m.end()
+    sentences.append(paragraph[start:])
+    pieces = [c for sent in sentences for c in _CLAUSE_CUT.split(sent) if c.strip()]
+    parts: list[str] = []
+    names: list[str] = []
+    for piece in pieces:
+        events = event_names(piece)
+        dated = find_date(piece, today, explicit_only=True) is not None
+        head = events[0][2].split()[0].lower() if events else ""
+        # "Frühlingsfest" ... "Das Fest beginnt": the short word names the same event again
+        if events and dated and not any(n.endswith(head) or head.endswith(n) for n in names):
+            names.append(head)
+            parts.append(piece)
+        elif parts:
+            parts[-1] = parts[-1] + " " + piece
+        elif dated:
+            return []  # a date without an event before the first event: one topic
+    return parts if len(parts) >= 2 else []
+
+
 def _only_past(paragraph: str, today: date) -> bool:
     """Every date the paragraph gives lies before `today` (the mail's reference date)."""
     found = find_date(paragraph, today, explicit_only=True)
@@ -433,6 +469,12 @@ def free_text_facts(paragraphs: list[str], today: date) -> list[Facts]:
         body = "\n\n".join(paragraphs)
     if len(dated) >= 2:
         return [_facts_of(p, today, None) for p in dated]
+    for paragraph in dated or paragraphs[:1]:
+        parts = _event_parts(paragraph, today)
+        if len(parts) >= 2:
+            # "Am 3. Mai ist unser Maifest ... Außerdem ist am 12. Juni das Brunnenfest ...":
+            # two dated events in one paragraph are two topics
+            return [_facts_of(part, today, None) for part in parts]
     # one topic: from the paragraph that names the event with a date, else the first that
     # names an event, else the whole text
     home = dated[0] if dated else next((p for p in paragraphs if event_names(p)), body)

@@ -154,3 +154,24 @@ def test_a_past_event_beside_an_upcoming_one_is_no_topic() -> None:
         date(2027, 1, 5),
     )
     assert [(f.what, f.how_many) for f in facts] == [("Lesenacht", None)]
+
+
+def test_two_dated_events_in_one_paragraph_are_two_topics() -> None:
+    facts = free_text_facts(
+        ["Am 3. Mai ist unser Maifest im Stadtpark mit ca. 500 Gästen. Außerdem ist am "
+         "12. Juni das Brunnenfest auf dem Marktplatz, da kommen meist 300 Leute."],
+        date(2027, 1, 5),
+    )
+    assert [(f.what, f.where) for f in facts] == [
+        ("Maifest", "Stadtpark"), ("Brunnenfest", "Marktplatz")
+    ]
+    assert [f.how_many.min if f.how_many else None for f in facts] == [500, 300]
+
+
+def test_the_same_event_named_again_in_a_paragraph_stays_one_topic() -> None:
+    facts = free_text_facts(
+        ["Am 12. März ist unser Frühlingsfest. Das Fest beginnt um 14 Uhr im Bürgerhaus, "
+         "am 13. März wird dann aufgeräumt."],
+        date(2027, 1, 5),
+    )
+    assert [f.what for f in facts] == ["Frühlingsfest"]

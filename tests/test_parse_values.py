@@ -102,6 +102,7 @@ WHEN_CASES: list[tuple[str, str, date | None, date | None, str | None]] = [
     ("not_applicable", "entfällt", None, None, None),
     ("open", "noch offen", None, None, None),
     ("von_bis_line", "Von: 10 Uhr bis 12 Uhr", None, None, "10:00"),
+    ("list_of_days", "am 3., 10. und 17. Mai", D(2027, 5, 3), D(2027, 5, 17), None),
     ("vague_or_vague", "Ende Juni/Anfang Juli", D(2027, 6, 21), D(2027, 7, 10), None),
     ("vague_oder_vague", "Ende Juni oder Anfang Juli", D(2027, 6, 21), D(2027, 7, 10), None),
 ]  # fmt: skip
