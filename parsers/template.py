@@ -41,7 +41,7 @@ from functools import lru_cache
 from parsers.common import clean_inline, shorten
 from parsers.counts import find_how_many, parse_how_many
 from parsers.dates import MONTHS, WEEKDAYS, find_date, find_time, find_when, parse_when
-from parsers.freetext import event_names, free_text_facts
+from parsers.freetext import event_names, find_who, free_text_facts
 from parsers.kinds import NOTHING_ANSWER, says_nothing
 from parsers.labels import (
     SYNONYMS,
@@ -368,6 +368,28 @@ def _split_when(value: str) -> tuple[str, str]:
     return ", ".join(when), ", ".join(rest)
 
 
+# "erwartete Teilnehmerzahl: 150", "voraussichtlicher Termin: Mai": a label word after one
+# or two lower-case adjectives.
+_QUALIFIED_LABEL = re.compile(
+    r"^[ \t]*(?:[-*•][ \t]+)?(?:\*\*)?(?:[a-zäöüß]+(?:e|en|er|es|em)[ \t]+){1,2}"
+    r"(?P<word>[A-ZÄÖÜ][\wäöüß/-]{2,30})(?:\*\*)?[ \t]*:[ \t]*(?:\*\*)?[ \t]*(?P<value>.*)$"
+)
+
+
+def _parse_qualified_label(line: str, pats: _LabelPatterns) -> _Label | None:
+    """A known label word after adjectives ("erwartete Teilnehmerzahl:"), else None."""
+    if len(line) > _LABEL_PREFIX_LIMIT or ":" not in line:
+        return None
+    m = _QUALIFIED_LABEL.match(line)
+    if m is None:
+        return None
+    found = pats.vocab.field_of(m.group("word"))
+    if found is None:
+        return None
+    return _Label(found[0], m.group("value").strip(), False, False, True,
+                  pats.vocab.is_time(m.group("word")))
+
+
 def _parse_typo_label(line: str, pats: _LabelPatterns) -> _Label | None:
     """A question-word label with one typing slip ("Wan:", "Wieviele:"), else None."""
     if len(line) > _LABEL_PREFIX_LIMIT or (":" not in line and "?" not in line):
@@ -636,6 +658,7 @@ def _groups(lines: Sequence[str], pats: _LabelPatterns) -> list[_Draft]:
             _parse_label(line, pats)
             or _parse_combined_label(line, pats)
             or _parse_typo_label(line, pats)
+            or _parse_qualified_label(line, pats)
         )
         if label is not None:
             if cur is not None and label.numbered and cur.values:
@@ -897,8 +920,27 @@ def _item_fields(item: str, today: date) -> _Fields:
         # "21.3. Frühjahrskonzert in der Stadthalle, 17 Uhr, ca. 250 Gäste": a short item's
         # topic is the event it names, the rest are its details
         facts.what = events[0][2]
+        head = item.split(",", 1)[0].strip()
+        if (
+            "," in item
+            and events[0][0] < len(head)
+            and len(head) <= 80
+            and find_date(head, _SOME_DAY, explicit_only=True) is None
+        ):
+            facts.what = head  # "Eröffnung Kunstrasenplatz, Ende April, ...": the whole name
+    if len(item) <= 300:
+        spans = tuple((p.start, p.end) for p in find_places(item, standalone=True))
+        facts.who = find_who(item, spans)  # "in der Musikschule" is the place, not who
     if facts.what is None:
         facts.what = shorten(item, _WHAT_LIMIT)
+    if facts.where is None and len(item) <= 300 and item.count(",") >= 2:
+        # "Sommerfest, 3.7., Stadtpark, Kita, 100 Gäste": a terse item lists its facts
+        # between commas; a part that is nothing but a place is the place
+        for part in [p.strip() for p in item.split(",")[1:]]:
+            places = find_places(part, standalone=True)
+            if places and places[0].text == part.rstrip("."):
+                facts.where = places[0].text
+                break
     if facts.when is not None and facts.when.time is None and len(item) <= 300:
         rest = item.replace(facts.when.text, " " * len(facts.when.text), 1)
         clock = find_time(rest)

@@ -151,3 +151,18 @@ def test_numbered_heading_over_labels_is_the_topic_name() -> None:
     found = topics("1. Lesesommer-Auftakt\nWann: 2.7.2027\nWer: Bibliotheksteam\n\n"
                    "2. Onleihe-Sprechstunde\nWann: ab März\n")
     assert [t.what for t in found] == ["Lesesommer-Auftakt", "Onleihe-Sprechstunde"]
+
+
+def test_label_word_after_adjectives() -> None:
+    (topic,) = topics("Thema: Sommerfest\nDatum: 03.07.2027\nerwartete Teilnehmerzahl: 150\n"
+                      "voraussichtlicher Ort: Stadtpark")
+    assert topic.how_many is not None and topic.how_many.min == 150
+    assert topic.where == "Stadtpark"
+
+
+def test_terse_numbered_items_list_their_facts_between_commas() -> None:
+    found = topics("1) Stadtlauf, 19.9., Stadion am Wall, ca. 1.200 Läufer\n"
+                   "2) Eröffnung Kunstrasenplatz, Ende April, Sportpark Nord, FC Musterhausen")
+    assert [(t.what, t.where) for t in found] == [
+        ("Stadtlauf", "Stadion am Wall"), ("Eröffnung Kunstrasenplatz", "Sportpark Nord")
+    ]
