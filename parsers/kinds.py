@@ -276,6 +276,12 @@ NO_TOPICS = re.compile(
         (?:nichts|nix|keine\s+themen)\b
   | \bgibt\s+es\s+(?:diesmal\s+|leider\s+|aktuell\s+|derzeit\s+)*(?:nichts|nix|keine\s+themen)\b
   | \bnichts\s+(?:diesen|dieses|im|in\s+diesem)\s+monat\b
+  | \bvon\s+(?:uns|mir)\s+(?:diesmal\s+|leider\s+|aktuell\s+|erstmal\s+|erst\s+mal\s+)*
+        (?:nichts|nix)\b(?!\s+(?:dagegen|gegen|einzuwenden))
+  | :\s*(?:nichts|nix)\s*[.!]*\s*$
+  | \bdiesmal\s+(?:muss\s+ich\s+|m(?:ü|ue)ssen\s+wir\s+)?(?:passe|passen)\b
+  | \b(?:passe\s+ich|passen\s+wir)\s+(?:diesmal|dieses\s+mal|leider)\b
+  | \bflaute\b
     """
 )
 #: A qualification after the phrase ("keine Themen außer dem Sommerfest", "nix Großes, nur:").

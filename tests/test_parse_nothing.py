@@ -16,7 +16,9 @@ REQUEST = "--- Thema ---\nWas:\nWann:\nWo:\nWer:\nWie viele:\nZitat:\n--- Ende -
      "Bei uns ist es gerade ruhig, wir melden uns wieder.", "Diesmal leider nichts.",
      "Nothing to report from our side this month, sorry!", "No news from us this time.",
      "We don't have any events planned for the coming months.", "Von uns kommt diesmal nichts.",
-     "Bei uns ist momentan nichts los.", "Nix los bei uns diesmal.", "Nix Neues von uns."],
+     "Bei uns ist momentan nichts los.", "Nix los bei uns diesmal.", "Nix Neues von uns.",
+     "Nein, danke – von uns nichts.", "Für Februar/März: nix.", "Diesmal passe ich.",
+     "Bei uns ist zurzeit Flaute, sorry!"],
 )
 def test_nothing_phrases(sentence: str) -> None:
     assert says_nothing(sentence)
@@ -26,7 +28,8 @@ def test_nothing_phrases(sentence: str) -> None:
     "sentence",
     ["diesmal nix Großes, nur: am 15.2. öffnet die Bücherei.",
      "Keine Themen außer dem Sommerfest.", "Die Lesung ist eher ruhig gehalten.",
-     "Am Abend wird es ruhig im Park.", "Wir haben nichts dagegen, das zu teilen."],
+     "Am Abend wird es ruhig im Park.", "Wir haben nichts dagegen, das zu teilen.",
+     "Von mir aus gerne.", "Das passt diesmal gut.", "Wir haben von uns nichts dagegen."],
 )
 def test_not_nothing(sentence: str) -> None:
     assert not says_nothing(sentence)
