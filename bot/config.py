@@ -102,16 +102,6 @@ class SecretSource(Section):
     def _empty_file_is_none(cls, value: str | None) -> str | None:
         return value or None
 
-    @model_validator(mode="after")
-    def _one_secret_source(self) -> SecretSource:
-        explicit = self.model_fields_set
-        if "password_env" in explicit and "password_file" in explicit and getattr(
-            self, "password_env", None
-        ) and getattr(self, "password_file", None):
-            raise SettingError("password_file", "set either password_env or password_file, "
-                                                "not both")
-        return self
-
     def password(self, environ: dict[str, str] | None = None) -> str:
         """Resolve the secret at the moment it is needed (never logged, never stored).
 

@@ -214,9 +214,9 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
             session.commit()
 
     try:
+        again = "intake send-requests --dry-run --yes" if dry_run else "intake send-requests --yes"
         sync_contacts_checked(app, session, entries, now, confirmed,
-                              "run `intake send-requests --yes` (or `intake contacts sync "
-                              "--yes` first)")
+                              f"run `{again}` (or `intake contacts sync --yes` first)")
         checkpoint()
         rnd = _get_or_open_round(session, month, now, deadline)
         result.deadline = rnd.deadline

@@ -123,7 +123,16 @@ class SmtpTransport:
             raise ConnectionProblem(f"SMTP {self.server}: TLS failed ({exc.reason}); check "
                                     f"[smtp] security and port") from None
         except smtplib.SMTPNotSupportedError as exc:
-            raise ConnectionProblem(f"SMTP {self.server}: {exc}") from None
+            text = str(exc)
+            if "AUTH" in text:
+                hint = ("the server offers no login: for a relay that trusts this host (an "
+                        "Exchange anonymous relay, say) leave [smtp] username empty")
+            elif "STARTTLS" in text:
+                hint = ("the server offers no STARTTLS on this port: check [smtp] security "
+                        "and port (465 is ssl, 587 starttls)")
+            else:
+                hint = text
+            raise ConnectionProblem(f"SMTP {self.server}: {hint}") from None
         except smtplib.SMTPResponseException as exc:
             raise ConnectionProblem(f"SMTP {self.server}: {exc.smtp_code} "
                                     f"{_text(exc.smtp_error)}", code=exc.smtp_code) from None

@@ -374,6 +374,14 @@ def test_check_online_wrong_password_tls_and_unreachable(site: Path,
     result = intake(site, "check", env={"TEST_IMAP_PW": "secret", "INTAKE_SMTP__PORT": "1"})
     assert result.exit_code == 1
     assert "SMTP 127.0.0.1:1: cannot connect" in result.stderr
+    # a login configured for a relay that offers none (port 25 here), and STARTTLS asked
+    # of a port without it: what to change, not the library's words
+    env = {"TEST_IMAP_PW": "secret", "INTAKE_SMTP__USERNAME": "bot@musterhausen.test",
+           "INTAKE_SMTP__PASSWORD_ENV": "TEST_SMTP_PW", "TEST_SMTP_PW": "secret"}
+    result = intake(site, "check", env=env)
+    assert result.exit_code == 1
+    assert "the server offers no login" in result.stderr
+    assert "leave [smtp] username empty" in result.stderr
 
 
 def authenticated_smtp(stack: MailStack, port: int, security: str) -> dict[str, str]:
@@ -620,8 +628,10 @@ def test_a_sync_that_deactivates_most_departments_needs_yes(site: Path,
     refused = ("this file would deactivate 2 of 3 active departments (Kita Sonnenschein, "
                "Wirtschaftsförderung); nothing was changed.")
     confirm = "run `intake send-requests --yes` (or `intake contacts sync --yes` first)"
+    # a dry run's hint keeps it a dry run
+    dry = "run `intake send-requests --dry-run --yes` (or `intake contacts sync --yes` first)"
     for args, hint in ((["contacts", "sync"], "run `intake contacts sync --yes`"),
-                       (["send-requests"], confirm), (["send-requests", "--dry-run"], confirm)):
+                       (["send-requests"], confirm), (["send-requests", "--dry-run"], dry)):
         result = intake(site, *args, now=MONDAY)
         assert result.exit_code == 1, args
         (line,) = result.stderr.strip().splitlines()

@@ -253,10 +253,17 @@ def test_secrets_never_reach_the_log(tmp_path: Path) -> None:
     assert "login with *** failed" in text and "server said: ***" in text
 
 
-def test_both_secret_sources_set_explicitly_is_an_error(tmp_path: Path) -> None:
-    path = write(tmp_path, '[imap]\npassword_env = "A"\npassword_file = "/x"\n')
-    with pytest.raises(UserError, match="set either password_env or password_file, not both"):
-        load_settings(path, environ={})
+def test_a_password_file_takes_precedence_over_password_env(tmp_path: Path) -> None:
+    """As in docker-compose.yml: the file `intake init` wrote names a variable, the
+    container's environment adds a secret file; the file is used."""
+    secret = tmp_path / "imap_password"
+    secret.write_text("aus-der-datei\n", encoding="utf-8")
+    path = write(tmp_path, TOWN_HALL)
+    settings = load_settings(path, environ={"INTAKE_IMAP__PASSWORD_FILE": str(secret),
+                                            "INTAKE_IMAP_PASSWORD": "aus-der-variablen"})
+    assert settings.imap.password_env and settings.imap.password_file
+    assert settings.imap.password({"INTAKE_IMAP_PASSWORD": "aus-der-variablen"}) == (
+        "aus-der-datei")
 
 
 @pytest.mark.parametrize("value", ["Geheim123!", "mein passwort", "pa$$word", "1abc", "a-b"])
