@@ -105,3 +105,30 @@ def test_a_batchs_senders_are_looked_up_together(db_url: str) -> None:
     # the out-of-office does not count: two replies of the person share the tail
     assert found[people[1].id] == (tail[2],)
     assert found[people[2].id] == ()  # one mail is no signature
+
+
+def test_the_signature_stays_learned_mail_after_mail(tmp_path: Path, db_url: str) -> None:
+    """Once cut, a signature is still counted in the mails it was cut from: the twelfth
+    monthly reply loses it as the third did."""
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    sessions = session_factory(engine)
+    with sessions.begin() as session:
+        department = Department(name="Stadtwerke", active=True, created_at=NOW)
+        session.add(department)
+        session.flush()
+        session.add(Contact(department_id=department.id, email="petra.lang@musterhausen.de",
+                            role="primary", active=True, created_at=NOW, updated_at=NOW))
+    settings = ListenSettings(options=ParseOptions())
+    for n in range(1, 13):
+        body = f"Was: Führung Nr. {n} im Wasserwerk\nWann: {n}.3.2027\n\n{MOTTO}\n"
+        with sessions.begin() as session:
+            store_raw(session, raw=mail(n, body), message_id=f"<sw-{n}@musterhausen.de>",
+                      folder="INBOX", uidvalidity=1, uid=n, size=len(body), now=NOW,
+                      from_address="Petra Lang <petra.lang@musterhausen.de>")
+        process_pending(sessions, settings, lambda: NOW)
+    with sessions() as session:
+        kept = [("Energie für unsere Stadt" in r.parsed["reply_text"]) for r in
+                session.scalars(select(InboundMessage).order_by(InboundMessage.id))]
+    engine.dispose()
+    assert kept == [True, True] + [False] * 10

@@ -404,6 +404,11 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
         result = parse_message(row.raw, replace(
             options, known_signatures=(*options.known_signatures, *ours)))
         _keep_parsed(row, result)
+        cut = [s for s in learned if not signatures.appears_in(s, result.reply_text)]
+        if cut and row.parsed is not None:
+            # kept beside the text: the next mails learn from it as if it were still there
+            # (else, once the window holds cut mails, the signature would not be learned)
+            row.parsed = {**row.parsed, signatures.CUT_KEY: "\n".join(cut)}
         digests = None
         if ours and result.kind != "topics":
             row.automatic = True

@@ -19,6 +19,8 @@ from parsers.signatures import learn_signature
 
 #: how many of a sender's latest replies are compared
 HISTORY = 6
+#: the key of a stored parse result that holds the learned signature cut from its text
+CUT_KEY = "learned_signature_cut"
 
 
 def known_signatures(session: Session, contact_id: int, before_id: int) -> tuple[str, ...]:
@@ -48,7 +50,10 @@ def known_signatures_of(session: Session, contact_ids: Iterable[int],
                 select(InboundMessage.contact_id, InboundMessage.parsed)
                 .where(InboundMessage.id.in_(ids)).order_by(InboundMessage.id.desc())):
             if isinstance(parsed, dict) and contact_id is not None:
-                texts[contact_id].append(str(parsed.get("reply_text") or ""))
+                text = str(parsed.get("reply_text") or "")
+                if parsed.get(CUT_KEY):
+                    text = f"{text}\n\n{parsed[CUT_KEY]}"
+                texts[contact_id].append(text)
     found: dict[int, tuple[str, ...]] = {}
     for contact_id, replies in texts.items():
         learned = learn_signature(replies)
