@@ -213,6 +213,9 @@ def _ignored(what: str, names: list[str]) -> str:
 
 # --- YAML --------------------------------------------------------------------------------
 
+#: deeper nesting than this is no contacts file (it needs three levels: the top mapping,
+#: the list, an entry, and a deputies list)
+MAX_YAML_DEPTH = 10
 #: libyaml's loader where PyYAML was built with it (the wheels are): reading a file of a
 #: thousand departments takes a tenth of the pure-Python loader's time, same nodes and marks
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -233,6 +236,7 @@ def _read_yaml(data: bytes, report: ContactsReport) -> list[_Raw]:
     try:
         # Anchors and aliases (&a, *a) let a few hundred bytes expand to gigabytes
         # ("billion laughs"); a contacts file has no use for them.
+        depth = 0
         for event in yaml.parse(text, Loader=_LOADER):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 mark = event.start_mark
@@ -240,6 +244,17 @@ def _read_yaml(data: bytes, report: ContactsReport) -> list[_Raw]:
                            "YAML anchors and aliases (&name, *name) are not allowed in the "
                            "contacts file; write each entry out in full")
                 return []
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    # libyaml builds nested nodes by recursion in C: a file nested tens of
+                    # thousands deep would crash the process, so it never gets there
+                    mark = event.start_mark
+                    report.add(mark.line + 1 if mark else 1,
+                               "YAML nested too deeply; a contacts file needs two levels")
+                    return []
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
         root = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

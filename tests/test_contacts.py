@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -281,3 +283,15 @@ def test_non_ascii_local_parts_are_valid_with_a_smtputf8_note() -> None:
 def test_a_non_ascii_domain_needs_no_smtputf8() -> None:
     entry = ContactEntry(department="Bauamt", email="a@müller.de", line=1)
     assert not entry.needs_smtputf8
+
+
+def test_a_file_nested_thousands_deep_is_refused_not_a_crash(tmp_path: Path) -> None:
+    """libyaml composes nodes by recursion in C: 100,000 nested lists in 200 KB killed the
+    process (SIGSEGV) before the nesting was counted; run apart, so a crash fails the test
+    rather than the whole run."""
+    path = tmp_path / "contacts.yaml"
+    path.write_text("contacts: " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "bot", "contacts", "check", str(path)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1, (result.returncode, result.stderr[-500:])
+    assert f"{path}:1: YAML nested too deeply" in result.stdout + result.stderr
