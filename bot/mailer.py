@@ -188,7 +188,11 @@ def _encoded(value: str, name: str = "Subject") -> str:
         current.append(code)
         size += len(code)
     words.append(f"=?utf-8?q?{''.join(current)}?=")
-    return "\r\n ".join(words)
+    return _Folded("\r\n ".join(words))
+
+
+class _Folded(str):
+    """A header value `_encoded` wrote: encoded words, folded; the wire writes it as it is."""
 
 
 #: RFC 2047 "Q" in a header: these stand for themselves, a space is "_" (as Python writes it)
@@ -239,7 +243,7 @@ class _Wire(policy.Compat32):
                 and len(name) + len(value) + 2 <= (self.max_line_length or 0)
                 and "\n" not in value and "\r" not in value):
             return f"{name}: {value}{self.linesep}"
-        if isinstance(value, str) and value.startswith("=?utf-8?q?") and value.isascii():
+        if isinstance(value, _Folded):
             # encoded and folded by `_encoded` already (its words hold no line break of
             # their own: CR and LF are encoded like every other control character)
             return f"{name}: {value.replace(chr(13) + chr(10), self.linesep)}{self.linesep}"

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from email import policy
 from email.header import decode_header, make_header
 from email.mime.text import MIMEText
+from email.utils import formataddr
 from itertools import takewhile
 
 import pytest
@@ -136,6 +137,9 @@ def test_a_domain_beyond_ascii_goes_out_in_its_ascii_form() -> None:
     ("X-Note", "genau  zwei  Leerzeichen"),
     ("Subject", "Ihre Themen für März"),
     ("To", "Jürgen Groß <juergen@musterhausen.de>"),
+    # encoded by formataddr, not by the mailer: folded by compat32 as before
+    ("To", formataddr(("Dr. Hans-Jürgen Müller-Lüdenscheidt, Straßenverkehrsbehörde",
+                       "h.mueller@musterhausen.de"), charset="utf-8")),
 ])
 def test_headers_come_out_as_compat32_writes_them(name: str, value: str) -> None:
     """The wire policy's short cut for short ASCII headers writes what compat32 writes."""
