@@ -808,6 +808,9 @@ def demo(app: App, directory: Path, keep: bool, listen: str) -> None:
     directory is started afresh). --now moves the week: the demo plays the month after it."""
     from bot.demo import run_demo
 
+    if not listen.strip():
+        raise click.BadParameter("give an address, e.g. 0.0.0.0 for every interface",
+                                 param_hint="--listen")
     start = None
     if app.now_override:
         start = parse_now(app.now_override, ZoneInfo("Europe/Berlin"))

@@ -276,3 +276,10 @@ def test_the_servers_listen_where_they_are_told(listen: str, bound: str) -> None
     finally:
         servers.stop()
     assert not listening(ends.imap_port)
+
+
+def test_an_empty_listening_address_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--listen", " ", str(tmp_path / "demo")])
+    assert result.exit_code == 2
+    assert "--listen" in result.output and "0.0.0.0" in result.output
+    assert not (tmp_path / "demo").exists()

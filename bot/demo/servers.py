@@ -37,8 +37,9 @@ from bot.imap import append_message
 log = logging.getLogger("intake.demo")
 
 HOST = "127.0.0.1"
-#: listening addresses that mean "every interface"
-WILDCARDS = ("0.0.0.0", "::", "")
+#: listening addresses that mean "every interface", and where the bot then connects (the
+#: IPv6 one listens on IPv6 only: asyncio sets IPV6_V6ONLY)
+WILDCARDS = {"0.0.0.0": HOST, "::": "::1"}
 #: how long starting may take before the demo gives up (it takes about 0.1 s)
 START_TIMEOUT = 10.0
 
@@ -131,7 +132,7 @@ class DemoServers:
         imap = await self._start_imap()
         smtp = await self._start_smtp()
         try:
-            connect = HOST if self.listen in WILDCARDS else self.listen
+            connect = WILDCARDS.get(self.listen, self.listen)
             self.endpoints = Endpoints(connect, _port(imap), _port(smtp), self.password)
             self._ready.set()
             await self._stopping.wait()
