@@ -642,7 +642,10 @@ def inbound_show(app: App, inbound_id: int) -> None:
         click.echo(f"size:        {row.size} bytes, sha256 {row.sha256}")
         if row.purged_at is not None:
             click.echo(f"raw mail:    deleted {row.purged_at.astimezone(app.tz):%Y-%m-%d} "
-                       f"by `intake purge` (past [retention] raw_mail_days)")
+                       f"by `intake purge` (past [retention] raw_mail_days); kept:")
+            click.echo(f"  From: {one_line(row.from_address) or '-'}")
+            click.echo(f"  Subject: {one_line(row.subject)[:300] or '-'}")
+            return
         click.echo("headers:")
         for name in ("From", "To", "Subject", "Date", "Message-ID", "In-Reply-To",
                      "Auto-Submitted", "Authentication-Results"):

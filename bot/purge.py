@@ -7,7 +7,8 @@ three periods:
 - raw mail (`raw_mail_days`): a received mail's bytes and parse result, and the bytes of the
   bot's own sent mails. The row stays as a register (when, from whom, subject, status): it
   keeps the mail from being stored twice, and its Message-ID still matches later replies.
-  Mail not yet processed, or still waiting to be sent, is never touched.
+  Mail not yet processed, failed and waiting for a replay, or still waiting to be sent, is
+  never touched.
 - attachments (`attachments_days`): files that came with replies, counted from their arrival;
   a file's bytes go when no attachment refers to them any more.
 - topics (`topics_days`): counted from the event (its last day; without a date, from when it
@@ -29,8 +30,9 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from bot.config import RetentionSettings
 from db.models import Attachment, Blob, FollowUp, InboundMessage, OutboxMessage, Topic, TopicChange
 
-#: received mail that is still being worked on keeps its bytes whatever its age
-_UNFINISHED = ("new",)
+#: received mail that is still being worked on keeps its bytes whatever its age: not yet
+#: processed, or failed and waiting for a fix and `intake inbound replay --failed`
+_UNFINISHED = ("new", "failed")
 #: ids per statement (SQLite allows 32,766 parameters; PostgreSQL more)
 _CHUNK = 500
 

@@ -133,19 +133,29 @@ def test_purge_deletes_what_is_past_its_retention_and_a_dry_run_nothing(
     assert again.exit_code == 0 and "nothing is past its retention" in again.output
 
 
-def test_a_purged_mail_says_so_and_is_not_replayed(tmp_path: Path, db_url: str) -> None:
+def test_a_purged_mail_says_so_and_a_failed_one_waits_for_its_replay(
+        tmp_path: Path, db_url: str) -> None:
     site = write_site(tmp_path, db_url, extra=RETENTION)
-    seed(site, lambda s: s.inbound(status="failed", error="kaputt",
-                                   received_at=MONDAY - timedelta(days=40)))
+
+    def fill(s: Seeder) -> None:
+        s.inbound(status="quarantined", sender="fremd@example.org", subject="Angebot",
+                  error="kein bekannter Kontakt", received_at=MONDAY - timedelta(days=40))
+        s.inbound(status="failed", error="kaputt", received_at=MONDAY - timedelta(days=40))
+
+    seed(site, fill)
     assert intake(site, "purge", now=MONDAY).exit_code == 0
     shown = intake(site, "inbound", "show", "1", now=MONDAY)
     assert shown.exit_code == 0, shown.output
     assert "raw mail:    deleted 2027-01-18 by `intake purge`" in shown.output
+    assert "From: fremd@example.org" in shown.output and "Subject: Angebot" in shown.output
     replay = intake(site, "inbound", "replay", "1", now=MONDAY)
     assert replay.exit_code != 0
     assert "past its retention" in replay.output
+    # the failed mail kept its bytes: it waits for a fix, then for its replay
+    failed = snapshot(site)["raw"]
+    assert ("failed", len(b"Message-ID: <m2@test>\r\n\r\nx"), True, False) in failed  # type: ignore[operator]
     every = intake(site, "inbound", "replay", "--failed", now=MONDAY)
-    assert every.exit_code == 0 and "replayed: nothing" in every.output
+    assert every.exit_code == 0 and "replayed: nothing" not in every.output
 
 
 def test_retention_zero_keeps_everything(tmp_path: Path, db_url: str) -> None:

@@ -23,6 +23,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # ALTER TABLE ... DROP COLUMN (SQLite 3.35 and later), not a batch that copies the table:
+    # dropping the old `inbound` would break the foreign keys of the rows that refer to it
     for table in ("inbound", "outbox"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("purged_at")
+        op.drop_column(table, "purged_at")
