@@ -552,6 +552,10 @@ class Settings(Section):
         }
 
 
+#: what to say when the configuration file is not where it was looked for
+NOT_FOUND = ("configuration file not found (point to yours with --config FILE or "
+             "INTAKE_CONFIG; create a new one with `intake init`)")
+
 SECTION_HELP: dict[str, str] = {
     "database": "Where intake-bot keeps contacts, requests, mails and topics.",
     "mail": "How the bot's outgoing mail looks.",
@@ -681,9 +685,7 @@ def load_settings(path: Path | None, environ: dict[str, str] | None = None,
             text = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             if required:
-                raise UserError(
-                    f"{path}: configuration file not found (create one with `intake init`)"
-                ) from None
+                raise UserError(f"{path}: {NOT_FOUND}") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise UserError(f"{path}: cannot read configuration ({exc})") from None
         else:
@@ -692,7 +694,8 @@ def load_settings(path: Path | None, environ: dict[str, str] | None = None,
             try:
                 data = tomllib.loads(text)
             except tomllib.TOMLDecodeError as exc:
-                raise UserError(f"{path}: not valid TOML: {exc}") from None
+                raise UserError(f"{path}: not valid TOML: {exc}; text values need quotes "
+                                f"(from_address = \"themen@musterhausen.de\")") from None
     problems: list[str] = []
     origins: dict[str, str] = {}
     for section, values in data.items():
@@ -738,7 +741,7 @@ def load_settings(path: Path | None, environ: dict[str, str] | None = None,
                if complete and _blank(merged.get(section, {}).get(key))]
     if missing and path is not None and not found and not overrides:
         # nothing configured at all: the one thing to say is where the file should be
-        raise UserError(f"{path}: configuration file not found (create one with `intake init`)")
+        raise UserError(f"{path}: {NOT_FOUND}")
     lines: list[str] = []
     settings: Settings | None = None
     try:

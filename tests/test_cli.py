@@ -84,8 +84,9 @@ def test_check_offline_finds_a_broken_override_template(tmp_path: Path) -> None:
 def test_check_without_config_file_says_what_to_do(tmp_path: Path) -> None:
     result = intake("check", "--offline", cwd=tmp_path)
     assert result.exit_code == 1
-    assert result.stderr.strip() == ("intake: intake.toml: configuration file not found "
-                                     "(create one with `intake init`)")
+    assert result.stderr.strip() == (
+        "intake: intake.toml: configuration file not found (point to yours with --config FILE "
+        "or INTAKE_CONFIG; create a new one with `intake init`)")
 
 
 def test_check_reports_bad_config_in_one_line(tmp_path: Path) -> None:

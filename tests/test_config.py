@@ -197,9 +197,11 @@ def test_environment_overrides_every_kind_of_value(tmp_path: Path) -> None:
     ("", {"INTAKE_IMAP__PORT": "x"},
      "environment variable INTAKE_IMAP__PORT: [imap] port: Input should be a valid integer"),
     ("[imap\n", {}, "intake.toml: not valid TOML"),
+    ('[mail]\nfrom_address = themen@musterhausen.de\n', {}, "text values need quotes"),
 ], ids=["bad-type", "unknown-key", "unknown-section", "password-in-file", "plain-smtp-remote",
         "bad-timezone", "bad-time", "quote-header-label", "colon-label", "label-twice",
-        "bad-from-address", "fake-loopback", "unknown-env", "bad-env", "bad-toml"])
+        "bad-from-address", "fake-loopback", "unknown-env", "bad-env", "bad-toml",
+        "unquoted-text"])
 def test_errors_are_one_line_naming_file_and_key(tmp_path: Path, text: str, env: dict[str, str],
                                                  expected: str) -> None:
     path = write(tmp_path, text)
@@ -217,8 +219,9 @@ def test_missing_config_file_is_an_error_only_when_required(tmp_path: Path) -> N
     # without the keys that identify the town hall, the missing file is the one thing to say
     with pytest.raises(UserError) as info:
         load_settings(tmp_path / "intake.toml", environ={})
-    assert str(info.value) == (f"{tmp_path / 'intake.toml'}: configuration file not found "
-                               f"(create one with `intake init`)")
+    assert str(info.value) == (
+        f"{tmp_path / 'intake.toml'}: configuration file not found (point to yours with "
+        f"--config FILE or INTAKE_CONFIG; create a new one with `intake init`)")
 
 
 def test_secrets_come_from_env_or_file_only(tmp_path: Path) -> None:
