@@ -535,7 +535,10 @@ def topics() -> None:
 @click.option("--from", "date_from", metavar="DATE")
 @click.option("--to", "date_to", metavar="DATE")
 @click.option("--department", metavar="NAME")
-@click.option("--status", metavar="STATUS")
+@click.option("--status", type=click.Choice(["complete", "incomplete", "withdrawn"],
+                                           case_sensitive=False),
+              help="only complete topics, those that miss something, or those a later "
+                   "mail withdrew")
 @pass_app
 def topics_list(app: App, fmt: str, date_from: str | None, date_to: str | None,
                 department: str | None, status: str | None) -> None:

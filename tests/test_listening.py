@@ -256,6 +256,8 @@ def test_replies_become_topics_and_requests_count_as_answered(site: Path,
     assert [t["department"] for t in topics_json(site, "--status", "incomplete")] == [
         "Stadtbibliothek"]
     assert [t["department"] for t in topics_json(site, "--department", "bauamt")] == ["Bauamt"]
+    unknown = intake(site, "topics", "list", "--status", "offen")  # not a silent empty list
+    assert unknown.exit_code == 2 and "'complete', 'incomplete'" in unknown.output
     assert [t["department"] for t in topics_json(site, "--from", "2027-03-01")] == ["Bauamt"]
     table = intake(site, "topics", "list")
     assert "Spatenstich" in table.stdout and "2 topic(s)" in table.stdout
