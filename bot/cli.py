@@ -146,10 +146,22 @@ def check(app: App, offline: bool) -> None:
         click.echo(line)
     click.echo(f"{path}: {contacts_summary(report.entries)}")
     app.engine  # noqa: B018 (validates the database URL without connecting)
-    if settings.templates.directory:
-        from bot.template_overrides import unused_override_files
+    from bot.config import EXAMPLE_DOMAIN, example_values
 
-        for warning in unused_override_files(settings.resolve_path(settings.templates.directory)):
+    for section, key, value in example_values(settings):
+        click.echo(f"intake: warning: {settings.origin(section, key)}: [{section}] {key} is "
+                   f"still the example value of `intake init` ({value}); replace it with "
+                   f"your town hall's", err=True)
+    for entry in report.entries:
+        if entry.email.rpartition("@")[2] == EXAMPLE_DOMAIN:
+            click.echo(f"intake: warning: {path}:{entry.line}: {entry.email} is an address of "
+                       f"the example town; replace the example entries with your departments",
+                       err=True)
+    if settings.templates.directory:
+        from bot.template_overrides import one_sided_overrides, unused_override_files
+
+        directory = settings.resolve_path(settings.templates.directory)
+        for warning in [*unused_override_files(directory), *one_sided_overrides(directory)]:
             click.echo(f"intake: warning: {warning}", err=True)
     from bot.rounds import check_templates
 

@@ -585,6 +585,21 @@ REQUIRED_KEYS: tuple[tuple[str, str, str], ...] = tuple(
     if _flag(info, "required")
 )
 
+#: the domain of the example town in the files `intake init` writes
+EXAMPLE_DOMAIN = "musterhausen.de"
+
+
+def example_values(settings: Settings) -> list[tuple[str, str, str]]:
+    """(section, key, value) of each required key that still holds the example value the
+    file `intake init` writes: the example town's addresses must never get real mail."""
+    found = []
+    for section, key, example in REQUIRED_KEYS:
+        value = getattr(getattr(settings, section), key, None)
+        if example and str(value or "").casefold() == example.casefold():
+            found.append((section, key, example))
+    return found
+
+
 #: keys naming a file: resolved relative to the configuration file when loading
 PATH_KEYS: tuple[tuple[str, str], ...] = tuple(
     (section, key)

@@ -53,6 +53,27 @@ def unused_override_files(directory: Path) -> list[str]:
     return warnings
 
 
+def one_sided_overrides(directory: Path) -> list[str]:
+    """One warning per override of a mail's text part without its HTML part, or the other
+    way round: Outlook shows the HTML part, other programs and phones the text part, so the
+    admin's wording would reach only some colleagues."""
+    if not directory.is_dir():
+        return []
+    packaged = set(packaged_template_files())
+    present = {p.name for p in directory.iterdir() if p.is_file()}
+    warnings = []
+    for name in sorted(present):
+        for own, other, shown in ((".txt.j2", ".html.j2", "Outlook shows the HTML part"),
+                                  (".html.j2", ".txt.j2", "phones and some programs show the "
+                                                          "text part")):
+            twin = name.removesuffix(own) + other
+            if name.endswith(own) and twin in packaged and twin not in present:
+                warnings.append(f"{directory / name}: replaces the packaged {name} but not "
+                                f"{twin}; {shown}, which keeps the packaged wording: copy "
+                                f"{twin} there as well and change it alike")
+    return warnings
+
+
 def _referenced(directory: Path, names: list[str]) -> set[str]:
     """Names included, imported or extended by the override files (a shared part of the
     admin's own)."""

@@ -244,8 +244,8 @@ class Demo:
             self.echo(f"intake demo: a week at the town hall of Musterhausen, played in "
                       f"seconds (work directory {self.directory})")
             where = "on loopback" if self.listen not in WILDCARDS else "on every interface"
-            self.echo(f"  mail servers {where}: IMAP port {ends.imap_port} (pymap), SMTP "
-                      f"port {ends.smtp_port} (aiosmtpd)")
+            self.echo(f"  mail servers {where}: IMAP {ends.host}:{ends.imap_port} (pymap), "
+                      f"SMTP {ends.host}:{ends.smtp_port} (aiosmtpd)")
             self._app = DemoApp(config_path=config, config_explicit=True)
             migrate.upgrade(self.app.engine)
             self.play()
