@@ -282,8 +282,20 @@ def _deliver(app: App, before: DeliveryReport | None = None) -> None:
     from bot.usecases import deliver_outbox
 
     report = deliver_outbox(app, before)
-    click.echo(f"outbox: {report.sent} sent, {report.retrying} waiting for retry, "
-               f"{report.failed} failed")
+    if report.connection_error:
+        # mail no connection got to claim is counted nowhere in the report: say what waits
+        from sqlalchemy import func, select
+
+        from db.models import OutboxMessage
+
+        with app.sessions() as session:
+            waiting = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.status.in_(("queued", "sending")))) or 0
+        click.echo(f"outbox: {report.sent} sent, {waiting} still queued, {report.failed} "
+                   f"failed")
+    else:
+        click.echo(f"outbox: {report.sent} sent, {report.retrying} waiting for retry, "
+                   f"{report.failed} failed")
     if report.connection_error:
         raise UserError(f"{report.connection_error} (the mail stays queued and goes out with "
                         f"`intake outbox` or `intake run`)")

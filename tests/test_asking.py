@@ -354,6 +354,13 @@ def test_one_reminder_in_the_same_thread_after_five_working_days(site: Path,
     assert len(mailstack.wait_for_messages("contact1@musterhausen.test", count=2)) == 2
 
 
+def test_a_round_while_the_server_is_away_says_how_much_stays_queued(site: Path) -> None:
+    result = intake(site, "send-requests", now=MONDAY, env={"INTAKE_SMTP__PORT": "1"})
+    assert result.exit_code == 1
+    assert "outbox: 0 sent, 3 still queued, 0 failed" in result.stdout
+    assert "the mail stays queued and goes out with `intake outbox`" in result.stderr
+
+
 def test_check_online_reports_both_servers(site: Path, mailstack: MailStack) -> None:
     result = intake(site, "check", env={"TEST_IMAP_PW": "secret"})
     assert result.exit_code == 0, result.output
