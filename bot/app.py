@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -112,12 +113,26 @@ class App:
     def contacts(self) -> list[ContactEntry]:
         return load_contacts(self.settings.resolve_path(self.settings.contacts.file))
 
+    def database_unreachable(self, exc: OperationalError) -> str:
+        """One line for a database that cannot be opened; for a SQLite file, the likely
+        cause named (a directory that is missing or not writable)."""
+        line = f"database {self.safe_db_url()}: {one_line(exc.orig)}"
+        url = make_url(self._database_url())
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return line
+        folder = Path(str(url.database)).expanduser().absolute().parent
+        if not folder.is_dir():
+            return f"{line}; the directory {folder} does not exist (create it, or correct the URL)"
+        if not os.access(folder, os.W_OK):
+            return f"{line}; the directory {folder} is not writable for this user"
+        return line
+
     def require_schema(self) -> None:
         """Refuse to work on a database that is not migrated (clear message, no traceback)."""
         try:
             current = migrate.current_revision(self.engine)
         except OperationalError as exc:
-            raise UserError(f"database {self.safe_db_url()}: {one_line(exc.orig)}") from None
+            raise UserError(self.database_unreachable(exc)) from None
         head = migrate.head_revision(self.engine)
         if current != head:
             raise UserError(

@@ -256,7 +256,7 @@ def db_upgrade(app: App) -> None:
     try:
         created = migrate.ensure_schema(app.engine)
     except OperationalError as exc:  # unreachable, wrong password
-        raise UserError(f"database {app.safe_db_url()}: {one_line(exc.orig)}") from None
+        raise UserError(app.database_unreachable(exc)) from None
     except DBAPIError as exc:  # e.g. no CREATE privilege on the database
         raise UserError(f"database {app.safe_db_url()}: cannot create the schema named in "
                         f"the URL's search_path ({one_line(exc.orig)}); create it, or let "
@@ -266,7 +266,7 @@ def db_upgrade(app: App) -> None:
     try:
         before, after = migrate.upgrade(app.engine)
     except OperationalError as exc:
-        raise UserError(f"database {app.safe_db_url()}: {one_line(exc.orig)}") from None
+        raise UserError(app.database_unreachable(exc)) from None
     if before == after:
         click.echo(f"database {app.safe_db_url()}: schema already at {after}")
     else:

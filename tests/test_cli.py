@@ -321,3 +321,13 @@ def _head_revision() -> str:
     head = ScriptDirectory(str(migrate.MIGRATIONS)).get_current_head()
     assert head is not None
     return head
+
+
+def test_a_sqlite_file_in_a_missing_directory_is_named(tmp_path: Path) -> None:
+    assert intake("init", str(tmp_path)).exit_code == 0
+    result = intake("db", "upgrade", cwd=tmp_path,
+                    env={"INTAKE_DATABASE__URL": "sqlite:///daten/intake.db"})
+    assert result.exit_code == 1
+    assert result.stderr.strip().endswith(
+        f"unable to open database file; the directory {tmp_path / 'daten'} does not exist "
+        f"(create it, or correct the URL)")
