@@ -597,10 +597,19 @@ def topics_list(app: App, fmt: str, date_from: str | None, date_to: str | None,
             writer.writerow([cell(row, c) for c in columns])
         return
     for row in rows:
-        click.echo(f"{row['id']:>5}  {row['status']:10}  {cell(row, 'when')[:24]:24}  "
-                   f"{row['department'][:20]:20}  {cell(row, 'what')[:40]}"
+        click.echo(f"{row['id']:>5}  {row['status']:10}  {_fit(cell(row, 'when'), 24):24}  "
+                   f"{_fit(row['department'], 20):20}  {_fit(cell(row, 'what'), 40)}"
                    + (f"  (fehlt: {', '.join(row['missing'])})" if row["missing"] else ""))
     click.echo(f"{len(rows)} topic(s)")
+
+
+def _fit(text: str, width: int) -> str:
+    """`text` in at most `width` characters: cut at a word with "…", not inside one."""
+    if len(text) <= width:
+        return text
+    cut = text[:width - 1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > width // 2 else cut).rstrip(" ,;:-–") + "…"
 
 
 def _date_option(value: str | None, name: str) -> date | None:

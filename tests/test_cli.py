@@ -331,3 +331,14 @@ def test_a_sqlite_file_in_a_missing_directory_is_named(tmp_path: Path) -> None:
     assert result.stderr.strip().endswith(
         f"unable to open database file; the directory {tmp_path / 'daten'} does not exist "
         f"(create it, or correct the URL)")
+
+
+@pytest.mark.parametrize("text, width, fitted", [
+    ("Freitag, 22. Januar, 18 Uhr bis 22 Uhr", 24, "Freitag, 22. Januar…"),
+    ("Stadtbibliothek", 20, "Stadtbibliothek"),
+    ("Donaudampfschifffahrtsgesellschaft", 20, "Donaudampfschifffah…"),
+])
+def test_table_cells_are_cut_at_a_word(text: str, width: int, fitted: str) -> None:
+    from bot.cli import _fit
+
+    assert _fit(text, width) == fitted and len(fitted) <= width
