@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.listening.process import ListenSettings, process_pending
 from db import migrate
@@ -27,7 +28,8 @@ def mail(n: int, body: str) -> bytes:
             f"charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}").encode()
 
 
-def test_a_senders_repeated_tail_is_learned_and_cut(tmp_path: Path, db_url: str) -> None:
+def petra_of_the_stadtwerke(db_url: str) -> tuple[Engine, sessionmaker[Session]]:
+    """A migrated database with one department and its contact, Petra Lang."""
     engine = make_engine(db_url)
     migrate.upgrade(engine)
     sessions = session_factory(engine)
@@ -37,6 +39,11 @@ def test_a_senders_repeated_tail_is_learned_and_cut(tmp_path: Path, db_url: str)
         session.flush()
         session.add(Contact(department_id=department.id, email="petra.lang@musterhausen.de",
                             role="primary", active=True, created_at=NOW, updated_at=NOW))
+    return engine, sessions
+
+
+def test_a_senders_repeated_tail_is_learned_and_cut(tmp_path: Path, db_url: str) -> None:
+    engine, sessions = petra_of_the_stadtwerke(db_url)
     bodies = [
         f"Was: Tag der offenen Tür im Wasserwerk\nWann: 6.3.2027\nWo: Wasserwerk Süd\n"
         f"Wer: Werkleitung\nWie viele: 300\n\n{MOTTO}\n",
@@ -110,15 +117,7 @@ def test_a_batchs_senders_are_looked_up_together(db_url: str) -> None:
 def test_the_signature_stays_learned_mail_after_mail(tmp_path: Path, db_url: str) -> None:
     """Once cut, a signature is still counted in the mails it was cut from: the twelfth
     monthly reply loses it as the third did."""
-    engine = make_engine(db_url)
-    migrate.upgrade(engine)
-    sessions = session_factory(engine)
-    with sessions.begin() as session:
-        department = Department(name="Stadtwerke", active=True, created_at=NOW)
-        session.add(department)
-        session.flush()
-        session.add(Contact(department_id=department.id, email="petra.lang@musterhausen.de",
-                            role="primary", active=True, created_at=NOW, updated_at=NOW))
+    engine, sessions = petra_of_the_stadtwerke(db_url)
     settings = ListenSettings(options=ParseOptions())
     for n in range(1, 13):
         body = f"Was: Führung Nr. {n} im Wasserwerk\nWann: {n}.3.2027\n\n{MOTTO}\n"
