@@ -21,6 +21,7 @@ from bot.errors import ConnectionProblem, database_problem
 from bot.imap import Mailbox
 from bot.listening.fetch import FetchSettings, PassReport, poll_once
 from bot.listening.process import ListenSettings
+from bot.memory import large_buffers_back_to_the_system
 
 log = logging.getLogger("intake.listening")
 
@@ -37,6 +38,9 @@ class Poller:
     poll_seconds: float = 60.0
     #: called after each pass (the oversized notices, follow-ups and the health stamp)
     after_pass: Callable[[PassReport], None] | None = None
+
+    def __post_init__(self) -> None:
+        large_buffers_back_to_the_system()
 
     def once(self) -> PassReport:
         mailbox = self.open_mailbox()
