@@ -54,7 +54,7 @@ def _only_this_tests_secrets() -> Iterator[None]:
 # --------------------------------------------------------------------------- Dovecot
 
 
-def _refused_imap(stack: MailStack, user: str, token: str, reason: str) -> None:
+def assert_refused_imap(stack: MailStack, user: str, token: str, reason: str) -> None:
     since = stack.dovecot_log_size()
     with stack.imap(security="ssl") as client:
         with pytest.raises(LoginError, match="AUTHENTICATIONFAILED"):
@@ -92,9 +92,12 @@ def test_oauthbearer_login_and_case_of_the_address(mailstack: MailStack) -> None
         client.logout()
     mailstack.wait_for_dovecot_log(f"Login: user=<{BOT}>, method=OAUTHBEARER", since=since)
     # Dovecot lower-cases both the login name and the token's subject (username_format).
+    since = mailstack.dovecot_log_size()
     with mailstack.imap() as client:
         client.oauth2_login("Bot@Musterhausen.test", mailstack.oauth_token(BOT.upper()))
         client.logout()
+    assert f"Login: user=<{BOT}>, method=XOAUTH2" in mailstack.wait_for_dovecot_log(
+        "method=XOAUTH2", since=since)
 
 
 @pytest.mark.mailstack
@@ -121,7 +124,7 @@ def test_xoauth2_refuses_a_bad_token(mailstack: MailStack, case: str, reason: st
         "not yet valid": lambda: stack.oauth_token(BOT, nbf=int(NOW.timestamp()) * 2),
         "a password": lambda: "secret",
     }[case]()
-    _refused_imap(stack, BOT, token, reason)
+    assert_refused_imap(stack, BOT, token, reason)
 
 
 @pytest.mark.mailstack
