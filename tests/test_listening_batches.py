@@ -25,9 +25,8 @@ from tests.test_listening_faults import (
     folder_ids,
     intake,
     load,
-    poller,
     reply,
-    stop,
+    two_passes_at_once,
     write_site,
 )
 
@@ -112,19 +111,7 @@ def test_a_pass_with_many_mails_stores_processes_and_moves_each_once(
 def test_two_large_passes_at_once_store_process_and_move_each_mail_once(
         pg_site: Path, clean_mailboxes: MailStack, tmp_path: Path) -> None:
     count = 2 * POOL_MIN
-    append(clean_mailboxes, [reply("pairs", n) for n in range(count)])
-    logs = [tmp_path / "first.log", tmp_path / "second.log"]
-    procs = [poller(pg_site, "--once", log=log) for log in logs]
-    try:
-        codes = [proc.wait(timeout=300) for proc in procs]
-    finally:
-        for proc in procs:
-            stop(proc)
-    output = "\n".join(log.read_text(errors="replace") for log in logs)
-    assert codes == [0, 0], output
-    assert "Traceback" not in output
-    assert_each_mail_once(pg_site, clean_mailboxes,
-                          [f"<pairs-{n}@musterhausen.test>" for n in range(count)])
+    two_passes_at_once(pg_site, clean_mailboxes, tmp_path, "pairs", count, timeout=300)
     assert Counter(row.attempts for row in load(pg_site, InboundMessage)) == {1: count}
 
 

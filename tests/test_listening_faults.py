@@ -291,20 +291,25 @@ def test_two_pollers_on_one_mailbox_store_and_move_each_mail_once(
     row locks one processing each, and the folder lock one MOVE each (two MOVEs of the same
     mail at once leave two copies in Dovecot; a MOVE of mail the other one moved first is
     refused with EXPUNGEISSUED)."""
-    mails = 80
-    append(clean_mailboxes, [reply("pair", n) for n in range(mails)])
+    two_passes_at_once(pg_site, clean_mailboxes, tmp_path, "pair", 80, timeout=180)
+
+
+def two_passes_at_once(site: Path, stack: MailStack, tmp_path: Path, name: str, mails: int,
+                       timeout: float) -> None:
+    """`mails` replies in INBOX, two `intake poll --once` started together: both end
+    cleanly, and every mail is stored, processed and moved once."""
+    append(stack, [reply(name, n) for n in range(mails)])
     logs = [tmp_path / "first.log", tmp_path / "second.log"]
-    procs = [poller(pg_site, "--once", log=log) for log in logs]
+    procs = [poller(site, "--once", log=log) for log in logs]
     try:
-        codes = [proc.wait(timeout=180) for proc in procs]
+        codes = [proc.wait(timeout=timeout) for proc in procs]
     finally:
         for proc in procs:
             stop(proc)
     output = "\n".join(log.read_text(errors="replace") for log in logs)
     assert codes == [0, 0], output
     assert "Traceback" not in output
-    assert_each_mail_once(pg_site, clean_mailboxes,
-                          [f"<pair-{n}@musterhausen.test>" for n in range(mails)])
+    assert_each_mail_once(site, stack, [f"<{name}-{n}@musterhausen.test>" for n in range(mails)])
 
 
 # --- 3. Dovecot restarted under IDLE ---------------------------------------------------------

@@ -42,6 +42,21 @@ def petra_of_the_stadtwerke(db_url: str) -> tuple[Engine, sessionmaker[Session]]
     return engine, sessions
 
 
+def receive_one_by_one(sessions: sessionmaker[Session], bodies: list[str]) -> list[str]:
+    """Petra's mails stored and processed one after the other, as months pass; their texts
+    as stored."""
+    settings = ListenSettings(options=ParseOptions())
+    for n, body in enumerate(bodies, 1):
+        with sessions.begin() as session:
+            store_raw(session, raw=mail(n, body), message_id=f"<sw-{n}@musterhausen.de>",
+                      folder="INBOX", uidvalidity=1, uid=n, size=len(body), now=NOW,
+                      from_address="Petra Lang <petra.lang@musterhausen.de>")
+        process_pending(sessions, settings, lambda: NOW)
+    with sessions() as session:
+        return [r.parsed["reply_text"] for r in session.scalars(
+            select(InboundMessage).order_by(InboundMessage.id))]
+
+
 def test_a_senders_repeated_tail_is_learned_and_cut(tmp_path: Path, db_url: str) -> None:
     engine, sessions = petra_of_the_stadtwerke(db_url)
     bodies = [
@@ -52,16 +67,7 @@ def test_a_senders_repeated_tail_is_learned_and_cut(tmp_path: Path, db_url: str)
         f"Was: Energiesparwoche\nWann: KW 14\nWo: Kundenzentrum\nWer: Beratungsteam\n"
         f"Wie viele: offen für alle\nNur diesmal: Anmeldung per Telefon.\n\n{MOTTO}\n",
     ]
-    settings = ListenSettings(options=ParseOptions())
-    for n, body in enumerate(bodies, 1):
-        with sessions.begin() as session:
-            store_raw(session, raw=mail(n, body), message_id=f"<sw-{n}@musterhausen.de>",
-                      folder="INBOX", uidvalidity=1, uid=n, size=len(body), now=NOW,
-                      from_address="Petra Lang <petra.lang@musterhausen.de>")
-        process_pending(sessions, settings, lambda: NOW)
-    with sessions() as session:
-        texts = [r.parsed["reply_text"] for r in session.scalars(
-            select(InboundMessage).order_by(InboundMessage.id))]
+    texts = receive_one_by_one(sessions, bodies)
     engine.dispose()
     assert "Energie für unsere Stadt" in texts[0]  # once is no signature
     assert "Energie für unsere Stadt" in texts[1]
@@ -118,16 +124,9 @@ def test_the_signature_stays_learned_mail_after_mail(tmp_path: Path, db_url: str
     """Once cut, a signature is still counted in the mails it was cut from: the twelfth
     monthly reply loses it as the third did."""
     engine, sessions = petra_of_the_stadtwerke(db_url)
-    settings = ListenSettings(options=ParseOptions())
-    for n in range(1, 13):
-        body = f"Was: Führung Nr. {n} im Wasserwerk\nWann: {n}.3.2027\n\n{MOTTO}\n"
-        with sessions.begin() as session:
-            store_raw(session, raw=mail(n, body), message_id=f"<sw-{n}@musterhausen.de>",
-                      folder="INBOX", uidvalidity=1, uid=n, size=len(body), now=NOW,
-                      from_address="Petra Lang <petra.lang@musterhausen.de>")
-        process_pending(sessions, settings, lambda: NOW)
-    with sessions() as session:
-        kept = [("Energie für unsere Stadt" in r.parsed["reply_text"]) for r in
-                session.scalars(select(InboundMessage).order_by(InboundMessage.id))]
+    texts = receive_one_by_one(sessions, [
+        f"Was: Führung Nr. {n} im Wasserwerk\nWann: {n}.3.2027\n\n{MOTTO}\n"
+        for n in range(1, 13)])
     engine.dispose()
+    kept = ["Energie für unsere Stadt" in text for text in texts]
     assert kept == [True, True] + [False] * 10
