@@ -146,14 +146,14 @@ def check(app: App, offline: bool) -> None:
         click.echo(line)
     click.echo(f"{path}: {contacts_summary(report.entries)}")
     app.engine  # noqa: B018 (validates the database URL without connecting)
-    from bot.config import EXAMPLE_DOMAIN, example_values
+    from bot.config import example_values, is_example_address
 
     for section, key, value in example_values(settings):
         click.echo(f"intake: warning: {settings.origin(section, key)}: [{section}] {key} is "
                    f"still the example value of `intake init` ({value}); replace it with "
                    f"your town hall's", err=True)
     for entry in report.entries:
-        if entry.email.rpartition("@")[2] == EXAMPLE_DOMAIN:
+        if is_example_address(entry.email):
             click.echo(f"intake: warning: {path}:{entry.line}: {entry.email} is an address of "
                        f"the example town; replace the example entries with your departments",
                        err=True)

@@ -589,6 +589,11 @@ REQUIRED_KEYS: tuple[tuple[str, str, str], ...] = tuple(
 EXAMPLE_DOMAIN = "musterhausen.de"
 
 
+def is_example_address(address: str) -> bool:
+    """Whether an address is the example town's (never to be mailed)."""
+    return address.rpartition("@")[2].casefold() == EXAMPLE_DOMAIN
+
+
 def example_values(settings: Settings) -> list[tuple[str, str, str]]:
     """(section, key, value) of each required key that still holds the example value the
     file `intake init` writes: the example town's addresses must never get real mail."""

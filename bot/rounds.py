@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bot import calendar
 from bot.app import App
 from bot.compose import Composer
-from bot.config import EXAMPLE_DOMAIN
+from bot.config import is_example_address
 from bot.contacts import ContactEntry
 from bot.errors import UserError, one_line
 from bot.german import long_date, month_label, short_date
@@ -196,8 +196,7 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
     deadline = calendar.reply_deadline(sending, tz, state,
                                        app.settings.schedule.reply_working_days)
     entries = app.contacts()
-    examples = [e.email for e in entries if e.active
-                and e.email.rpartition("@")[2].casefold() == EXAMPLE_DOMAIN]
+    examples = [e.email for e in entries if e.active and is_example_address(e.email)]
     if examples and not dry_run:
         # the example entries of `intake init` name a real domain: never mail it
         raise UserError(f"{app.settings.resolve_path(app.settings.contacts.file)}: still "

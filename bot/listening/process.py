@@ -282,8 +282,8 @@ class DbDirectory(Directory):
         """The signature a contact's earlier replies share (looked up once per batch: the
         mails of this batch are not processed yet, so they would not count anyway)."""
         if contact_id not in self._signatures:
-            self._signatures[contact_id] = signatures.known_signatures(
-                self.session, contact_id, before_id)
+            self._signatures.update(
+                signatures.known_signatures_of(self.session, [contact_id], before_id))
         return self._signatures[contact_id]
 
 

@@ -23,11 +23,6 @@ HISTORY = 6
 CUT_KEY = "learned_signature_cut"
 
 
-def known_signatures(session: Session, contact_id: int, before_id: int) -> tuple[str, ...]:
-    """The signature a contact's replies before `before_id` share, or nothing."""
-    return known_signatures_of(session, [contact_id], before_id)[contact_id]
-
-
 def known_signatures_of(session: Session, contact_ids: Iterable[int],
                         before_id: int) -> dict[int, tuple[str, ...]]:
     """Each contact's learned signature (a batch's senders at once).
