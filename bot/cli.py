@@ -284,13 +284,11 @@ def _deliver(app: App, before: DeliveryReport | None = None) -> None:
     report = deliver_outbox(app, before)
     if report.connection_error:
         # mail no connection got to claim is counted nowhere in the report: say what waits
-        from sqlalchemy import func, select
-
-        from db.models import OutboxMessage
+        from bot.outbox import summary
 
         with app.sessions() as session:
-            waiting = session.scalar(select(func.count()).select_from(OutboxMessage).where(
-                OutboxMessage.status.in_(("queued", "sending")))) or 0
+            counts = summary(session)
+        waiting = counts.get("queued", 0) + counts.get("sending", 0)
         click.echo(f"outbox: {report.sent} sent, {waiting} still queued, {report.failed} "
                    f"failed")
     else:
