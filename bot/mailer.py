@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import os
 import re
 import secrets
@@ -9,7 +10,6 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from email import policy
-from email.charset import QP, Charset
 from email.encoders import encode_base64
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
@@ -218,17 +218,19 @@ def _attachment_part(filename: str, content_type: str, data: bytes) -> MIMENonMu
 
 
 def _text_part(text: str, subtype: str) -> MIMENonMultipart:
-    part = MIMENonMultipart("text", subtype)
-    part.set_payload(text, charset=_UTF8_QP)  # UTF-8, quoted-printable: readable in the raw
+    """UTF-8, quoted-printable (readable in the raw), encoded by binascii: the email
+    package's own encoder is written in Python and took a third of the time of building
+    a request."""
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    part.set_payload(binascii.b2a_qp(lines.encode("utf-8"), istext=True).decode("ascii"))
     return part
 
 
 #: as email.utils.formataddr: a display name with these characters is quoted
 _SPECIALS = re.compile(r'[][\\()<>@,:;".]')
 _ESCAPES = re.compile(r'[\\"]')
-
-_UTF8_QP = Charset("utf-8")
-_UTF8_QP.body_encoding = QP
 
 
 class _Wire(policy.Compat32):
