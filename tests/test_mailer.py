@@ -185,3 +185,32 @@ def test_a_subject_beyond_ascii_is_encoded_in_whole_characters_within_the_line_l
     parsed = email.message_from_bytes(raw, policy=policy.default)
     assert parsed["Subject"] == subject
     assert str(make_header(decode_header(" ".join(field)[len("Subject: "):]))) == subject
+
+
+def test_bodies_and_attachments_come_back_whole() -> None:
+    """Text with what quoted-printable must encode (umlauts, "=", trailing blanks, a long
+    line, a lone dot, CR LF) and attachments with awkward names read back unchanged."""
+    text = ("Grüße aus dem Bürgerbüro = Rathaus  \n.\nZeile mit Tab\t\n"
+            + "Sehr lange Zeile ohne Umbruch, " * 10 + "Ende\r\nWindows-Zeile\n")
+    html = "<p>Straßenfest &amp; Flohmarkt</p>\n<p>" + "ä" * 200 + "</p>"
+    ics = b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"
+    photo = bytes(range(256)) * 40
+    raw = build(rendered=RenderedMail("Wochenübersicht", text, html), attachments=[
+        ("themenplan.ics", "text/calendar; charset=utf-8; method=PUBLISH", ics),
+        ("Übergabe Spende – Foto.jpg", "image/jpeg", photo)])
+    assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert parsed["MIME-Version"] == "1.0"
+    assert [p.get_content_type() for p in parsed.walk()] == [
+        "multipart/mixed", "multipart/alternative", "text/plain", "text/html",
+        "text/calendar", "image/jpeg"]
+    plain, rich, calendar, image = (p for p in parsed.walk() if not p.is_multipart())
+    # on the wire every line ends in CR LF; read back, a line is a line
+    assert plain.get_content().replace("\r\n", "\n") == text.replace("\r\n", "\n")
+    assert rich.get_content().replace("\r\n", "\n") == html
+    assert calendar.get_filename() == "themenplan.ics"
+    assert calendar.get_param("method") == "PUBLISH"
+    assert calendar.get_payload(decode=True) == ics
+    assert image.get_filename() == "Übergabe Spende – Foto.jpg"
+    assert image.get_payload(decode=True) == photo
