@@ -78,6 +78,7 @@ if str(REPO) not in sys.path:
 
 from sqlalchemy import Engine, create_engine, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import selectinload  # noqa: E402
 
 from bot.app import App  # noqa: E402
 from db.models import (  # noqa: E402
@@ -238,9 +239,12 @@ class Site:
 
     def rows(self, model: type) -> list[Any]:
         app = self.app()
+        query = select(model).order_by(model.id)  # type: ignore[attr-defined]
+        if model is InboundMessage:  # with their bytes, read after the session is gone
+            query = query.options(selectinload(InboundMessage.content))
         try:
             with app.sessions() as session:
-                return list(session.scalars(select(model).order_by(model.id)))  # type: ignore[attr-defined]
+                return list(session.scalars(query))
         finally:
             app.close()
 

@@ -28,7 +28,16 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from bot.config import RetentionSettings
-from db.models import Attachment, Blob, FollowUp, InboundMessage, OutboxMessage, Topic, TopicChange
+from db.models import (
+    Attachment,
+    Blob,
+    FollowUp,
+    InboundMessage,
+    InboundRaw,
+    OutboxMessage,
+    Topic,
+    TopicChange,
+)
 
 #: received mail that is still being worked on keeps its bytes whatever its age: not yet
 #: processed, or failed and waiting for a fix and `intake inbound replay --failed`
@@ -113,11 +122,16 @@ def _raw_mail(session: Session, report: PurgeReport, now: datetime) -> None:
     # sent mail only: a failed one may still be sent again with `intake outbox --retry-failed`
     outbox = and_(OutboxMessage.status == "sent", OutboxMessage.sent_at < before,
                   OutboxMessage.purged_at.is_(None))
-    report.inbound, inbound_bytes = _count_bytes(session, InboundMessage.raw, inbound)
+    report.inbound, inbound_bytes = _count_bytes(
+        session, InboundRaw.raw, InboundRaw.inbound_id.in_(select(InboundMessage.id).where(
+            inbound)))
     report.outbox, outbox_bytes = _count_bytes(session, OutboxMessage.raw, outbox)
     report.raw_bytes = inbound_bytes + outbox_bytes
+    session.execute(update(InboundRaw).where(InboundRaw.inbound_id.in_(
+        select(InboundMessage.id).where(inbound))).values(raw=b""),
+        execution_options={"synchronize_session": False})
     session.execute(update(InboundMessage).where(inbound).values(
-        raw=b"", parsed=None, purged_at=now), execution_options={"synchronize_session": False})
+        parsed=None, purged_at=now), execution_options={"synchronize_session": False})
     session.execute(update(OutboxMessage).where(outbox).values(
         raw=b"", purged_at=now), execution_options={"synchronize_session": False})
 

@@ -10,9 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer, load_only
+from sqlalchemy.orm import Session, load_only, selectinload
 
-from db.models import InboundMessage, MailboxState
+from db.models import InboundMessage, InboundRaw, MailboxState
 
 #: Message-IDs longer than this are not believed (the column's limit; RFC 5322 lines: 998)
 MAX_MESSAGE_ID = 998
@@ -98,30 +98,33 @@ def store_raws(session: Session, mails: Sequence[RawMail], *, folder: str,
         if key not in known:
             known.add(key)
             new.append({"message_id": key, "folder": folder, "uidvalidity": uidvalidity,
-                        "uid": mail.uid, "sha256": digest, "raw": mail.raw,
+                        "uid": mail.uid, "sha256": digest,
                         "size": len(mail.raw), "received_at": now, "status": "new",
                         "error": None, "from_address": mail.from_address,
                         "subject": mail.subject, "automatic": False, "attempts": 0})
     if not new:
         return [None] * len(mails)
+    ids: dict[str, int] = {}
     try:
         with session.begin_nested():
+            session.execute(insert(InboundMessage), new)
+            stored = [str(values["message_id"]) for values in new]
+            for start in range(0, len(stored), 500):
+                ids.update((str(key), row_id) for key, row_id in session.execute(
+                    select(InboundMessage.message_id, InboundMessage.id).where(
+                        InboundMessage.message_id.in_(stored[start:start + 500]))))
             # a statement per row (psycopg pipelines them): one statement for the whole
             # batch would make the driver hold all its bytes at once, and keep a buffer that
             # large for as long as the connection lives
-            session.execute(insert(InboundMessage), new)
+            session.execute(insert(InboundRaw), [
+                {"inbound_id": ids[key], "raw": mail.raw}
+                for mail, key in zip(mails, out, strict=True) if key is not None])
     except IntegrityError:
         rows = [store_raw(session, raw=mail.raw, message_id=mail.message_id, folder=folder,
                           uidvalidity=uidvalidity, uid=mail.uid, size=len(mail.raw), now=now,
                           from_address=mail.from_address, subject=mail.subject)
                 for mail in mails]
         return [row.id if row is not None else None for row in rows]
-    ids: dict[str, int] = {}
-    stored = [str(values["message_id"]) for values in new]
-    for start in range(0, len(stored), 500):
-        ids.update((str(key), row_id) for key, row_id in session.execute(
-            select(InboundMessage.message_id, InboundMessage.id).where(
-                InboundMessage.message_id.in_(stored[start:start + 500]))))
     return [ids[key] if key is not None else None for key in out]
 
 
@@ -140,7 +143,9 @@ def claim_batch(session: Session, statuses: Sequence[str] | None = ("new",), *,
     taking the same mail: each claims the next rows nobody holds. SQLite's BEGIN IMMEDIATE
     serialises writers anyway.
     """
-    stmt = select(InboundMessage).where(InboundMessage.id > after_id)
+    # their bytes too, in one more query (whoever claims a waiting row parses it)
+    stmt = select(InboundMessage).options(selectinload(InboundMessage.content)).where(
+        InboundMessage.id > after_id)
     if statuses is not None:
         stmt = stmt.where(InboundMessage.status.in_(list(statuses)))
     if only_ids is not None:
@@ -155,8 +160,7 @@ def claim_rows(session: Session, ids: Sequence[int],
     locked for this one, in id order; their bytes are not loaded (the caller has them)."""
     if not ids:
         return []
-    stmt = select(InboundMessage).options(defer(InboundMessage.raw)).where(
-        InboundMessage.id.in_(list(ids)))
+    stmt = select(InboundMessage).where(InboundMessage.id.in_(list(ids)))
     if statuses is not None:
         stmt = stmt.where(InboundMessage.status.in_(list(statuses)))
     return list(session.scalars(stmt.order_by(InboundMessage.id)

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from db.types import UTCDateTime
@@ -171,7 +172,6 @@ class InboundMessage(Base):
     uidvalidity: Mapped[int | None] = mapped_column(Integer)
     uid: Mapped[int | None] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)
@@ -194,6 +194,28 @@ class InboundMessage(Base):
     #: when `intake purge` deleted the bytes and the parse result (the row stays: it keeps
     #: the mail from being stored again and says who answered when)
     purged_at: Mapped[datetime | None]
+    #: the bytes, in a table of their own (see InboundRaw); loaded when first read
+    content: Mapped[InboundRaw] = relationship(cascade="all, delete-orphan",
+                                               passive_deletes=True)
+    #: the mail's bytes as received (`row.raw`, also as a constructor argument)
+    raw: AssociationProxy[bytes] = association_proxy(
+        "content", "raw", creator=lambda raw: InboundRaw(raw=raw))
+
+
+class InboundRaw(Base):
+    """A received mail's bytes, apart from its row.
+
+    The row changes as the mail is processed (status, parse result) and is read by every
+    look-up; the bytes are written once. SQLite rewrites a whole record, overflow pages
+    and all, when any of its columns changes, and walks a large value's overflow chain to
+    reach the columns stored after it: a megabyte photo in the row made each status update
+    and each look-up of a sender's earlier replies cost a megabyte of I/O."""
+
+    __tablename__ = "inbound_raw"
+
+    inbound_id: Mapped[int] = mapped_column(ForeignKey("inbound.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class MailboxState(Base):

@@ -14,7 +14,7 @@ from bot.contacts import ContactEntry
 from db import migrate
 from db.contacts import active_primary_contacts, contact_by_address, sync_contacts
 from db.engine import make_engine, session_factory
-from db.models import Base, Contact, Department, Request, RequestRound, Topic
+from db.models import Base, Contact, Department, InboundMessage, Request, RequestRound, Topic
 
 NOW = datetime(2027, 1, 4, 7, 0, tzinfo=UTC)
 
@@ -57,11 +57,11 @@ def test_postgresql_stores_large_values_with_lz4(pg_url: str) -> None:
             methods = {row.name: row.method for row in conn.execute(text(
                 "SELECT attrelid::regclass::text || '.' || attname AS name, "
                 "attcompression AS method FROM pg_attribute WHERE attrelid IN "
-                "('inbound'::regclass, 'outbox'::regclass, 'blobs'::regclass) "
-                "AND attname IN ('raw', 'parsed', 'data')"))}
+                "('inbound'::regclass, 'inbound_raw'::regclass, 'outbox'::regclass, "
+                "'blobs'::regclass) AND attname IN ('raw', 'parsed', 'data')"))}
     finally:
         engine.dispose()
-    assert methods == {"inbound.raw": "l", "inbound.parsed": "l", "outbox.raw": "l",
+    assert methods == {"inbound_raw.raw": "l", "inbound.parsed": "l", "outbox.raw": "l",
                        "blobs.data": "l"}
 
 
@@ -160,3 +160,36 @@ def test_datetimes_come_back_aware_in_utc(engine) -> None:  # type: ignore[no-un
     assert opened.utcoffset() == timedelta(0)
     with pytest.raises(Exception, match="naive datetime"), sessions.begin() as s:
         s.add(RequestRound(month="2027-04", opened_at=datetime(2027, 4, 1)))
+
+
+def test_a_stored_mail_keeps_its_bytes_across_the_move_to_their_own_table(
+        db_url: str) -> None:
+    """0007 moves inbound bytes into inbound_raw, and its downgrade moves them back, on a
+    database that already holds mail (a photo's worth of bytes among them)."""
+    from alembic import command
+
+    engine = make_engine(db_url)
+    photo = bytes(range(256)) * 4096  # 1 MB, overflow pages on SQLite
+    try:
+        migrate.upgrade(engine, "0006_fast_compression")
+        with engine.begin() as conn:
+            for n, raw in enumerate((b"From: a@b\r\n\r\nHallo", photo), start=1):
+                conn.execute(text(
+                    "INSERT INTO inbound (id, message_id, folder, sha256, raw, size, "
+                    "received_at, status, automatic, attempts) VALUES (:id, :mid, 'INBOX', "
+                    "'x', :raw, :size, :at, 'processed', false, 0)"),
+                    {"id": n, "mid": f"<m{n}@x>", "raw": raw, "size": len(raw), "at": NOW})
+        migrate.upgrade(engine)
+        sessions = session_factory(engine)
+        with sessions() as session:
+            rows = {row.id: row for row in session.scalars(select(InboundMessage))}
+            assert rows[1].raw == b"From: a@b\r\n\r\nHallo" and rows[2].raw == photo
+        assert "raw" not in {c["name"] for c in inspect(engine).get_columns("inbound")}
+        command.downgrade(migrate.alembic_config(engine), "0006_fast_compression")
+        with engine.connect() as conn:
+            back = dict(conn.execute(text("SELECT id, raw FROM inbound")).all())
+            assert {k: bytes(v) for k, v in back.items()} == {
+                1: b"From: a@b\r\n\r\nHallo", 2: photo}
+        assert "inbound_raw" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from bot.app import App
 from bot.cli import cli
@@ -84,8 +85,11 @@ def intake(site: Path, *args: str, now: str | None = None):  # type: ignore[no-u
 
 def rows(site: Path, model: type) -> list[Any]:
     app = App(config_path=site / "intake.toml", config_explicit=True)
+    query = select(model).order_by(model.id)  # type: ignore[attr-defined]
+    if model is InboundMessage:  # with their bytes, read after the session is gone
+        query = query.options(selectinload(InboundMessage.content))
     with app.sessions() as session:
-        found = list(session.scalars(select(model).order_by(model.id)))  # type: ignore[attr-defined]
+        found = list(session.scalars(query))
     app.close()
     return found
 
