@@ -77,8 +77,8 @@ def test_a_senders_repeated_tail_is_learned_and_cut(tmp_path: Path, db_url: str)
 
 
 def test_a_batchs_senders_are_looked_up_together(db_url: str) -> None:
-    """Two queries for every sender of a batch: each gets the tail of its own last replies,
-    counting only processed mail written by the person, before the batch."""
+    """One statement for every sender of a batch: each gets the tail of its own last
+    replies, counting only processed mail written by the person, before the batch."""
     from bot.listening.signatures import known_signatures_of
 
     engine = make_engine(db_url)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from db.models import InboundMessage
@@ -30,29 +30,39 @@ def known_signatures_of(session: Session, contact_ids: Iterable[int],
     A contact is one address, so its replies are one sender's. Only processed people's mails
     count: an auto-reply or a quarantined mail says nothing about how the person signs.
 
-    One query per contact, newest first with a LIMIT, along the index on the contact column:
-    the database reads a handful of rows. (A window over all of a contact's rows read every
-    one of them, and SQLite walks a large mail's whole overflow chain to reach the columns
-    stored after its bytes: a year of mail made that quadratic.)"""
-    found: dict[int, tuple[str, ...]] = {}
-    for contact_id in sorted(set(contact_ids)):
-        texts = []
-        for parsed in session.scalars(
-                select(InboundMessage.parsed).where(
-                    InboundMessage.contact_id == contact_id, InboundMessage.id < before_id,
-                    # an expression, not the column: SQLite would otherwise walk the status
-                    # index (nearly every row is "processed") instead of the contact's
-                    func.coalesce(InboundMessage.status, "") == "processed",
-                    InboundMessage.automatic.is_(False))
-                .order_by(InboundMessage.id.desc()).limit(HISTORY)):
+    One statement for the batch: per contact, newest first with a LIMIT along the index on
+    the contact column (the database reads a handful of rows; a window over all of a
+    contact's rows read every one of them), the contacts' parts joined by UNION ALL. A
+    statement per contact cost a round trip each, and a wait for the interpreter each time
+    the fetching thread held it."""
+    wanted = sorted(set(contact_ids))
+    texts: dict[int, list[tuple[int, str]]] = {contact_id: [] for contact_id in wanted}
+    for start in range(0, len(wanted), _PER_STATEMENT):
+        parts = [select(InboundMessage.contact_id, InboundMessage.id, InboundMessage.parsed)
+                 .where(InboundMessage.contact_id == contact_id, InboundMessage.id < before_id,
+                        # an expression, not the column: SQLite would otherwise walk the
+                        # status index (nearly every row is "processed") instead of the
+                        # contact's
+                        func.coalesce(InboundMessage.status, "") == "processed",
+                        InboundMessage.automatic.is_(False))
+                 .order_by(InboundMessage.id.desc()).limit(HISTORY).subquery()
+                 for contact_id in wanted[start:start + _PER_STATEMENT]]
+        for contact_id, row_id, parsed in session.execute(
+                union_all(*(select(part) for part in parts))):
             if isinstance(parsed, dict):
                 text = str(parsed.get("reply_text") or "")
                 if parsed.get(CUT_KEY):
                     text = f"{text}\n\n{parsed[CUT_KEY]}"
-                texts.append(text)
-        learned = learn_signature(texts)
+                texts[contact_id].append((row_id, text))
+    found: dict[int, tuple[str, ...]] = {}
+    for contact_id, rows in texts.items():
+        learned = learn_signature([text for _id, text in sorted(rows, reverse=True)])
         found[contact_id] = (learned,) if learned else ()
     return found
+
+
+#: contacts per statement (SQLite allows 500 parts in a compound statement)
+_PER_STATEMENT = 100
 
 
 def appears_in(signature: str, text: str) -> bool:
