@@ -137,7 +137,7 @@ def _due_count(sessions: sessionmaker[Session], now: datetime, up_to: int) -> in
         due = (select(OutboxMessage.id)
                .where(OutboxMessage.status.in_(("queued", "sending")),
                       OutboxMessage.next_attempt_at <= now)
-               .limit(up_to).subquery())
+               .limit(up_to).subquery("due"))
         return int(session.scalar(select(func.count()).select_from(due)) or 0)
 
 

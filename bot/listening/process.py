@@ -213,7 +213,9 @@ class DbDirectory(Directory):
             latest = (select(Request.id, func.row_number().over(
                 partition_by=Request.department_id,
                 order_by=(RequestRound.month.desc(), Request.id.desc())).label("n"))
-                .join(RequestRound).where(Request.department_id.in_(chunk)).subquery())
+                .join(RequestRound).where(Request.department_id.in_(chunk))
+                # named: an anonymous subquery draws its name from os.urandom, each time
+                .subquery("latest"))
             for request in self.session.scalars(select(Request).join(
                     latest, latest.c.id == Request.id).where(latest.c.n == 1)):
                 self._hold(request)

@@ -166,7 +166,7 @@ def topic_rows(session: Session, *, date_from: date | None = None, date_to: date
                ) -> list[dict[str, Any]]:
     """Topics as cli.md's `topics list --format json` describes them."""
     followups = (select(FollowUp.topic_id, func.count(FollowUp.id).label("n"))
-                 .group_by(FollowUp.topic_id).subquery())
+                 .group_by(FollowUp.topic_id).subquery("asked"))
     stmt = (select(Topic, Department.name, InboundMessage.message_id, Contact.email,
                    func.coalesce(followups.c.n, 0))
             .join(Department, Topic.department_id == Department.id)

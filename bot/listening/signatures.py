@@ -45,8 +45,10 @@ def known_signatures_of(session: Session, contact_ids: Iterable[int],
                         # contact's
                         func.coalesce(InboundMessage.status, "") == "processed",
                         InboundMessage.automatic.is_(False))
-                 .order_by(InboundMessage.id.desc()).limit(HISTORY).subquery()
-                 for contact_id in wanted[start:start + _PER_STATEMENT]]
+                 .order_by(InboundMessage.id.desc()).limit(HISTORY)
+                 # named: an anonymous subquery draws its name from os.urandom, each time
+                 .subquery(f"contact{n}")
+                 for n, contact_id in enumerate(wanted[start:start + _PER_STATEMENT])]
         for contact_id, row_id, parsed in session.execute(
                 union_all(*(select(part) for part in parts))):
             if isinstance(parsed, dict):
