@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SmtpSession
-from aiosmtpd.smtp import Envelope
+from aiosmtpd.smtp import Envelope, Session
 
 from bot.config import SmtpSettings
-from bot.errors import PermanentDeliveryError
+from bot.errors import ConnectionProblem, PermanentDeliveryError, TransientDeliveryError
 from bot.smtp import SmtpTransport
 from tests.mailstack import MailStack
 
@@ -84,18 +84,80 @@ class Collect:
         return "250 OK"
 
 
-@pytest.fixture
-def aiosmtpd_server() -> Iterator[tuple[int, Collect]]:
-    handler = Collect()
+class Picky(Collect):
+    """Offers PIPELINING (aiosmtpd reads pipelined commands in order, as any server must)
+    and answers RCPT for `deferred@...` with 451 and for `closing@...` with 421."""
+
+    async def handle_EHLO(self, server: SmtpSession, session: Session, envelope: Envelope,
+                          hostname: str, responses: list[str]) -> list[str]:
+        session.host_name = hostname  # this hook's duty (aiosmtpd's EHLO leaves it)
+        return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+    async def handle_RCPT(self, server: SmtpSession, session: object, envelope: Envelope,
+                          address: str, options: list[str]) -> str:
+        if address.startswith("deferred@"):
+            return "451 4.3.0 Bitte später noch einmal"
+        if address.startswith("closing@"):
+            return "421 4.3.2 Dienst wird beendet"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def serve(handler: Collect) -> tuple[Controller, int]:
     with socket.socket() as probe:  # a free port (Controller cannot report one it chose)
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
+    return controller, port
+
+
+@pytest.fixture
+def aiosmtpd_server() -> Iterator[tuple[int, Collect]]:
+    handler = Collect()
+    controller, port = serve(handler)
     try:
         yield port, handler
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def picky_server() -> Iterator[tuple[int, Collect]]:
+    handler = Picky()
+    controller, port = serve(handler)
+    try:
+        yield port, handler
+    finally:
+        controller.stop()
+
+
+def test_a_deferred_recipient_is_retried_later_and_the_connection_goes_on(
+        picky_server: tuple[int, Collect]) -> None:
+    port, handler = picky_server
+    with transport(port) as smtp:
+        assert smtp._smtp is not None and smtp._smtp.has_extn("pipelining")
+        with pytest.raises(TransientDeliveryError, match="deferred@example.org: 451 4.3.0"):
+            smtp.send(SENDER, ["deferred@example.org"], mail("deferred@example.org"))
+        raw = mail("someone@example.org")
+        smtp.send(SENDER, ["someone@example.org"], raw)
+    # the refused transaction left nothing behind (RSET): one mail, one recipient
+    assert handler.mails == [(SENDER, ["someone@example.org"], raw + b"\r\n")]
+
+
+def test_a_server_closing_down_ends_the_connection(picky_server: tuple[int, Collect]) -> None:
+    port, handler = picky_server
+    smtp = transport(port)
+    smtp.open()
+    try:
+        with pytest.raises(TransientDeliveryError, match="421 4.3.2"):
+            smtp.send(SENDER, ["closing@example.org"], mail("closing@example.org"))
+        # closed as smtplib closes it after a 421: the next mail waits for a new connection
+        with pytest.raises(ConnectionProblem, match="connection lost"):
+            smtp.send(SENDER, ["someone@example.org"], mail("someone@example.org"))
+    finally:
+        smtp.close()
+    assert handler.mails == []
 
 
 def test_a_server_without_pipelining_gets_the_same_bytes(
