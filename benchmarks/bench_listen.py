@@ -510,6 +510,8 @@ def main() -> None:
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
     parser.add_argument("--latency", type=int, default=20, help="IDLE latency samples (0: none)")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--profile-pg", action="store_true",
+                        help="profile the pass on PostgreSQL (--pg) instead of SQLite")
     parser.add_argument("--keep", action="store_true",
                         help="keep the work directory (Maildirs, databases, poll.log)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -602,10 +604,14 @@ def run(stack: MailStack, work: Path, args: argparse.Namespace,
 
     if not args.no_profile:
         (work / "profile").mkdir(exist_ok=True)
-        site = write_site(work / "profile", stack, f"sqlite:///{work / 'profile' / 'p.db'}")
+        url, name = f"sqlite:///{work / 'profile' / 'p.db'}", "SQLite"
+        if args.profile_pg:
+            schemas.append(PgSchema(args.pg))
+            url, name = schemas[-1].url, "PostgreSQL"
+        site = write_site(work / "profile", stack, url)
         refill_inbox(stack)
         profiled = run_worker("profile", ["--site", str(site)])
-        print(f"\ncProfile of one bot pass on SQLite ({profiled['seconds']:.1f} s under the "
+        print(f"\ncProfile of one bot pass on {name} ({profiled['seconds']:.1f} s under the "
               f"profiler):")
         whole = profiled["breakdown"][0][1] or 1.0
         for label, seconds in profiled["breakdown"]:
