@@ -1,5 +1,6 @@
 """SMTP delivery against the real Postfix (which offers PIPELINING) and aiosmtpd (which
-does not): the mail arrives byte for byte either way, and a refusal keeps the connection."""
+does not, unless a test's handler adds it): the mail arrives byte for byte either way, a
+refusal keeps the connection, a server closing down ends it."""
 
 from __future__ import annotations
 
