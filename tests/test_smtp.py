@@ -4,6 +4,7 @@ refusal keeps the connection, a server closing down ends it."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import uuid
@@ -104,33 +105,29 @@ class Picky(Collect):
         return "250 OK"
 
 
-def serve(handler: Collect) -> tuple[Controller, int]:
+@contextlib.contextmanager
+def serving(handler: Collect) -> Iterator[tuple[int, Collect]]:
     with socket.socket() as probe:  # a free port (Controller cannot report one it chose)
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
-    return controller, port
+    try:
+        yield port, handler
+    finally:
+        controller.stop()
 
 
 @pytest.fixture
 def aiosmtpd_server() -> Iterator[tuple[int, Collect]]:
-    handler = Collect()
-    controller, port = serve(handler)
-    try:
-        yield port, handler
-    finally:
-        controller.stop()
+    with serving(Collect()) as server:
+        yield server
 
 
 @pytest.fixture
 def picky_server() -> Iterator[tuple[int, Collect]]:
-    handler = Picky()
-    controller, port = serve(handler)
-    try:
-        yield port, handler
-    finally:
-        controller.stop()
+    with serving(Picky()) as server:
+        yield server
 
 
 def test_a_deferred_recipient_is_retried_later_and_the_connection_goes_on(
