@@ -22,11 +22,11 @@ from tests.test_listening_faults import (
     PROCESSED,
     append,
     assert_each_mail_once,
+    assert_two_passes_at_once,
     folder_ids,
     intake,
     load,
     reply,
-    two_passes_at_once,
     write_site,
 )
 
@@ -111,7 +111,7 @@ def test_a_pass_with_many_mails_stores_processes_and_moves_each_once(
 def test_two_large_passes_at_once_store_process_and_move_each_mail_once(
         pg_site: Path, clean_mailboxes: MailStack, tmp_path: Path) -> None:
     count = 2 * POOL_MIN
-    two_passes_at_once(pg_site, clean_mailboxes, tmp_path, "pairs", count, timeout=300)
+    assert_two_passes_at_once(pg_site, clean_mailboxes, tmp_path, "pairs", count, timeout=300)
     assert Counter(row.attempts for row in load(pg_site, InboundMessage)) == {1: count}
 
 

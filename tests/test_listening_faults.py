@@ -291,10 +291,10 @@ def test_two_pollers_on_one_mailbox_store_and_move_each_mail_once(
     row locks one processing each, and the folder lock one MOVE each (two MOVEs of the same
     mail at once leave two copies in Dovecot; a MOVE of mail the other one moved first is
     refused with EXPUNGEISSUED)."""
-    two_passes_at_once(pg_site, clean_mailboxes, tmp_path, "pair", 80, timeout=180)
+    assert_two_passes_at_once(pg_site, clean_mailboxes, tmp_path, "pair", 80, timeout=180)
 
 
-def two_passes_at_once(site: Path, stack: MailStack, tmp_path: Path, name: str, mails: int,
+def assert_two_passes_at_once(site: Path, stack: MailStack, tmp_path: Path, name: str, mails: int,
                        timeout: float) -> None:
     """`mails` replies in INBOX, two `intake poll --once` started together: both end
     cleanly, and every mail is stored, processed and moved once."""
