@@ -122,14 +122,12 @@ def _raw_mail(session: Session, report: PurgeReport, now: datetime) -> None:
     # sent mail only: a failed one may still be sent again with `intake outbox --retry-failed`
     outbox = and_(OutboxMessage.status == "sent", OutboxMessage.sent_at < before,
                   OutboxMessage.purged_at.is_(None))
-    report.inbound, inbound_bytes = _count_bytes(
-        session, InboundRaw.raw, InboundRaw.inbound_id.in_(select(InboundMessage.id).where(
-            inbound)))
+    inbound_raw = InboundRaw.inbound_id.in_(select(InboundMessage.id).where(inbound))
+    report.inbound, inbound_bytes = _count_bytes(session, InboundRaw.raw, inbound_raw)
     report.outbox, outbox_bytes = _count_bytes(session, OutboxMessage.raw, outbox)
     report.raw_bytes = inbound_bytes + outbox_bytes
-    session.execute(update(InboundRaw).where(InboundRaw.inbound_id.in_(
-        select(InboundMessage.id).where(inbound))).values(raw=b""),
-        execution_options={"synchronize_session": False})
+    session.execute(update(InboundRaw).where(inbound_raw).values(raw=b""),
+                    execution_options={"synchronize_session": False})
     session.execute(update(InboundMessage).where(inbound).values(
         parsed=None, purged_at=now), execution_options={"synchronize_session": False})
     session.execute(update(OutboxMessage).where(outbox).values(
