@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import email
 import random
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from parsers import ParseOptions, parse_message
+from parsers import ParseOptions, mime, parse_message
 from parsers import html as html_module
 from parsers.charsets import decode_bytes
 from parsers.html import MAX_QUOTE_DEPTH, html_to_text
@@ -340,6 +341,58 @@ def test_duplicate_attachment_names_are_made_unique() -> None:
     names = [a.filename for a in result.attachments]
     assert names == ["plan.pdf", "Plan-2.PDF", "plan-3.pdf", "_CON.pdf", "plan-2-2.pdf"]
     assert result.attachments[1].content == b"%PDFPlan.PDF"
+
+
+def _photo_mail(photos: list[bytes], width: int, eol: bytes) -> bytes:
+    """A reply with photos wrapped at `width` characters, one more inside a forwarded
+    mail, and base64 left over in the epilogue, every line ending in `eol`."""
+
+    def wrapped(data: bytes) -> bytes:
+        text = base64.b64encode(data)
+        return eol.join(text[i : i + width] for i in range(0, len(text), width)) + eol
+
+    def photo_part(n: int, data: bytes) -> bytes:
+        return (b"--B" + eol + b"Content-Type: image/jpeg; name=\"foto%d.jpg\"" % n + eol
+                + b"Content-Transfer-Encoding: base64" + eol + b"Content-Disposition: "
+                b"attachment; filename=\"foto%d.jpg\"" % n + eol + eol + wrapped(data))
+
+    forwarded = (b"From: b@musterhausen.de" + eol + b"Subject: Fwd" + eol
+                 + b"Content-Type: multipart/mixed; boundary=\"C\"" + eol + eol
+                 + b"--C" + eol + b"Content-Type: text/plain" + eol + eol + b"Hier." + eol
+                 + photo_part(99, photos[0]).replace(b"--B", b"--C") + b"--C--" + eol)
+    return (HEAD.replace(b"\r\n", eol) + b"Content-Type: multipart/mixed; boundary=\"B\""
+            + eol + eol + b"--B" + eol + b"Content-Type: text/plain; charset=utf-8" + eol + eol
+            + b"Hallo, anbei die Fotos vom Sommerfest." + eol
+            + b"".join(photo_part(n, data) for n, data in enumerate(photos))
+            + b"--B" + eol + b"Content-Type: message/rfc822" + eol + eol + forwarded
+            + b"--B--" + eol + wrapped(photos[1]))
+
+
+@pytest.mark.parametrize(("width", "eol"), [(76, b"\r\n"), (72, b"\n"), (64, b"\r\n")])
+def test_photos_come_out_whole_and_the_message_as_the_standard_library_reads_it(
+        width: int, eol: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long runs of base64 go past the standard library's line parser and are put back."""
+    rng = random.Random(width)
+    # lengths whose base64 ends in a full line, in a short line, and with padding
+    photos = [rng.randbytes(size) for size in (width * 3 // 4 * 300, 50_001, 200_002)]
+    raw = _photo_mail(photos, width, eol)
+    decoded = decode_message(raw, ParseOptions())
+    *found, forwarded = decoded.attachments
+    assert [(a.filename, a.content) for a in found] == [
+        (f"foto{n}.jpg", data) for n, data in enumerate(photos)]
+    # the forwarded mail comes out whole, its photo included
+    inner = list(email.message_from_bytes(forwarded.content).walk())[-1]
+    assert inner.get_payload(decode=True) == photos[0]
+    monkeypatch.setattr(mime, "_RUN_MIN_MESSAGE", len(raw) + 1)
+    assert decode_message(raw, ParseOptions()) == decoded
+
+
+def test_a_mail_holding_the_runs_mark_is_read_as_it_is() -> None:
+    photo = random.Random(3).randbytes(30_000)
+    raw = _photo_mail([photo, photo], 76, b"\r\n").replace(
+        b"Hallo,", b"Hallo \x00intake-run\x000\x00,")
+    attachments = decode_message(raw, ParseOptions()).attachments
+    assert [a.content for a in attachments][:2] == [photo, photo]
 
 
 # -- robustness ---------------------------------------------------------------------------
