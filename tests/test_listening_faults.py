@@ -5,6 +5,7 @@ processes; nothing in the production code is patched or hooked."""
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import signal
@@ -417,6 +418,29 @@ def test_mail_announced_during_the_pass_is_not_left_for_the_next_poll(
         assert len(mailbox.uids()) == 2
     finally:
         mailbox.close()
+
+
+def test_imaplib_formats_its_debug_lines_only_when_they_are_logged(
+        clean_mailboxes: MailStack, caplog: pytest.LogCaptureFixture) -> None:
+    """imaplib would format every response (each fetched mail's repr) for a debug log that
+    nobody reads; with the imapclient.imaplib logger at DEBUG it still tells everything."""
+    settings = ImapSettings(host="127.0.0.1", port=clean_mailboxes.imaps_port, security="ssl",
+                            username=BOT, password_env="TEST_IMAP_PW",
+                            ca_file=str(clean_mailboxes.cafile))
+    append(clean_mailboxes, [reply("debug", 1)])
+    for level, debug in ((logging.INFO, 0), (logging.DEBUG, 5)):
+        caplog.clear()
+        with caplog.at_level(level, logger="imapclient.imaplib"):
+            mailbox = Mailbox.open(settings, PasswordLogin("secret"))
+            try:
+                assert mailbox.client._imap.debug == debug
+                mailbox.select("INBOX")
+                assert len(mailbox.uids()) == 1
+            finally:
+                mailbox.close()
+        said = [r.getMessage() for r in caplog.records if r.name == "imapclient.imaplib"]
+        assert bool(said) == (level == logging.DEBUG), said[:3]
+        assert not any("secret" in line for line in said)
 
 
 # --- 5. replay ------------------------------------------------------------------------------
