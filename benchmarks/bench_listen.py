@@ -508,6 +508,7 @@ def main() -> None:
     parser.add_argument("--pg", default=os.environ.get("INTAKE_TEST_PG_URL", PG_DEFAULT),
                         help="PostgreSQL server URL (a fresh schema is created and dropped)")
     parser.add_argument("--no-pg", action="store_true", help="SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--latency", type=int, default=20, help="IDLE latency samples (0: none)")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--profile-pg", action="store_true",
@@ -545,7 +546,8 @@ def run(stack: MailStack, work: Path, args: argparse.Namespace,
     print(f"corpus: {args.count} messages, {size / 1e6:.0f} MB ({mix['small']} small, "
           f"{mix['with images']} with images), APPENDed in {time.perf_counter() - t0:.0f} s")
 
-    databases = [("sqlite", f"sqlite:///{work / 'sqlite' / 'intake.db'}")]
+    databases = [] if args.no_sqlite else [("sqlite",
+                                             f"sqlite:///{work / 'sqlite' / 'intake.db'}")]
     if not args.no_pg:
         schemas.append(PgSchema(args.pg))
         databases.append(("postgresql", schemas[-1].url))

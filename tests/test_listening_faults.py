@@ -25,6 +25,7 @@ from bot.app import App
 from bot.cli import cli
 from bot.config import ImapSettings
 from bot.imap import Mailbox, PasswordLogin
+from bot.listening.process import BATCH
 from db.models import InboundMessage, OutboxMessage, Topic, TopicChange
 from tests.mailstack import MailStack
 
@@ -240,7 +241,8 @@ def assert_each_mail_once(site: Path, stack: MailStack, expected: list[str]) -> 
 
 # --- 1. kill -9 between storing and moving -------------------------------------------------
 
-MAILS_PER_ROUND = 60
+#: three transactions' worth: kills land between them and within them
+MAILS_PER_ROUND = 2 * BATCH + 50
 
 
 def test_a_poller_killed_after_storing_loses_and_doubles_nothing(
@@ -250,8 +252,7 @@ def test_a_poller_killed_after_storing_loses_and_doubles_nothing(
     rng = random.Random(20270106)
     # how many rows must be processed before the kill: none (right after the batch commit),
     # and two seeded points while the rows are being processed, all before the move
-    moments = [0, rng.randrange(1, MAILS_PER_ROUND // 2),
-               rng.randrange(MAILS_PER_ROUND // 2, MAILS_PER_ROUND - 10)]
+    moments = [0, rng.randrange(1, BATCH), rng.randrange(BATCH + 1, 2 * BATCH)]
     expected: list[str] = []
     log = tmp_path / "poll.log"
     for round_no, moment in enumerate(moments):
@@ -272,9 +273,10 @@ def test_a_poller_killed_after_storing_loses_and_doubles_nothing(
         finally:
             stop(proc)
 
-        # killed before the move: the mail of this round still waits in INBOX
+        # killed before the move: the mail of this round still waits in INBOX (some of it
+        # stored: the mail is fetched and stored a hundred at a time)
         stored, done = counts(observer)
-        assert stored == len(expected)
+        assert before < stored <= len(expected)
         assert done < len(expected)
         assert len(folder_ids(clean_mailboxes, "INBOX")) == MAILS_PER_ROUND
 

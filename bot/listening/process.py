@@ -53,8 +53,9 @@ _STATUS = {"topics": "processed", "no_topics": "processed", "auto_reply": "auto_
            "bounce": "bounce", "unrecognized": "unrecognized"}
 
 #: mails per transaction: what a crash makes the next pass redo, and how long another
-#: worker may wait for a row this one holds (a request two replies answer)
-BATCH = 25
+#: worker may wait for a row this one holds (a request two replies answer); the look-ups
+#: and the commit (on PostgreSQL a wait for the disk) are once per batch
+BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -744,9 +745,9 @@ def process_pending(sessions: sessionmaker[Session], settings: ListenSettings,
     if parsing is None:
         parsing = parsing_for(_waiting(sessions, statuses, only_ids, limit),
                               settings.options, settings.authserv_id)
-    # with helpers, a batch is parsed while the one before it is processed; on PostgreSQL
-    # each batch waiting holds its transaction (and a connection) open, so just one
-    ahead = 0 if not parsing.helpers else BATCH if _holds_locks_for(sessions) else 4 * BATCH
+    # with helpers, a batch is parsed while the one before it is processed (one: on
+    # PostgreSQL each batch waiting holds its transaction and a connection open)
+    ahead = BATCH if parsing.helpers else 0
     processor = Processor(sessions, settings, now, parsing,
                           None if only_ids is not None else statuses, ahead)
     try:
@@ -792,11 +793,6 @@ def process_pending(sessions: sessionmaker[Session], settings: ListenSettings,
 def _holds_locks(session: Session) -> bool:
     """Whether a claim's row locks keep other workers off (PostgreSQL's SKIP LOCKED)."""
     return session.get_bind().dialect.name == "postgresql"
-
-
-def _holds_locks_for(sessions: sessionmaker[Session]) -> bool:
-    with sessions() as session:
-        return _holds_locks(session)
 
 
 def _waiting(sessions: sessionmaker[Session], statuses: Sequence[str],
