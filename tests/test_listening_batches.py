@@ -8,15 +8,19 @@ from __future__ import annotations
 import os
 import signal
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from bot.listening import topics
 from bot.listening.parsing import POOL_MIN, Parsing, ParsingPool, parsing_for
-from db.models import InboundMessage, Topic
-from parsers import ParseOptions
+from bot.listening.process import DbDirectory
+from db import migrate
+from db.engine import make_engine
+from db.models import Contact, Department, InboundMessage, OutboxMessage, Topic
+from parsers import ParseOptions, parse_message
 from tests.mailstack import MailStack
 from tests.test_listening_faults import (
     PROCESSED,
@@ -158,3 +162,63 @@ def test_large_buffers_go_back_to_the_system_where_glibc_allows() -> None:
     expected = ctypes.util.find_library("c") is not None  # glibc on Debian, as in CI
     assert large_buffers_back_to_the_system() is expected
     assert large_buffers_back_to_the_system() is expected  # once is enough, twice harmless
+
+
+def test_a_bounce_is_traced_to_the_mail_that_bounced_else_to_its_recipient(
+        db_url: str) -> None:
+    """The latest of the bot's mails a bounce names, its contact (or, for a mail without
+    one, the contact of its address), else the contact of a recipient the bounce names;
+    prefetched for a batch or looked up one by one, the answer is the same."""
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    now = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+    with Session(engine) as session:
+        bau = Department(name="Bauamt", created_at=now)
+        kita = Department(name="Kita", created_at=now)
+        session.add_all([bau, kita])
+        session.flush()
+        erika = Contact(department_id=bau.id, email="erika@musterhausen.de",
+                        created_at=now, updated_at=now)
+        max_ = Contact(department_id=kita.id, email="max@musterhausen.de",
+                       created_at=now, updated_at=now)
+        session.add_all([erika, max_])
+        session.flush()
+        for n, contact_id, to in ((1, erika.id, "erika@musterhausen.de"),
+                                  (2, erika.id, "erika@musterhausen.de"),
+                                  (3, None, "Max@Musterhausen.de")):
+            session.add(OutboxMessage(kind="request", dedupe_key=f"k{n}",
+                                      message_id=f"<out{n}@bot>", to_address=to, subject="x",
+                                      raw=b"", next_attempt_at=now, created_at=now,
+                                      contact_id=contact_id))
+        session.commit()
+        ids = {c.email: c.id for c in (erika, max_)}
+
+    def bounce(returned: str, recipient: str) -> bytes:
+        return (f"From: MAILER-DAEMON@musterhausen.de\r\nTo: bot@musterhausen.de\r\n"
+                f"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <b{returned}>\r\n"
+                f"Content-Type: multipart/report; report-type=delivery-status; "
+                f"boundary=B\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nNicht zustellbar."
+                f"\r\n--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; "
+                f"mx\r\n\r\nFinal-Recipient: rfc822; {recipient}\r\nAction: failed\r\n"
+                f"Status: 5.1.1\r\n\r\n--B\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+                f"To: {recipient}\r\nMessage-ID: {returned}\r\n\r\n--B--\r\n").encode()
+
+    cases = [  # returned Message-ID, recipient -> contact, outbox row
+        ("<out2@bot>", "erika@musterhausen.de", "erika@musterhausen.de", "<out2@bot>"),
+        ("<out3@bot>", "max@musterhausen.de", "max@musterhausen.de", "<out3@bot>"),
+        ("<elsewhere@x>", "MAX@musterhausen.de", "max@musterhausen.de", None),
+        ("<elsewhere@x>", "fremd@example.org", None, None),
+    ]
+    results = [parse_message(bounce(returned, to)) for returned, to, _, _ in cases]
+    assert {r.kind for r in results} == {"bounce"}
+    for prefetch in (False, True):
+        with Session(engine) as session:
+            directory = DbDirectory(session)
+            if prefetch:
+                directory.prefetch(results)
+            for result, (_, _, contact, outbox) in zip(results, cases, strict=True):
+                returned = [i for i in (result.returned_message_id, result.in_reply_to) if i]
+                found, mail = directory.bounced(returned, result.bounced_recipients)
+                assert (found.id if found else None) == (ids[contact] if contact else None)
+                assert (mail.message_id if mail else None) == outbox
+    engine.dispose()

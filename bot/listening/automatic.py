@@ -8,36 +8,15 @@ sees every bounce in `intake inbound list --status bounced`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import Absence, Contact, InboundMessage, OutboxMessage
+from db.models import Absence, Contact, InboundMessage
 
 log = logging.getLogger("intake.listening")
-
-
-def bounced_contact(session: Session, *, returned_ids: Sequence[str],
-                    recipients: Sequence[str]) -> tuple[Contact | None, OutboxMessage | None]:
-    """The contact whose mail bounced, and the outbox row that bounced when known."""
-    ids = [i for i in returned_ids if i]
-    if ids:
-        row = session.scalar(select(OutboxMessage).where(OutboxMessage.message_id.in_(ids))
-                             .order_by(OutboxMessage.id.desc()).limit(1))
-        if row is not None and row.contact_id is not None:
-            return session.get(Contact, row.contact_id), row
-        if row is not None:
-            contact = session.scalar(select(Contact).where(
-                Contact.email == row.to_address.lower()))
-            return contact, row
-    for address in recipients:
-        contact = session.scalar(select(Contact).where(Contact.email == address.lower()))
-        if contact is not None:
-            return contact, None
-    return None, None
 
 
 def mark_bounced(contact: Contact, reason: str, now: datetime) -> bool:

@@ -94,6 +94,8 @@ class _Outbox:
     message_id: str
     request_id: int | None
     kind: str
+    contact_id: int | None
+    to_address: str
 
 
 _Row = TypeVar("_Row", Contact, Department, Request)
@@ -143,6 +145,7 @@ class DbDirectory(Directory):
         senders: set[str] = set()
         ids: set[str] = set()
         tags: set[str] = set()
+        returned: set[str] = set()  # what bounced
         for result in results:
             if result.from_address:
                 senders.add(result.from_address.lower())
@@ -151,8 +154,14 @@ class DbDirectory(Directory):
                 ids.add(result.returned_message_id)
             if result.subject_tag is not None:
                 tags.add(result.subject_tag.code.upper())
-        self._load_contacts(senders)
+            if result.kind == "bounce":
+                returned.update(i for i in (result.returned_message_id,
+                                            *thread_ids(result)) if i)
+                senders.update(a.lower() for a in result.bounced_recipients)
         self._load_thread(ids)
+        senders.update(o.to_address.lower() for o in
+                       (self._outbox.get(i) for i in returned) if o is not None)
+        self._load_contacts(senders)
         self._load_tags(tags)
         self._load_open({c.department_id for c in self._contacts.values() if c is not None})
         if before_id is not None:
@@ -184,10 +193,11 @@ class DbDirectory(Directory):
             self._by_message_id.update(dict.fromkeys(chunk))
             for row in self.session.execute(
                     select(OutboxMessage.id, OutboxMessage.message_id,
-                           OutboxMessage.request_id, OutboxMessage.kind)
+                           OutboxMessage.request_id, OutboxMessage.kind,
+                           OutboxMessage.contact_id, OutboxMessage.to_address)
                     .where(OutboxMessage.message_id.in_(chunk))):
                 self._outbox[row.message_id] = _Outbox(row.id, row.message_id, row.request_id,
-                                                       row.kind)
+                                                       row.kind, row.contact_id, row.to_address)
                 if row.request_id is not None:
                     request_ids.add(row.request_id)
             for request in self.session.scalars(select(Request).where(
@@ -281,6 +291,23 @@ class DbDirectory(Directory):
         return [lines for lines in (self.own_mails.get(o.message_id) for o in mails)
                 if lines is not None]
 
+    def bounced(self, returned_ids: Sequence[str],
+                recipients: Sequence[str]) -> tuple[Contact | None, _Outbox | None]:
+        """The contact whose mail bounced, and the bot's mail that bounced when known (the
+        latest of those the bounce names), else the contact of a recipient it names."""
+        mails = self.outbox(returned_ids)
+        if mails:
+            latest = max(mails, key=lambda o: o.id)
+            if latest.contact_id is not None:
+                return self.get(Contact, latest.contact_id), latest
+            known = self.contact(latest.to_address.lower())
+            return (self.get(Contact, known.id) if known else None), latest
+        for address in recipients:
+            known = self.contact(address.lower())
+            if known is not None:
+                return self.get(Contact, known.id), None
+        return None, None
+
     def learned_signatures(self, contact_id: int, before_id: int) -> tuple[str, ...]:
         """The signature a contact's earlier replies share (looked up once per batch: the
         mails of this batch are not processed yet, so they would not count anyway)."""
@@ -366,10 +393,10 @@ def process_one(session: Session, row: InboundMessage, settings: ListenSettings,
     row.subject = result.subject[:2000] if result.subject else None
     row.error = None
 
-    if result.kind == "bounce":
-        return _bounce(session, row, result, now)
-
     directory = directory or DbDirectory(session)
+    if result.kind == "bounce":
+        return _bounce(directory, row, result, now)
+
     tag = result.subject_tag
     found = match(sender=result.from_address, thread_ids=thread_ids(result),
                   tag_code=tag.code if tag else None, auth_failures=parsed.auth_failed,
@@ -532,10 +559,10 @@ def _accepted(session: Session, directory: DbDirectory, row: InboundMessage,
     return _STATUS[result.kind]
 
 
-def _bounce(session: Session, row: InboundMessage, result: ParseResult, now: datetime) -> str:
+def _bounce(directory: DbDirectory, row: InboundMessage, result: ParseResult,
+            now: datetime) -> str:
     returned = [i for i in (result.returned_message_id, *thread_ids(result)) if i]
-    contact, outbox = automatic.bounced_contact(session, returned_ids=returned,
-                                                recipients=result.bounced_recipients)
+    contact, outbox = directory.bounced(returned, result.bounced_recipients)
     row.matched_by = "thread" if outbox is not None else "sender" if contact else "none"
     if contact is None:
         row.error = "Unzustellbar-Meldung, die zu keiner Mail des Bots passt"
