@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from bot.listening.match import KnownContact, KnownRequest, match
+from bot.listening.parsing import authors
 from parsers.authres import verdict
 
 BAU = KnownContact(1, "erika@musterhausen.de", 10, "Bauamt", True)
@@ -107,3 +108,20 @@ def test_authentication_results(headers: list[str], checked: bool,
 def test_no_authserv_id_configured_checks_nothing() -> None:
     mail = _mail("Authentication-Results: mx.stadt.de; dmarc=fail")
     assert verdict(mail, "") == verdict(mail, "").__class__(checked=False)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (b"From: Erika <erika@musterhausen.de>\r\nSubject: x\r\n\r\nFrom: b@example.org\r\n",
+     ["erika@musterhausen.de"]),
+    # several authors, folded, in two fields; a raw UTF-8 address (RFC 6532)
+    ("from: a@x.de,\r\n\t\"Köhler, Jörg\" <jörg.köhler@musterhausen.de>\r\nTo: t@x.de\r\n"
+     "FROM: c@y.de\r\n\r\nText\r\n".encode(), ["a@x.de", "jörg.köhler@musterhausen.de",
+                                              "c@y.de"]),
+    # an mbox line first; the block ends at the first line that is no field
+    (b"From bot@x.de Mon Jan  4 09:00:00 2027\nFrom: e@x.de\nkein Feld\nFrom: f@x.de\n\n",
+     ["e@x.de"]),
+    (b"Subject: ohne Absender\n\nFrom: g@x.de\n", []),
+])
+def test_authors_are_every_address_of_the_from_fields(raw: bytes,
+                                                      expected: list[str]) -> None:
+    assert authors(raw) == expected
