@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from bot.app import App
 from bot.leader import LOCK_CLASS, LeaderOnly, Leadership
+from bot.listening.process import BATCH
 from bot.outbox import enqueue
 from db.inbound import store_raw
 from db.models import Contact, InboundMessage, OutboxMessage, Request, Topic
@@ -137,7 +138,8 @@ def reply(message_id: str, subject: str, sender: str, n: int) -> bytes:
 
 def test_four_workers_drain_one_inbound_queue_and_process_each_mail_exactly_once(
         tmp_path: Path, clean_mailboxes: MailStack, pg_url: str) -> None:
-    departments = 40
+    # two replies each: four transactions' worth (a worker claims up to two ahead)
+    departments = 2 * BATCH
     site = make_site(tmp_path, clean_mailboxes, pg_url, contacts_yaml(departments))
     assert intake(site, "send-requests", now=MONDAY).exit_code == 0
     app = app_of(site)
