@@ -84,8 +84,8 @@ def _connect(settings: ImapSettings, credentials: Credentials,
                          ssl_context=context, timeout=settings.timeout)
         if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
             # imapclient turns imaplib's debugging on and filters its lines in logging;
-            # imaplib formats them first, every fetched mail's repr() among them (a
-            # third of the CPU time of fetching)
+            # imaplib formats them first, every fetched mail's repr() among them (half
+            # the time the fetching thread spent)
             client._imap.debug = 0
         if settings.security == "starttls":
             client.starttls(context)

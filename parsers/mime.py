@@ -515,13 +515,14 @@ _BASE64_RUN = re.compile(rb"^(?:[A-Za-z0-9+/=]{40,998}\r?\n){%d,}" % _RUN_MIN_LI
 #: what stands for a run while the parser reads the message: no header field, no
 #: delimiter, and nothing that a mail's own bytes can hold (a run's number follows it)
 _RUN_MARK = "\x00intake-run\x00"
+_RUN_MARK_BYTES = _RUN_MARK.encode("ascii")
 _RUN_NUMBER = re.compile(re.escape(_RUN_MARK) + r"(\d+)\x00")
 
 
 def _set_runs_aside(raw: bytes) -> tuple[bytes, list[bytes]]:
     """`raw` with each base64 run replaced by a mark, and the runs (without the last line
     break, which stays: it may belong to the delimiter that follows)."""
-    if b"\x00intake-run\x00" in raw:
+    if _RUN_MARK_BYTES in raw:
         return raw, []
     runs: list[bytes] = []
     pieces: list[bytes] = []
@@ -529,7 +530,7 @@ def _set_runs_aside(raw: bytes) -> tuple[bytes, list[bytes]]:
     for match in _BASE64_RUN.finditer(raw):
         start, end = match.span()
         end -= 2 if raw[end - 2 : end] == b"\r\n" else 1
-        pieces += (raw[last:start], b"\x00intake-run\x00%d\x00" % len(runs))
+        pieces += (raw[last:start], b"%s%d\x00" % (_RUN_MARK_BYTES, len(runs)))
         runs.append(raw[start:end])
         last = end
     if not runs:
@@ -544,7 +545,6 @@ def _put_runs_back(msg: Message, runs: list[bytes]) -> bool:
     placed = 0
 
     def restore(value: str) -> str:
-        nonlocal placed
         if _RUN_MARK not in value:
             return value
 
