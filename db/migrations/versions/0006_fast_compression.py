@@ -14,8 +14,7 @@ Only new values are affected; SQLite has no such setting.
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
+from db.migrations.compression import set_compression
 
 revision: str = "0006_fast_compression"
 down_revision: str | None = "0005_retention"
@@ -27,18 +26,8 @@ COLUMNS = (("inbound", "raw"), ("inbound", "parsed"), ("outbox", "raw"), ("blobs
 
 
 def _set(method: str) -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql" or (bind.dialect.server_version_info or (0,)) < (14,):
-        return
     for table, column in COLUMNS:
-        savepoint = bind.begin_nested()
-        try:
-            bind.execute(sa.text(
-                f'ALTER TABLE "{table}" ALTER COLUMN "{column}" SET COMPRESSION {method}'))
-        except sa.exc.DBAPIError:
-            savepoint.rollback()  # built without lz4: pglz stays
-        else:
-            savepoint.commit()
+        set_compression(table, column, method)
 
 
 def upgrade() -> None:

@@ -21,25 +21,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from db.migrations.compression import set_compression
+
 revision: str = "0007_raw_apart"
 down_revision: str | None = "0006_fast_compression"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-
-def _lz4(table: str) -> None:
-    """The bytes compressed with lz4 on PostgreSQL 14 and later, as 0006 set it for the
-    column they came from (a server built without lz4 keeps pglz)."""
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql" or (bind.dialect.server_version_info or (0,)) < (14,):
-        return
-    savepoint = bind.begin_nested()
-    try:
-        bind.execute(sa.text(f'ALTER TABLE "{table}" ALTER COLUMN "raw" SET COMPRESSION lz4'))
-    except sa.exc.DBAPIError:
-        savepoint.rollback()
-    else:
-        savepoint.commit()
 
 
 def upgrade() -> None:
@@ -51,7 +38,7 @@ def upgrade() -> None:
         sa.Column("raw", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("inbound_id", name="pk_inbound_raw"),
     )
-    _lz4("inbound_raw")
+    set_compression("inbound_raw", "raw", "lz4")  # as 0006 set it for the column
     op.execute("INSERT INTO inbound_raw (inbound_id, raw) SELECT id, raw FROM inbound")
     op.drop_column("inbound", "raw")
 
@@ -65,5 +52,5 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         # SQLite cannot add NOT NULL in place; the column is nullable there after a downgrade
         op.alter_column("inbound", "raw", nullable=False)
-    _lz4("inbound")
+    set_compression("inbound", "raw", "lz4")
     op.drop_table("inbound_raw")
