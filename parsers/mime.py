@@ -485,7 +485,6 @@ def _parse_bytes(raw: bytes, budget: _Budget, headers_only: bool = False) -> Mes
     policy = _HEADER_CAPPING.clone(cut_headers=budget.cut_headers)  # type: ignore[call-arg]
     if headers_only:
         return email.parser.BytesParser(policy=policy).parsebytes(raw, headersonly=True)
-    runs: list[bytes] = []
     if len(raw) >= _RUN_MIN_MESSAGE:
         shortened, runs = _set_runs_aside(raw)
         if runs:

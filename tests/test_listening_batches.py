@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.listening import topics
 from bot.listening.parsing import POOL_MIN, Parsing, ParsingPool, parsing_for
-from bot.listening.process import DbDirectory
+from bot.listening.process import DbDirectory, bounced_ids
 from db import migrate
 from db.engine import make_engine
 from db.models import Contact, Department, InboundMessage, OutboxMessage, Topic
@@ -217,8 +217,7 @@ def test_a_bounce_is_traced_to_the_mail_that_bounced_else_to_its_recipient(
             if prefetch:
                 directory.prefetch(results)
             for result, (_, _, contact, outbox) in zip(results, cases, strict=True):
-                returned = [i for i in (result.returned_message_id, result.in_reply_to) if i]
-                found, mail = directory.bounced(returned, result.bounced_recipients)
+                found, mail = directory.bounced(bounced_ids(result), result.bounced_recipients)
                 assert (found.id if found else None) == (ids[contact] if contact else None)
                 assert (mail.message_id if mail else None) == outbox
     engine.dispose()

@@ -54,7 +54,7 @@ _STATUS = {"topics": "processed", "no_topics": "processed", "auto_reply": "auto_
 
 #: mails per transaction: what a crash makes the next pass redo, and how long another
 #: worker may wait for a row this one holds (a request two replies answer); the look-ups
-#: and the commit (on PostgreSQL a wait for the disk) are once per batch
+#: and the commit (on PostgreSQL a wait for the server) are once per batch
 BATCH = 100
 
 
@@ -155,8 +155,7 @@ class DbDirectory(Directory):
             if result.subject_tag is not None:
                 tags.add(result.subject_tag.code.upper())
             if result.kind == "bounce":
-                returned.update(i for i in (result.returned_message_id,
-                                            *thread_ids(result)) if i)
+                returned.update(bounced_ids(result))
                 senders.update(a.lower() for a in result.bounced_recipients)
         self._load_thread(ids)
         senders.update(o.to_address.lower() for o in
@@ -315,6 +314,11 @@ class DbDirectory(Directory):
             self._signatures.update(
                 signatures.known_signatures_of(self.session, [contact_id], before_id))
         return self._signatures[contact_id]
+
+
+def bounced_ids(result: ParseResult) -> list[str]:
+    """The Message-IDs a bounce names: the returned mail's, then its thread's."""
+    return [i for i in (result.returned_message_id, *thread_ids(result)) if i]
 
 
 def thread_ids(result: ParseResult) -> list[str]:
@@ -561,8 +565,7 @@ def _accepted(session: Session, directory: DbDirectory, row: InboundMessage,
 
 def _bounce(directory: DbDirectory, row: InboundMessage, result: ParseResult,
             now: datetime) -> str:
-    returned = [i for i in (result.returned_message_id, *thread_ids(result)) if i]
-    contact, outbox = directory.bounced(returned, result.bounced_recipients)
+    contact, outbox = directory.bounced(bounced_ids(result), result.bounced_recipients)
     row.matched_by = "thread" if outbox is not None else "sender" if contact else "none"
     if contact is None:
         row.error = "Unzustellbar-Meldung, die zu keiner Mail des Bots passt"
