@@ -469,6 +469,9 @@ def purge(app: App, dry_run: bool) -> None:
     click.echo(f"raw mail ({since(retention.raw_mail_days, report.raw_before)}): "
                f"{report.inbound} received and {report.outbox} sent mail(s), "
                f"{_megabytes(report.raw_bytes)}")
+    if report.raw_kept:
+        click.echo(f"  {report.raw_kept} received mail(s) past retention keep their bytes: "
+                   "a file they hold could not be read from them again (see the log)")
     click.echo(f"attachments ({since(retention.attachments_days, report.attachments_before)}): "
                f"{report.attachments} file(s); {report.blobs} stored content(s) no longer "
                f"used, {_megabytes(report.blob_bytes)}")

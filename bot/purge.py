@@ -27,6 +27,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from bot.blobs import keep_files_of
 from bot.config import RetentionSettings
 from db.models import (
     Attachment,
@@ -62,6 +63,8 @@ class PurgeReport:
     followups: int = 0
     blobs: int = 0
     blob_bytes: int = 0
+    #: received mails past retention whose bytes stay: a file they hold was not found again
+    raw_kept: int = 0
 
     @property
     def nothing(self) -> bool:
@@ -84,7 +87,9 @@ def purge(session: Session, retention: RetentionSettings, now: datetime) -> Purg
     # file contents no attachment refers to any more
     orphan = Blob.sha256.not_in(select(Attachment.sha256).where(Attachment.sha256.is_not(None)))
     count, size = session.execute(
-        select(func.count(), func.coalesce(func.sum(Blob.size), 0)).where(orphan)).one()
+        # bytes freed: a content still in its mail (data NULL) has none of its own
+        select(func.count(), func.coalesce(func.sum(func.length(Blob.data)), 0))
+        .where(orphan)).one()
     report.blobs, report.blob_bytes = int(count), int(size)
     if count:
         session.execute(delete(Blob).where(orphan))
@@ -119,6 +124,12 @@ def _raw_mail(session: Session, report: PurgeReport, now: datetime) -> None:
     before = report.raw_before
     inbound = and_(InboundMessage.received_at < before, InboundMessage.purged_at.is_(None),
                    InboundMessage.status.not_in(_UNFINISHED))
+    # files still referred to whose bytes are only in these mails are copied out first; a
+    # mail whose file cannot be found again keeps its bytes (bot.blobs)
+    kept = keep_files_of(session, session.scalars(select(InboundMessage.id).where(inbound)))
+    if kept:
+        report.raw_kept = len(kept)
+        inbound = and_(inbound, InboundMessage.id.not_in(sorted(kept)))
     # sent mail only: a failed one may still be sent again with `intake outbox --retry-failed`
     outbox = and_(OutboxMessage.status == "sent", OutboxMessage.sent_at < before,
                   OutboxMessage.purged_at.is_(None))

@@ -248,13 +248,18 @@ class Absence(Base):
 
 
 class Blob(Base):
-    """Attachment bytes, stored once per content (the same photo sent twice is one row)."""
+    """An attachment's content, once per content (the same photo sent twice is one row).
+
+    The bytes stay in the received mail they came in (`inbound_id`, `data` NULL) until that
+    mail's bytes are purged, and are copied here first (see `bot.blobs`)."""
 
     __tablename__ = "blobs"
 
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: the mail whose bytes hold the content while `data` is NULL
+    inbound_id: Mapped[int | None] = mapped_column(ForeignKey("inbound.id"), index=True)
     created_at: Mapped[datetime]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -191,5 +192,48 @@ def test_a_stored_mail_keeps_its_bytes_across_the_move_to_their_own_table(
             assert {k: bytes(v) for k, v in back.items()} == {
                 1: b"From: a@b\r\n\r\nHallo", 2: photo}
         assert "inbound_raw" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_files_kept_in_their_mail_are_copied_into_blobs_by_the_downgrade(
+        db_url: str) -> None:
+    """0008 lets a file's bytes stay in the mail it came in; its downgrade copies them into
+    `blobs` (the older schema needs them there) and refuses rather than lose one."""
+    from email.message import EmailMessage
+
+    from alembic import command
+
+    engine = make_engine(db_url)
+    photo = bytes(range(256)) * 4096
+    mail = EmailMessage()
+    mail["From"], mail["Message-ID"] = "a@b", "<m1@x>"
+    mail.set_content("Was: Sommerfest\n")
+    mail.add_attachment(photo, maintype="image", subtype="jpeg", filename="fest.jpg")
+    digest = hashlib.sha256(photo).hexdigest()
+    config = migrate.alembic_config(engine)
+    try:
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO inbound (id, message_id, folder, sha256, size, received_at, "
+                "status, automatic, attempts) VALUES (1, '<m1@x>', 'INBOX', 'x', 1, :at, "
+                "'processed', false, 0)"), {"at": NOW})
+            conn.execute(text("INSERT INTO inbound_raw (inbound_id, raw) VALUES (1, :raw)"),
+                         {"raw": mail.as_bytes()})
+            conn.execute(text(
+                "INSERT INTO blobs (sha256, size, data, inbound_id, created_at) VALUES "
+                "(:sha, :size, NULL, 1, :at), ('lost', 1, NULL, 1, :at)"),
+                {"sha": digest, "size": len(photo), "at": NOW})
+        with pytest.raises(RuntimeError, match="file lost is not in received mail 1"):
+            command.downgrade(config, "0007_raw_apart")
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM blobs WHERE sha256 = 'lost'"))
+        command.downgrade(config, "0007_raw_apart")
+        with engine.connect() as conn:
+            assert bytes(conn.execute(text("SELECT data FROM blobs")).scalar_one()) == photo
+        assert "inbound_id" not in {c["name"] for c in inspect(engine).get_columns("blobs")}
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == migrate.head_revision(engine)
     finally:
         engine.dispose()

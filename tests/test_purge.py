@@ -3,11 +3,14 @@ nothing); what is still needed stays, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.blobs import blob_content
 from db.models import (
     Attachment,
     Blob,
@@ -156,6 +159,66 @@ def test_a_purged_mail_says_so_and_a_failed_one_waits_for_its_replay(
     assert ("failed", len(b"Message-ID: <m2@test>\r\n\r\nx"), True, False) in failed  # type: ignore[operator]
     every = intake(site, "inbound", "replay", "--failed", now=MONDAY)
     assert every.exit_code == 0 and "replayed: nothing" not in every.output
+
+
+def _mail_with(photo: bytes) -> bytes:
+    mail = EmailMessage()
+    mail["From"], mail["To"] = "bauamt@musterhausen.test", "themen@musterhausen.test"
+    mail["Subject"], mail["Message-ID"] = "Re: Ihre Themen", "<foto@test>"
+    mail.set_content("Was: Stadtjubiläum\nBilder: anbei\n")
+    mail.add_attachment(photo, maintype="image", subtype="jpeg", filename="jubilaeum.jpg")
+    return mail.as_bytes()
+
+
+def test_files_in_a_mail_are_copied_out_before_its_bytes_go(tmp_path: Path,
+                                                             db_url: str) -> None:
+    """A file's bytes live in the mail it came in until that mail's bytes are purged; a
+    file that cannot be found there again keeps the mail's bytes instead of being lost."""
+    site = write_site(tmp_path, db_url, extra=RETENTION)
+    photo = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 40 + b"\xff\xd9"
+    arrived = MONDAY - timedelta(days=60)  # past the mail's 30 days, not the files' 100
+
+    def fill(s: Seeder) -> None:
+        s.department("Bauamt", "bauamt@musterhausen.test", "Erika Muster")
+        for what, raw, digest in (
+                ("Stadtjubiläum", _mail_with(photo), hashlib.sha256(photo).hexdigest()),
+                ("Brückenfest", _mail_with(b"anders"), "f" * 64)):  # not in its mail
+            topic = s.topic("Bauamt", what, start=date(2027, 9, 1), created_at=arrived)
+            mail = s.session.get(InboundMessage, topic.inbound_id)
+            assert mail is not None
+            mail.raw = raw
+            s.session.add(Blob(sha256=digest, size=len(photo), data=None, inbound_id=mail.id,
+                               created_at=arrived))
+            _file(s, topic, digest, 60)
+        # a content in a mail that no file refers to any more: goes, and frees nothing
+        s.session.add(Blob(sha256="e" * 64, size=999, data=None, inbound_id=mail.id,
+                           created_at=arrived))
+
+    seed(site, fill)
+    done = intake(site, "purge", now=MONDAY)
+    assert done.exit_code == 0, done.output
+    assert "1 file(s) of received mail 2 not found in its bytes again" in done.output
+    lines = [line for line in done.output.splitlines() if " WARNING " not in line]
+    assert lines[0].startswith("raw mail (older than 30 days, before 2026-12-19): 1 received")
+    assert lines[1] == ("  1 received mail(s) past retention keep their bytes: a file they "
+                        "hold could not be read from them again (see the log)")
+    assert lines[2].startswith("attachments (older than 100 days, before 2026-10-10): 0 "
+                               "file(s); 1 stored content(s) no longer used, 0.0 MB"), lines[2]
+
+    app = app_for(site)
+    try:
+        with app.sessions() as session:
+            blobs = {b.sha256: b for b in session.scalars(select(Blob))}
+            found = blobs.pop(hashlib.sha256(photo).hexdigest())
+            assert found.data == photo and blob_content(session, found.sha256) == photo
+            (lost,) = blobs.values()
+            assert lost.sha256 == "f" * 64 and lost.data is None
+            kept = session.get(InboundMessage, lost.inbound_id)
+            assert kept is not None and kept.purged_at is None and kept.raw
+            purged = session.get(InboundMessage, found.inbound_id)
+            assert purged is not None and purged.purged_at is not None and purged.raw == b""
+    finally:
+        app.close()
 
 
 def test_retention_zero_keeps_everything(tmp_path: Path, db_url: str) -> None:

@@ -73,6 +73,10 @@ def parse_stored(inbound_id: int, raw: bytes, options: ParseOptions,
                                      ensure_ascii=False))
     digests = tuple(hashlib.sha256(a.content).hexdigest()
                     if not a.truncated and a.content else None for a in result.attachments)
+    if digests:
+        # the bytes stay in the stored mail (bot.blobs): a helper need not send them back
+        result = replace(result, attachments=tuple(replace(a, content=b"")
+                                                   for a in result.attachments))
     if result.kind == "bounce":  # matched by what came back, not by who sent it
         return Parsed(result, (), (), document, digests, options.fallback_today)
     return Parsed(result, tuple(verdict(raw, authserv_id).failed), tuple(authors(raw)),

@@ -146,9 +146,10 @@ def store_attachments(session: Session, inbound: InboundMessage, result: ParseRe
                       topics: list[Topic], now: datetime, *,
                       digests: Sequence[str | None] | None = None,
                       stored: Stored | None = None) -> int:
-    """Each real attachment once per mail, its bytes once per content (`blobs`). A file
-    belongs to the topic whose `Bilder:` line names it, unnamed files to the first topic.
-    `digests`: the attachments' sha256, when computed already."""
+    """Each real attachment once per mail, each content once (`blobs`). A file belongs to
+    the topic whose `Bilder:` line names it, unnamed files to the first topic. `digests`:
+    the attachments' sha256 (None: no bytes kept), when computed already; the result's
+    attachments need no bytes then."""
     if not result.attachments:
         return 0
     if stored is not None:
@@ -163,10 +164,14 @@ def store_attachments(session: Session, inbound: InboundMessage, result: ParseRe
     count = 0
     for index, attachment in enumerate(result.attachments):
         digest: str | None = None
-        if not attachment.truncated and attachment.content:
-            digest = digests[index] if digests is not None else None
-            digest = digest or hashlib.sha256(attachment.content).hexdigest()
-            _store_blob(session, digest, attachment.content, now, stored)
+        if digests is not None:
+            digest = digests[index]
+        elif not attachment.truncated and attachment.content:
+            digest = hashlib.sha256(attachment.content).hexdigest()
+        if digest is not None:
+            # the bytes stay in the mail's own (bot.blobs)
+            _store_blob(session, Blob(sha256=digest, size=attachment.size, data=None,
+                                      inbound_id=inbound.id, created_at=now), stored)
         holder = owner.get(attachment.filename) or (topics[0] if topics else None)
         # by relationship: a new topic gets its id when the session flushes, not here
         session.add(Attachment(inbound_id=inbound.id, topic=holder,
@@ -177,19 +182,18 @@ def store_attachments(session: Session, inbound: InboundMessage, result: ParseRe
     return count
 
 
-def _store_blob(session: Session, digest: str, content: bytes, now: datetime,
-                stored: Stored | None = None) -> None:
+def _store_blob(session: Session, blob: Blob, stored: Stored | None = None) -> None:
     if stored is not None:
         # a batch: inserted with the batch; should a concurrent worker store the same file
         # first, the batch fails on it and is processed again mail by mail (below)
-        if digest not in stored.blobs:
-            stored.blobs.add(digest)
-            session.add(Blob(sha256=digest, size=len(content), data=content, created_at=now))
+        if blob.sha256 not in stored.blobs:
+            stored.blobs.add(blob.sha256)
+            session.add(blob)
         return
-    if session.scalar(select(Blob.sha256).where(Blob.sha256 == digest)) is not None:
+    if session.scalar(select(Blob.sha256).where(Blob.sha256 == blob.sha256)) is not None:
         return
     try:
         with session.begin_nested():
-            session.add(Blob(sha256=digest, size=len(content), data=content, created_at=now))
+            session.add(blob)
     except IntegrityError:  # a concurrent worker stored the same file a moment ago
         pass

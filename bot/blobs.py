@@ -1,0 +1,112 @@
+"""Attachment bytes: read from the received mail they came in, copied out only when needed.
+
+A photo that comes with a reply is already stored once, as part of the mail's raw bytes
+(`inbound_raw`), which are kept until retention purges them. Storing the decoded file a
+second time in `blobs` would double what a reply with photos writes (on PostgreSQL, most of
+what the server does while mail is processed). So a file's row in `blobs` names the mail it
+came in (`inbound_id`) and has no bytes of its own (`data` NULL) for as long as that mail's
+bytes are kept; its bytes are the attachment of that mail whose sha256 is the row's key.
+
+Before a mail's bytes are purged, `keep_files_of` copies into `blobs` the files that
+attachments still refer to. A file that cannot be found in the mail again (a parser that
+decodes a damaged part differently than the one that stored it) keeps the mail's bytes: the
+purge reports it instead of losing the file.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import hashlib
+import logging
+from collections.abc import Iterable, Iterator
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from db.models import Attachment, Blob, InboundRaw
+from parsers import ParseOptions, parse_message
+
+log = logging.getLogger("intake.blobs")
+
+#: no size limit when a stored file is looked for again (it was stored, so it was allowed)
+_UNLIMITED = ParseOptions(max_attachment_bytes=2**62, keep_attachment_content=True,
+                          fallback_today=date(2000, 1, 1))
+
+
+def blob_content(session: Session, sha256: str) -> bytes | None:
+    """A stored file's bytes (None: no such file, or its mail no longer has it)."""
+    blob = session.get(Blob, sha256)
+    if blob is None:
+        return None
+    if blob.data is not None:
+        return blob.data
+    raw = _raw(session, blob.inbound_id)
+    return find_files(raw, {sha256}).get(sha256) if raw else None
+
+
+def keep_files_of(session: Session, inbound_ids: Iterable[int]) -> set[int]:
+    """Copy into `blobs` the files still referred to whose bytes live only in these mails,
+    so that the mails' bytes can go. Returns the mails whose bytes must stay (a file was
+    not found in them again); the caller leaves those out of the purge."""
+    keep: set[int] = set()
+    referred = select(Attachment.sha256).where(Attachment.sha256.is_not(None))
+    for chunk in _chunks(sorted(set(inbound_ids))):
+        waiting: dict[int, dict[str, Blob]] = {}
+        for blob in session.scalars(select(Blob).where(
+                Blob.data.is_(None), Blob.inbound_id.in_(chunk), Blob.sha256.in_(referred))):
+            assert blob.inbound_id is not None
+            waiting.setdefault(blob.inbound_id, {})[blob.sha256] = blob
+        for inbound_id, blobs in sorted(waiting.items()):
+            raw = _raw(session, inbound_id)
+            wanted = set(blobs)
+            found = find_files(raw, wanted) if raw else {}
+            for sha256, content in found.items():
+                blobs[sha256].data = content
+            lost = wanted - found.keys()
+            if lost:
+                keep.add(inbound_id)
+                log.warning("purge: %d file(s) of received mail %s not found in its bytes "
+                            "again; its bytes are kept", len(lost), inbound_id)
+    session.flush()
+    return keep
+
+
+def _raw(session: Session, inbound_id: int | None) -> bytes | None:
+    if inbound_id is None:
+        return None
+    return session.scalar(select(InboundRaw.raw).where(InboundRaw.inbound_id == inbound_id))
+
+
+def find_files(raw: bytes, wanted: set[str]) -> dict[str, bytes]:
+    """The files of a mail whose sha256 is wanted: as the parser decodes attachments (the
+    way they were stored), else any MIME part's decoded payload (a part the parser of the
+    day no longer counts as an attachment)."""
+    found: dict[str, bytes] = {}
+    try:
+        candidates: Iterator[bytes] = (a.content for a in
+                                       parse_message(raw, _UNLIMITED).attachments)
+        for content in candidates:
+            _take(content, wanted, found)
+    except Exception:  # the stdlib walk below still gets its chance
+        log.debug("blobs: parsing a stored mail again failed", exc_info=True)
+    if wanted - found.keys():
+        message = email.message_from_bytes(raw, policy=email.policy.compat32)
+        for part in message.walk():
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                _take(payload, wanted, found)
+    return found
+
+
+def _take(content: bytes, wanted: set[str], found: dict[str, bytes]) -> None:
+    if content:
+        digest = hashlib.sha256(content).hexdigest()
+        if digest in wanted:
+            found[digest] = content
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), 500):
+        yield ids[start:start + 500]
