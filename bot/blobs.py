@@ -64,12 +64,14 @@ def keep_files_of(session: Session, inbound_ids: Iterable[int]) -> set[int]:
             found = find_files(raw, wanted) if raw else {}
             for sha256, content in found.items():
                 blobs[sha256].data = content
+            session.flush()
+            for blob in blobs.values():  # a purge of many photos holds one mail's at a time
+                session.expunge(blob)
             lost = wanted - found.keys()
             if lost:
                 keep.add(inbound_id)
                 log.warning("purge: %d file(s) of received mail %s not found in its bytes "
                             "again; its bytes are kept", len(lost), inbound_id)
-    session.flush()
     return keep
 
 
