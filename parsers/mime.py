@@ -414,7 +414,7 @@ class _Leaf:
 
 def _nth(raw: bytes, separator: bytes, n: int) -> int:
     """The index of the n-th occurrence of `separator` in `raw`, or -1."""
-    if raw.count(separator) < n:
+    if len(raw) < n * len(separator) or raw.count(separator) < n:
         return -1
     pos = -1
     for _ in range(n):
@@ -426,7 +426,7 @@ def _nth_field_line(raw: bytes, n: int) -> int:
     """The index of the newline before the n-th line that looks like a header field, or
     -1. Walks the matches one by one, but only lines with a colon early on match (none in
     base64, few in text), and it stops at the n-th."""
-    if raw.count(b":") < n:
+    if len(raw) < 2 * n or raw.count(b":") < n:  # "x:" at least
         return -1  # the common case, found at the speed of memchr
     for count, match in enumerate(_FIELD_LINE.finditer(raw), start=1):
         if count >= n:
@@ -510,7 +510,9 @@ def _feed(raw: bytes, policy: Compat32) -> Message:
 #: message is the same as the standard library's.
 _RUN_MIN_LINES = 32
 _RUN_MIN_MESSAGE = _RUN_MIN_LINES * 40
-_BASE64_RUN = re.compile(rb"^(?:[A-Za-z0-9+/=]{40,998}\r?\n){%d,}" % _RUN_MIN_LINES, re.M)
+#: (possessive: a line's letters can never give way to its line break, so trying fewer is
+#: wasted work)
+_BASE64_RUN = re.compile(rb"^(?:[A-Za-z0-9+/=]{40,998}+\r?\n){%d,}+" % _RUN_MIN_LINES, re.M)
 #: what stands for a run while the parser reads the message: no header field, no
 #: delimiter, and nothing that a mail's own bytes can hold (a run's number follows it)
 _RUN_MARK = "\x00intake-run\x00"
@@ -833,10 +835,14 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
             continue
         if i in logos:
             continue  # a signature logo, an icon, a spacer (parsers.photos)
-        # estimated from the encoded length: an attachment too large to keep is never decoded
-        size = estimated_size(leaf.part)
+        # estimated from the encoded length: an attachment too large to keep is never
+        # decoded. One whose encoded text is within the limit is kept for sure (decoding
+        # never lengthens), and its size is then what it decodes to: no estimate needed.
+        keep = options.keep_attachment_content
+        surely = keep and _encoded_length(leaf.part) <= options.max_attachment_bytes
+        size = 0 if surely else estimated_size(leaf.part)
         name = sanitize_filename(leaf.filename, len(attachments) + 1, _ext_for(leaf.ctype))
-        want_bytes = options.keep_attachment_content and size <= options.max_attachment_bytes
+        want_bytes = surely or (keep and size <= options.max_attachment_bytes)
         data = b""
         if leaf.ctype == "message/rfc822" or leaf.part.is_multipart():
             if want_bytes:
@@ -916,6 +922,12 @@ _NOT_ATTACHMENTS = frozenset(
         "application/pgp-encrypted",
     }
 )
+
+
+def _encoded_length(part: Message) -> int:
+    """An upper bound of a leaf's decoded size: its payload's length as it stands."""
+    payload = part.get_payload(decode=False)
+    return len(payload) if isinstance(payload, str) else 0
 
 
 def _add_attachment(
