@@ -237,3 +237,16 @@ def test_files_kept_in_their_mail_are_copied_into_blobs_by_the_downgrade(
         assert migrate.current_revision(engine) == migrate.head_revision(engine)
     finally:
         engine.dispose()
+
+
+def test_in_lists_come_in_a_few_lengths_with_the_same_values() -> None:
+    from db.inlists import SIZES, padded
+
+    lengths = set()
+    for n in range(1, 501):
+        values = list(range(n))
+        out = padded(values)
+        assert out[:n] == values and set(out) == set(values)
+        lengths.add(len(out))
+    assert lengths == set(SIZES)
+    assert padded(["a"]) == ["a"] * 8

@@ -35,6 +35,7 @@ from bot.listening import automatic, followups, signatures, topics
 from bot.listening.match import Directory, KnownContact, KnownRequest, Match, match
 from bot.listening.parsing import Parsed, Parsing, Results, parse_stored, parsing_for
 from db.inbound import claim_batch, claim_rows, count_waiting
+from db.inlists import padded
 from db.models import (
     Contact,
     Department,
@@ -105,9 +106,10 @@ _IN = 500
 
 
 def _chunks(values: Iterable[str] | Iterable[int]) -> Iterator[list]:  # type: ignore[type-arg]
+    """The values in IN lists of at most _IN, each of one of a few lengths (db.inlists)."""
     items = sorted(set(values))  # type: ignore[type-var]
     for start in range(0, len(items), _IN):
-        yield items[start:start + _IN]
+        yield padded(items[start:start + _IN])
 
 
 class DbDirectory(Directory):

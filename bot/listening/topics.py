@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db.inlists import padded
 from db.models import Absence, Attachment, Blob, InboundMessage, Topic, TopicChange
 from parsers import ParseResult
 from parsers import Topic as ParsedTopic
@@ -78,7 +79,7 @@ class Stored:
         self.blobs: set[str] = set()
         ids = sorted(set(inbound_ids))
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
+            chunk = padded(ids[start:start + 500])
             for topic in session.scalars(select(Topic).where(Topic.inbound_id.in_(chunk))):
                 self.topics.setdefault(topic.inbound_id, []).append(topic)
             self.with_attachments.update(session.scalars(
@@ -88,7 +89,7 @@ class Stored:
         wanted = sorted(set(digests))
         for start in range(0, len(wanted), 500):
             self.blobs.update(session.scalars(select(Blob.sha256).where(
-                Blob.sha256.in_(wanted[start:start + 500]))))
+                Blob.sha256.in_(padded(wanted[start:start + 500])))))
 
 
 def store_topics(session: Session, inbound: InboundMessage, result: ParseResult, *,
