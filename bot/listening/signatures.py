@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
-from db.inlists import padded
 from db.models import InboundMessage
 from parsers.signatures import learn_signature
 
@@ -37,16 +36,9 @@ def known_signatures_of(session: Session, contact_ids: Iterable[int],
     statement per contact cost a round trip each, and a wait for the interpreter each time
     the fetching thread held it."""
     wanted = sorted(set(contact_ids))
-    texts: dict[int, dict[int, str]] = {contact_id: {} for contact_id in wanted}
-    # the two texts only, read out of the stored result by the database (the whole result
-    # is many times their size, and would be decoded here for each of the rows)
-    reply_text = InboundMessage.parsed["reply_text"].as_string()
-    cut = InboundMessage.parsed[CUT_KEY].as_string()
+    texts: dict[int, list[tuple[int, str]]] = {contact_id: [] for contact_id in wanted}
     for start in range(0, len(wanted), _PER_STATEMENT):
-        # of a few lengths (db.inlists); a contact named twice gives its rows twice, and
-        # the rows are kept by id
-        chunk = padded(wanted[start:start + _PER_STATEMENT])
-        parts = [select(InboundMessage.contact_id, InboundMessage.id, reply_text, cut)
+        parts = [select(InboundMessage.contact_id, InboundMessage.id, InboundMessage.parsed)
                  .where(InboundMessage.contact_id == contact_id, InboundMessage.id < before_id,
                         # an expression, not the column: SQLite would otherwise walk the
                         # status index (nearly every row is "processed") instead of the
@@ -56,14 +48,17 @@ def known_signatures_of(session: Session, contact_ids: Iterable[int],
                  .order_by(InboundMessage.id.desc()).limit(HISTORY)
                  # named: an anonymous subquery draws its name from os.urandom, each time
                  .subquery(f"contact{n}")
-                 for n, contact_id in enumerate(chunk)]
-        for contact_id, row_id, text, cut_text in session.execute(
+                 for n, contact_id in enumerate(wanted[start:start + _PER_STATEMENT])]
+        for contact_id, row_id, parsed in session.execute(
                 union_all(*(select(part) for part in parts))):
-            if text is not None:  # None: the result was purged
-                texts[contact_id][row_id] = f"{text}\n\n{cut_text}" if cut_text else text
+            if isinstance(parsed, dict):
+                text = str(parsed.get("reply_text") or "")
+                if parsed.get(CUT_KEY):
+                    text = f"{text}\n\n{parsed[CUT_KEY]}"
+                texts[contact_id].append((row_id, text))
     found: dict[int, tuple[str, ...]] = {}
     for contact_id, rows in texts.items():
-        learned = learn_signature([text for _id, text in sorted(rows.items(), reverse=True)])
+        learned = learn_signature([text for _id, text in sorted(rows, reverse=True)])
         found[contact_id] = (learned,) if learned else ()
     return found
 
