@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, load_only, selectinload
 
-from db.inlists import padded
+from db.inlists import among
 from db.models import InboundMessage, InboundRaw, MailboxState
 
 #: Message-IDs longer than this are not believed (the column's limit; RFC 5322 lines: 998)
@@ -91,7 +91,7 @@ def store_raws(session: Session, mails: Sequence[RawMail], *, folder: str,
     known: set[str] = set()
     for start in range(0, len(keys), 500):
         known.update(session.scalars(select(InboundMessage.message_id).where(
-            InboundMessage.message_id.in_(padded(keys[start:start + 500])))))
+            among(session, InboundMessage.message_id, keys[start:start + 500]))))
     new: list[dict[str, object]] = []
     out: list[str | None] = []  # per mail: its key when it is inserted now
     for mail, digest, key in zip(mails, digests, keys, strict=True):
@@ -113,7 +113,8 @@ def store_raws(session: Session, mails: Sequence[RawMail], *, folder: str,
             for start in range(0, len(stored), 500):
                 ids.update((str(key), row_id) for key, row_id in session.execute(
                     select(InboundMessage.message_id, InboundMessage.id).where(
-                        InboundMessage.message_id.in_(padded(stored[start:start + 500])))))
+                        among(session, InboundMessage.message_id,
+                                                 stored[start:start + 500]))))
             # a statement per row (psycopg pipelines them): one statement for the whole
             # batch would make the driver hold all its bytes at once, and keep a buffer that
             # large for as long as the connection lives
@@ -161,7 +162,7 @@ def claim_rows(session: Session, ids: Sequence[int],
     locked for this one, in id order; their bytes are not loaded (the caller has them)."""
     if not ids:
         return []
-    stmt = select(InboundMessage).where(InboundMessage.id.in_(padded(ids)))
+    stmt = select(InboundMessage).where(among(session, InboundMessage.id, ids))
     if statuses is not None:
         stmt = stmt.where(InboundMessage.status.in_(list(statuses)))
     return list(session.scalars(stmt.order_by(InboundMessage.id)

@@ -1,28 +1,25 @@
-"""IN lists of a few fixed lengths.
+"""`column IN (values)` as one statement text whatever the number of values.
 
-A query with `column IN (...)` has a statement text of its own for every length of the list.
-PostgreSQL's driver (psycopg) converts each new text before sending it, which for lists of
-hundreds of values costs more than the query itself; batches of mail make a new length
-nearly every time. Lengthened to the next of a few sizes by repeating the last value (which
-changes nothing in an IN list), the same query has at most that many texts, each converted
-once per connection.
+An IN list has a statement text of its own for every length, and batches of mail make a new
+length nearly every time. On PostgreSQL each new text is converted by the driver (psycopg
+caches only short ones) before it is sent, which for hundreds of values costs more than the
+query; `column = ANY(array)` is one text and one parameter, and uses the same index.
+SQLite has no arrays, and its driver has no such cost: it keeps the IN list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.types import ARRAY
 
-#: the lengths an IN list is padded to; longer lists are the caller's to cut (500 at most)
-SIZES = (8, 32, 128, 500)
 
-
-def padded(values: Sequence[T]) -> list[T]:
-    """`values` (not empty), lengthened to the next of SIZES by repeating the last one."""
-    out = list(values)
-    for size in SIZES:
-        if len(out) <= size:
-            return out + [out[-1]] * (size - len(out))
-    return out
+def among(session: Session, column: InstrumentedAttribute[Any],
+          values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column` is one of `values` (at most 500 of them: SQLite binds each)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(list(values))

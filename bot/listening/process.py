@@ -35,7 +35,7 @@ from bot.listening import automatic, followups, signatures, topics
 from bot.listening.match import Directory, KnownContact, KnownRequest, Match, match
 from bot.listening.parsing import Parsed, Parsing, Results, parse_stored, parsing_for
 from db.inbound import claim_batch, claim_rows, count_waiting
-from db.inlists import padded
+from db.inlists import among
 from db.models import (
     Contact,
     Department,
@@ -106,10 +106,9 @@ _IN = 500
 
 
 def _chunks(values: Iterable[str] | Iterable[int]) -> Iterator[list]:  # type: ignore[type-arg]
-    """The values in IN lists of at most _IN, each of one of a few lengths (db.inlists)."""
     items = sorted(set(values))  # type: ignore[type-var]
     for start in range(0, len(items), _IN):
-        yield padded(items[start:start + _IN])
+        yield items[start:start + _IN]
 
 
 class DbDirectory(Directory):
@@ -179,7 +178,7 @@ class DbDirectory(Directory):
             for contact, department in self.session.execute(
                     select(Contact, Department).join(Department,
                                                      Contact.department_id == Department.id)
-                    .where(Contact.email.in_(chunk))):
+                    .where(among(self.session, Contact.email, chunk))):
                 self._hold(contact, department)
                 self._contacts[contact.email] = KnownContact(
                     contact.id, contact.email, department.id, department.name,
@@ -196,24 +195,26 @@ class DbDirectory(Directory):
                     select(OutboxMessage.id, OutboxMessage.message_id,
                            OutboxMessage.request_id, OutboxMessage.kind,
                            OutboxMessage.contact_id, OutboxMessage.to_address)
-                    .where(OutboxMessage.message_id.in_(chunk))):
+                    .where(among(self.session, OutboxMessage.message_id, chunk))):
                 self._outbox[row.message_id] = _Outbox(row.id, row.message_id, row.request_id,
                                                        row.kind, row.contact_id, row.to_address)
                 if row.request_id is not None:
                     request_ids.add(row.request_id)
             for request in self.session.scalars(select(Request).where(
-                    Request.message_id.in_(chunk))):
+                    among(self.session, Request.message_id, chunk))):
                 self._hold(request)
                 self._by_message_id[request.message_id] = request
         # the requests the outbox rows point at
         for chunk in _chunks(i for i in request_ids if (Request, i) not in self._rows):
-            self._hold(*self.session.scalars(select(Request).where(Request.id.in_(chunk))))
+            self._hold(*self.session.scalars(
+                select(Request).where(among(self.session, Request.id, chunk))))
 
     def _load_tags(self, codes: Iterable[str]) -> None:
         wanted = [c for c in codes if c not in self._by_tag]
         for chunk in _chunks(wanted):
             self._by_tag.update(dict.fromkeys(chunk))
-            for request in self.session.scalars(select(Request).where(Request.tag.in_(chunk))):
+            for request in self.session.scalars(
+                    select(Request).where(among(self.session, Request.tag, chunk))):
                 self._hold(request)
                 self._by_tag[request.tag] = request
 
@@ -225,7 +226,7 @@ class DbDirectory(Directory):
             latest = (select(Request.id, func.row_number().over(
                 partition_by=Request.department_id,
                 order_by=(RequestRound.month.desc(), Request.id.desc())).label("n"))
-                .join(RequestRound).where(Request.department_id.in_(chunk))
+                .join(RequestRound).where(among(self.session, Request.department_id, chunk))
                 # named: an anonymous subquery draws its name from os.urandom, each time
                 .subquery("latest"))
             for request in self.session.scalars(select(Request).join(
@@ -287,7 +288,7 @@ class DbDirectory(Directory):
         for chunk in _chunks(unread):
             for message_id, raw in self.session.execute(
                     select(OutboxMessage.message_id, OutboxMessage.raw)
-                    .where(OutboxMessage.message_id.in_(chunk))):
+                    .where(among(self.session, OutboxMessage.message_id, chunk))):
                 self.own_mails[message_id] = _text_lines(raw)
         return [lines for lines in (self.own_mails.get(o.message_id) for o in mails)
                 if lines is not None]

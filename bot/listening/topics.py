@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.inlists import padded
+from db.inlists import among
 from db.models import Absence, Attachment, Blob, InboundMessage, Topic, TopicChange
 from parsers import ParseResult
 from parsers import Topic as ParsedTopic
@@ -79,17 +79,18 @@ class Stored:
         self.blobs: set[str] = set()
         ids = sorted(set(inbound_ids))
         for start in range(0, len(ids), 500):
-            chunk = padded(ids[start:start + 500])
-            for topic in session.scalars(select(Topic).where(Topic.inbound_id.in_(chunk))):
+            chunk = ids[start:start + 500]
+            for topic in session.scalars(
+                    select(Topic).where(among(session, Topic.inbound_id, chunk))):
                 self.topics.setdefault(topic.inbound_id, []).append(topic)
             self.with_attachments.update(session.scalars(
-                select(Attachment.inbound_id).where(Attachment.inbound_id.in_(chunk))))
+                select(Attachment.inbound_id).where(among(session, Attachment.inbound_id, chunk))))
             self.with_absence.update(session.scalars(
-                select(Absence.inbound_id).where(Absence.inbound_id.in_(chunk))))
+                select(Absence.inbound_id).where(among(session, Absence.inbound_id, chunk))))
         wanted = sorted(set(digests))
         for start in range(0, len(wanted), 500):
             self.blobs.update(session.scalars(select(Blob.sha256).where(
-                Blob.sha256.in_(padded(wanted[start:start + 500])))))
+                among(session, Blob.sha256, wanted[start:start + 500]))))
 
 
 def store_topics(session: Session, inbound: InboundMessage, result: ParseResult, *,
