@@ -32,6 +32,7 @@ from db.contacts import (
     active_primary_contacts,
     sync_contacts_retrying,
 )
+from db.inlists import among
 from db.models import Absence, Contact, Department, OutboxMessage, Request, RequestRound
 from db.session import unit_of_work
 from mailtemplates import template_block
@@ -321,22 +322,24 @@ def _insert_chunk(session: Session, rnd: RequestRound, prepared: list[_Prepared]
         return True
     try:
         with session.begin_nested():
-            # RETURNING makes both multi-row INSERTs on PostgreSQL too (without it, or
-            # with the rows' order demanded, psycopg sends one statement per row)
-            returned = session.execute(
-                insert(Request).returning(Request.message_id, Request.id),
-                [{"round_id": rnd.id, "contact_id": p.contact.id,
-                  "department_id": p.contact.department_id, "tag": p.tag,
-                  "message_id": p.message_id, "status": "queued", "created_at": now,
-                  "reminders_sent": 0} for p in prepared])
-            ids = {message_id: request_id for message_id, request_id in returned}
-            session.execute(insert(OutboxMessage).returning(OutboxMessage.id), [
+            # a statement per row, of one text (on PostgreSQL pipelined, and prepared once):
+            # a multi-row INSERT has a text of its own per chunk length and hundreds of
+            # parameters, which psycopg converts anew each time instead of from its cache
+            session.execute(insert(Request), [
+                {"round_id": rnd.id, "contact_id": p.contact.id,
+                 "department_id": p.contact.department_id, "tag": p.tag,
+                 "message_id": p.message_id, "status": "queued", "created_at": now,
+                 "reminders_sent": 0} for p in prepared])
+            ids = {message_id: request_id for message_id, request_id in session.execute(
+                select(Request.message_id, Request.id).where(
+                    among(session, Request.message_id, [p.message_id for p in prepared])))}
+            session.execute(insert(OutboxMessage), [
                 {"kind": "request", "dedupe_key": f"request:{rnd.month}:{p.contact.id}",
                  "message_id": p.message_id, "to_address": p.contact.email,
                  "subject": p.subject, "raw": p.raw, "status": "queued", "attempts": 0,
                  "next_attempt_at": now, "created_at": now, "request_id": ids[p.message_id],
                  "contact_id": p.contact.id}
-                for p in prepared]).all()
+                for p in prepared])
     except IntegrityError:
         return False
     return True
