@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import smtplib
 import statistics
 import sys
@@ -59,6 +60,7 @@ def main() -> None:
                 ratios.append(run(stack, site, args.contacts, url, bare_first=n % 2 == 1))
     finally:
         stack.stop()
+        shutil.rmtree(work, ignore_errors=True)  # the mailboxes: tens of MB per run
     print(f"median ratio end to end vs bare ({len(ratios)} runs): "
           f"{statistics.median(ratios):.2f}x")
 
