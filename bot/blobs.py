@@ -87,10 +87,8 @@ def find_files(raw: bytes, wanted: set[str]) -> dict[str, bytes]:
     day no longer counts as an attachment)."""
     found: dict[str, bytes] = {}
     try:
-        candidates: Iterator[bytes] = (a.content for a in
-                                       parse_message(raw, _UNLIMITED).attachments)
-        for content in candidates:
-            _take(content, wanted, found)
+        for attachment in parse_message(raw, _UNLIMITED).attachments:
+            _take(attachment.content, wanted, found)
     except Exception:  # the stdlib walk below still gets its chance
         log.debug("blobs: parsing a stored mail again failed", exc_info=True)
     if wanted - found.keys():

@@ -171,7 +171,7 @@ def store_attachments(session: Session, inbound: InboundMessage, result: ParseRe
         elif not attachment.truncated and attachment.content:
             digest = hashlib.sha256(attachment.content).hexdigest()
         if digest is not None:
-            # the bytes stay in the mail's own (bot.blobs)
+            # no bytes of its own: they are read from the stored mail (bot.blobs)
             _store_blob(session, Blob(sha256=digest, size=attachment.size, data=None,
                                       inbound_id=inbound.id, created_at=now), stored)
         holder = owner.get(attachment.filename) or (topics[0] if topics else None)
