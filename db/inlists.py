@@ -14,12 +14,15 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, any_, bindparam
 from sqlalchemy.orm import InstrumentedAttribute, Session
-from sqlalchemy.types import ARRAY
+from sqlalchemy.types import ARRAY, String
 
 
 def among(session: Session, column: InstrumentedAttribute[Any],
           values: Sequence[Any]) -> ColumnElement[bool]:
     """`column` is one of `values` (at most 500 of them: SQLite binds each)."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
+        # an array of the column's type without its length: a cast to VARCHAR(n)[] would cut
+        # a longer value (a foreign Message-ID) silently, and the cut one could match a row
+        kind = String() if isinstance(column.type, String) else column.type
+        return column == any_(bindparam(None, list(values), type_=ARRAY(kind)))
     return column.in_(list(values))

@@ -260,3 +260,7 @@ def test_among_is_an_in_list_with_one_statement_text(engine) -> None:  # type: i
             texts.add(str(query.compile(session.get_bind(),
                                         compile_kwargs={"render_postcompile": True})))
     assert len(texts) == (1 if engine.dialect.name == "postgresql" else 3)
+    # a value longer than the column (month is VARCHAR(7)) is not cut to match a row
+    with Session(engine) as session:
+        assert list(session.scalars(select(RequestRound.month).where(
+            among(session, RequestRound.month, ["2027-01-extra"])))) == []
