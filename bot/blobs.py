@@ -7,8 +7,8 @@ what the server does while mail is processed). So a file's row in `blobs` names 
 came in (`inbound_id`) and has no bytes of its own (`data` NULL) for as long as that mail's
 bytes are kept; its bytes are the attachment of that mail whose sha256 is the row's key.
 
-Before a mail's bytes are purged, `keep_files_of` copies into `blobs` the files that
-attachments still refer to. A file that cannot be found in the mail again (a parser that
+Before a mail's bytes are purged, `keep_files_of` copies into `blobs` the files whose bytes
+are only there (those no attachment refers to are deleted by the purge before). A file that cannot be found in the mail again (a parser that
 decodes a damaged part differently than the one that stored it) keeps the mail's bytes: the
 purge reports it instead of losing the file.
 """
@@ -25,7 +25,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import Attachment, Blob, InboundRaw
+from db.models import Blob, InboundRaw
 from parsers import ParseOptions, parse_message
 
 log = logging.getLogger("intake.blobs")
@@ -47,27 +47,32 @@ def blob_content(session: Session, sha256: str) -> bytes | None:
 
 
 def keep_files_of(session: Session, inbound_ids: Iterable[int]) -> set[int]:
-    """Copy into `blobs` the files still referred to whose bytes live only in these mails,
-    so that the mails' bytes can go. Returns the mails whose bytes must stay (a file was
-    not found in them again); the caller leaves those out of the purge."""
+    """Copy into `blobs` the files whose bytes live only in these mails, so that the mails'
+    bytes can go. Returns the mails whose bytes must stay (a file was not found in them
+    again); the caller leaves those out of the purge.
+
+    Every such file is copied, not only those an attachment refers to at this moment: one
+    that looks unused may be about to be used by a mail a worker is processing now."""
     keep: set[int] = set()
-    referred = select(Attachment.sha256).where(Attachment.sha256.is_not(None))
     for chunk in _chunks(sorted(set(inbound_ids))):
         waiting: dict[int, dict[str, Blob]] = {}
         for blob in session.scalars(select(Blob).where(
-                Blob.data.is_(None), Blob.inbound_id.in_(chunk), Blob.sha256.in_(referred))):
+                Blob.data.is_(None), Blob.inbound_id.in_(chunk))):
             assert blob.inbound_id is not None
             waiting.setdefault(blob.inbound_id, {})[blob.sha256] = blob
-        for inbound_id, blobs in sorted(waiting.items()):
+        for inbound_id in sorted(waiting):
+            # taken out of `waiting`: a purge of many photos holds one mail's at a time
+            blobs = waiting.pop(inbound_id)
             raw = _raw(session, inbound_id)
             wanted = set(blobs)
             found = find_files(raw, wanted) if raw else {}
             for sha256, content in found.items():
                 blobs[sha256].data = content
-            session.flush()
-            for blob in blobs.values():  # a purge of many photos holds one mail's at a time
-                session.expunge(blob)
             lost = wanted - found.keys()
+            session.flush()
+            for blob in blobs.values():
+                session.expunge(blob)
+            del blobs, found
             if lost:
                 keep.add(inbound_id)
                 log.warning("purge: %d file(s) of received mail %s not found in its bytes "
@@ -92,11 +97,14 @@ def find_files(raw: bytes, wanted: set[str]) -> dict[str, bytes]:
     except Exception:  # the stdlib walk below still gets its chance
         log.debug("blobs: parsing a stored mail again failed", exc_info=True)
     if wanted - found.keys():
-        message = email.message_from_bytes(raw, policy=email.policy.compat32)
-        for part in message.walk():
-            payload = part.get_payload(decode=True)
-            if isinstance(payload, bytes):
-                _take(payload, wanted, found)
+        try:
+            message = email.message_from_bytes(raw, policy=email.policy.compat32)
+            for part in message.walk():
+                payload = part.get_payload(decode=True)
+                if isinstance(payload, bytes):
+                    _take(payload, wanted, found)
+        except Exception:  # what is not found keeps its mail's bytes (keep_files_of)
+            log.debug("blobs: walking a stored mail failed", exc_info=True)
     return found
 
 

@@ -69,7 +69,7 @@ class PurgeReport:
     @property
     def nothing(self) -> bool:
         return not (self.inbound or self.outbox or self.attachments or self.topics
-                    or self.blobs)
+                    or self.blobs or self.raw_kept)
 
 
 def purge(session: Session, retention: RetentionSettings, now: datetime) -> PurgeReport:
@@ -124,23 +124,29 @@ def _raw_mail(session: Session, report: PurgeReport, now: datetime) -> None:
     before = report.raw_before
     inbound = and_(InboundMessage.received_at < before, InboundMessage.purged_at.is_(None),
                    InboundMessage.status.not_in(_UNFINISHED))
-    # files still referred to whose bytes are only in these mails are copied out first; a
-    # mail whose file cannot be found again keeps its bytes (bot.blobs)
-    kept = keep_files_of(session, session.scalars(select(InboundMessage.id).where(inbound)))
-    if kept:
-        report.raw_kept = len(kept)
-        inbound = and_(inbound, InboundMessage.id.not_in(sorted(kept)))
+    # The mails are chosen once, and locked (PostgreSQL; SQLite has one writer anyway): a
+    # worker that processed one of them again (a replay) between the copying of its files
+    # and the deletion of its bytes could leave a file whose bytes were only there.
+    ids = list(session.scalars(select(InboundMessage.id).where(inbound)
+                               .order_by(InboundMessage.id).with_for_update()))
+    # the files whose bytes are only in these mails are copied out first; a mail whose file
+    # cannot be found again keeps its bytes (bot.blobs)
+    kept = keep_files_of(session, ids)
+    report.raw_kept = len(kept)
+    inbound_bytes = 0
+    for chunk in _chunks([i for i in ids if i not in kept]):
+        count, size = _count_bytes(session, InboundRaw.raw, InboundRaw.inbound_id.in_(chunk))
+        report.inbound += count
+        inbound_bytes += size
+        session.execute(update(InboundRaw).where(InboundRaw.inbound_id.in_(chunk))
+                        .values(raw=b""), execution_options={"synchronize_session": False})
+        session.execute(update(InboundMessage).where(InboundMessage.id.in_(chunk)).values(
+            parsed=None, purged_at=now), execution_options={"synchronize_session": False})
     # sent mail only: a failed one may still be sent again with `intake outbox --retry-failed`
     outbox = and_(OutboxMessage.status == "sent", OutboxMessage.sent_at < before,
                   OutboxMessage.purged_at.is_(None))
-    inbound_raw = InboundRaw.inbound_id.in_(select(InboundMessage.id).where(inbound))
-    report.inbound, inbound_bytes = _count_bytes(session, InboundRaw.raw, inbound_raw)
     report.outbox, outbox_bytes = _count_bytes(session, OutboxMessage.raw, outbox)
     report.raw_bytes = inbound_bytes + outbox_bytes
-    session.execute(update(InboundRaw).where(inbound_raw).values(raw=b""),
-                    execution_options={"synchronize_session": False})
-    session.execute(update(InboundMessage).where(inbound).values(
-        parsed=None, purged_at=now), execution_options={"synchronize_session": False})
     session.execute(update(OutboxMessage).where(outbox).values(
         raw=b"", purged_at=now), execution_options={"synchronize_session": False})
 

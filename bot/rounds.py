@@ -315,9 +315,9 @@ def _prepare_request(composer: Composer, block: str, rnd: RequestRound, contact:
 
 def _insert_chunk(session: Session, rnd: RequestRound, prepared: list[_Prepared],
                   now: datetime) -> bool:
-    """Insert the requests and their outbox rows of a chunk in one savepoint: two
-    multi-row INSERTs instead of a round trip per row. False when a unique key was taken
-    (a concurrent run, or a tag picked twice): nothing of the chunk is inserted then."""
+    """Insert the requests and their outbox rows of a chunk in one savepoint, a batch of
+    statements per table rather than a round trip per row. False when a unique key was
+    taken (a concurrent run, or a tag picked twice): nothing of the chunk is inserted then."""
     if not prepared:
         return True
     try:
