@@ -8,9 +8,9 @@ came in (`inbound_id`) and has no bytes of its own (`data` NULL) for as long as 
 bytes are kept; its bytes are the attachment of that mail whose sha256 is the row's key.
 
 Before a mail's bytes are purged, `keep_files_of` copies into `blobs` the files whose bytes
-are only there (those no attachment refers to are deleted by the purge before). A file that cannot be found in the mail again (a parser that
-decodes a damaged part differently than the one that stored it) keeps the mail's bytes: the
-purge reports it instead of losing the file.
+are only there (those no attachment refers to are deleted by the purge before). A file that
+cannot be found in the mail again (a parser that decodes a damaged part differently than the
+one that stored it) keeps the mail's bytes: the purge reports it instead of losing the file.
 """
 
 from __future__ import annotations
