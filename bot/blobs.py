@@ -19,7 +19,7 @@ import email
 import email.policy
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Sequence
 from datetime import date
 
 from sqlalchemy import select
@@ -46,37 +46,36 @@ def blob_content(session: Session, sha256: str) -> bytes | None:
     return find_files(raw, {sha256}).get(sha256) if raw else None
 
 
-def keep_files_of(session: Session, inbound_ids: Iterable[int]) -> set[int]:
-    """Copy into `blobs` the files whose bytes live only in these mails, so that the mails'
-    bytes can go. Returns the mails whose bytes must stay (a file was not found in them
-    again); the caller leaves those out of the purge.
+def keep_files_of(session: Session, inbound_ids: Sequence[int]) -> set[int]:
+    """Copy into `blobs` the files whose bytes live only in these mails (at most 500: one IN
+    list), so that the mails' bytes can go. Returns the mails whose bytes must stay (a file
+    was not found in them again); the caller leaves those out of the purge.
 
     Every such file is copied, not only those an attachment refers to at this moment: one
     that looks unused may be about to be used by a mail a worker is processing now."""
     keep: set[int] = set()
-    for chunk in _chunks(sorted(set(inbound_ids))):
-        waiting: dict[int, dict[str, Blob]] = {}
-        for blob in session.scalars(select(Blob).where(
-                Blob.data.is_(None), Blob.inbound_id.in_(chunk))):
-            assert blob.inbound_id is not None
-            waiting.setdefault(blob.inbound_id, {})[blob.sha256] = blob
-        for inbound_id in sorted(waiting):
-            # taken out of `waiting`: a purge of many photos holds one mail's at a time
-            blobs = waiting.pop(inbound_id)
-            raw = _raw(session, inbound_id)
-            wanted = set(blobs)
-            found = find_files(raw, wanted) if raw else {}
-            for sha256, content in found.items():
-                blobs[sha256].data = content
-            lost = wanted - found.keys()
-            session.flush()
-            for blob in blobs.values():
-                session.expunge(blob)
-            del blobs, found
-            if lost:
-                keep.add(inbound_id)
-                log.warning("purge: %d file(s) of received mail %s not found in its bytes "
-                            "again; its bytes are kept", len(lost), inbound_id)
+    waiting: dict[int, dict[str, Blob]] = {}
+    for blob in session.scalars(select(Blob).where(
+            Blob.data.is_(None), Blob.inbound_id.in_(inbound_ids))):
+        assert blob.inbound_id is not None
+        waiting.setdefault(blob.inbound_id, {})[blob.sha256] = blob
+    for inbound_id in sorted(waiting):
+        # taken out of `waiting`: a purge of many photos holds one mail's at a time
+        blobs = waiting.pop(inbound_id)
+        raw = _raw(session, inbound_id)
+        wanted = set(blobs)
+        found = find_files(raw, wanted) if raw else {}
+        for sha256, content in found.items():
+            blobs[sha256].data = content
+        lost = wanted - found.keys()
+        session.flush()
+        for blob in blobs.values():
+            session.expunge(blob)
+        del blobs, found
+        if lost:
+            keep.add(inbound_id)
+            log.warning("purge: %d file(s) of received mail %s not found in its bytes "
+                        "again; its bytes are kept", len(lost), inbound_id)
     return keep
 
 
@@ -113,8 +112,3 @@ def _take(content: bytes, wanted: set[str], found: dict[str, bytes]) -> None:
         digest = hashlib.sha256(content).hexdigest()
         if digest in wanted:
             found[digest] = content
-
-
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), 500):
-        yield ids[start:start + 500]

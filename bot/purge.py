@@ -129,12 +129,13 @@ def _raw_mail(session: Session, report: PurgeReport, now: datetime) -> None:
     # and the deletion of its bytes could leave a file whose bytes were only there.
     ids = list(session.scalars(select(InboundMessage.id).where(inbound)
                                .order_by(InboundMessage.id).with_for_update()))
-    # the files whose bytes are only in these mails are copied out first; a mail whose file
-    # cannot be found again keeps its bytes (bot.blobs)
-    kept = keep_files_of(session, ids)
-    report.raw_kept = len(kept)
     inbound_bytes = 0
-    for chunk in _chunks([i for i in ids if i not in kept]):
+    for chosen in _chunks(ids):
+        # the files whose bytes are only in these mails are copied out first; a mail whose
+        # file cannot be found again keeps its bytes (bot.blobs)
+        kept = keep_files_of(session, chosen)
+        report.raw_kept += len(kept)
+        chunk = [i for i in chosen if i not in kept]
         count, size = _count_bytes(session, InboundRaw.raw, InboundRaw.inbound_id.in_(chunk))
         report.inbound += count
         inbound_bytes += size
