@@ -28,7 +28,7 @@ from parsers.model import Attachment, ParseOptions
 from parsers.photos import InlineImage, signature_images
 from parsers.signatures import html_signature_blocks
 from parsers.tnef import unpack_tnef
-from parsers.transfer import decoded_payload, estimated_size
+from parsers.transfer import decoded_payload, encoded_length, estimated_size
 
 #: Deeper MIME nesting than this is not walked (real clients nest 3-5 levels).
 MAX_DEPTH = 40
@@ -839,7 +839,7 @@ def decode_message(raw: bytes, options: ParseOptions) -> MimeMessage:
         # decoded. One whose encoded text is within the limit is kept for sure (decoding
         # never lengthens), and its size is then what it decodes to: no estimate needed.
         keep = options.keep_attachment_content
-        surely = keep and _encoded_length(leaf.part) <= options.max_attachment_bytes
+        surely = keep and encoded_length(leaf.part) <= options.max_attachment_bytes
         size = 0 if surely else estimated_size(leaf.part)
         name = sanitize_filename(leaf.filename, len(attachments) + 1, _ext_for(leaf.ctype))
         want_bytes = surely or (keep and size <= options.max_attachment_bytes)
@@ -922,12 +922,6 @@ _NOT_ATTACHMENTS = frozenset(
         "application/pgp-encrypted",
     }
 )
-
-
-def _encoded_length(part: Message) -> int:
-    """An upper bound of a leaf's decoded size: its payload's length as it stands."""
-    payload = part.get_payload(decode=False)
-    return len(payload) if isinstance(payload, str) else 0
 
 
 def _add_attachment(

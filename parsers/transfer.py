@@ -97,6 +97,13 @@ def decoded_payload(part: Message, limit: int) -> tuple[bytes, bool]:
     return data, True
 
 
+def encoded_length(part: Message) -> int:
+    """An upper bound of a leaf's decoded size, at no cost: its payload's length as it
+    stands (no transfer encoding lengthens what it encodes)."""
+    payload = part.get_payload(decode=False)
+    return len(payload) if isinstance(payload, str) else 0
+
+
 def estimated_size(part: Message) -> int:
     """The decoded size of a part's payload, estimated from its encoded length (nothing is
     decoded or copied: an attachment too large to keep costs no memory)."""
