@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -429,16 +429,15 @@ def _queue_request(app: App, session: Session, composer: Composer, block: str,
 
 
 def mark_sent_requests(session: Session) -> int:
-    """Requests whose mail went out become 'sent' (with the outbox's sending time)."""
-    count = 0
-    stmt = (select(Request, OutboxMessage.sent_at)
-            .join(OutboxMessage, OutboxMessage.message_id == Request.message_id)
-            .where(Request.status == "queued", OutboxMessage.status == "sent"))
-    for request, sent_at in session.execute(stmt):
-        request.status = "sent"
-        request.sent_at = sent_at
-        count += 1
-    return count
+    """Requests whose mail went out become 'sent' (with the outbox's sending time); one
+    statement, however many went out (a round's thousand, after its delivery)."""
+    mail = (OutboxMessage.message_id == Request.message_id, OutboxMessage.status == "sent")
+    sent_at = select(OutboxMessage.sent_at).where(*mail).scalar_subquery()
+    result = session.execute(update(Request)
+                             .where(Request.status == "queued", select(OutboxMessage.id)
+                                    .where(*mail).exists())
+                             .values(status="sent", sent_at=sent_at))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def queue_reminders(app: App, dry_run: bool = False) -> list[PlannedMail]:

@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import SmtpSettings
 from bot.errors import ConnectionProblem
 from bot.outbox import LEASE, Meanwhile, _claim, deliver_due, enqueue
+from bot.rounds import mark_sent_requests
 from bot.smtp import SmtpTransport
 from db import migrate
 from db.engine import make_engine, session_factory
-from db.models import OutboxMessage
+from db.models import Department, OutboxMessage, Request
 from tests.mailstack import MailStack
 
 NOW = datetime(2027, 1, 4, 7, 0, tzinfo=UTC)
@@ -249,3 +250,39 @@ def test_meanwhile_sends_what_is_queued_while_it_runs(
     assert (early.report.sent, early.report.retrying, early.report.failed) == (100, 0, 0)
     assert deliver_due(sessions, lambda: transport(clean_mailboxes), "bot@x", NOW).sent == 0
     assert sorted(received_ids(clean_mailboxes, 100)) == sorted(ids)
+
+
+def test_requests_become_sent_with_their_mails_sending_time_and_only_then(
+        sessions: sessionmaker[Session]) -> None:
+    from tests.test_telling import Seeder
+
+    sent_at = datetime(2027, 1, 4, 8, 15, 30, tzinfo=UTC)
+    with sessions.begin() as s:
+        seeder = Seeder(s)
+        for name in ("Bauamt", "Kulturamt", "Schulamt", "Jugendamt"):
+            seeder.department(name, f"{name.lower()}@musterhausen.test")
+        rnd = seeder.round("2027-01")
+        outbox = {"Bauamt": "sent", "Kulturamt": "failed", "Schulamt": "queued"}
+        for name in ("Bauamt", "Kulturamt", "Schulamt", "Jugendamt"):
+            request = seeder.request(rnd, name, status="queued")
+            request.sent_at = None
+            if name in outbox:  # Jugendamt's mail is not in the outbox at all
+                s.add(OutboxMessage(
+                    kind="request", dedupe_key=f"request:{name}", message_id=request.message_id,
+                    to_address=f"{name.lower()}@musterhausen.test", subject="Ihre Themen",
+                    raw=b"x", status=outbox[name], attempts=1, next_attempt_at=NOW,
+                    created_at=NOW, sent_at=sent_at if outbox[name] == "sent" else None))
+        # an older round's request, sent and answered long ago: stays as it is
+        seeder.request(seeder.round("2026-12"), "Bauamt", status="answered")
+    with sessions.begin() as s:
+        assert mark_sent_requests(s) == 1
+    with sessions.begin() as s:
+        assert mark_sent_requests(s) == 0  # nothing twice
+        rows = s.execute(select(Department.name, Request.status, Request.sent_at)
+                         .join(Department, Department.id == Request.department_id)
+                         .order_by(Request.id)).all()
+    states = [(name, status, at == sent_at)
+              for name, status, at in rows]
+    assert states == [("Bauamt", "sent", True), ("Kulturamt", "queued", False),
+                      ("Schulamt", "queued", False), ("Jugendamt", "queued", False),
+                      ("Bauamt", "answered", False)]
