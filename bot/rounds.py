@@ -8,7 +8,7 @@ processes at once can therefore never queue a contact two requests for one round
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -246,8 +246,8 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
         # A department added after the round opened still gets the full reply time.
         own = calendar.reply_deadline(now, tz, state, app.settings.schedule.reply_working_days)
         mail_deadline = max(rnd.deadline, own) if rnd.deadline else own
-        for start in range(0, len(contacts), CHUNK):
-            chunk = contacts[start:start + CHUNK]
+        for start, end in _chunks(len(contacts)):
+            chunk = contacts[start:end]
             prepared: list[_Prepared] = []
             for contact in chunk:
                 department, address = contact.department.name, contact.email
@@ -282,6 +282,17 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
 
 #: departments prepared, inserted and committed together (one transaction per chunk)
 CHUNK = 100
+#: the first chunk is small: the outbox's connections start sending while the rest of
+#: the round is prepared, and the server is idle until that first commit
+FIRST_CHUNK = 10
+
+
+def _chunks(count: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of each chunk of a round of `count` departments."""
+    start, size = 0, FIRST_CHUNK
+    while start < count:
+        yield start, min(start + size, count)
+        start, size = start + size, CHUNK
 
 
 @dataclass

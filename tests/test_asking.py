@@ -767,3 +767,14 @@ def test_a_round_of_many_departments_shows_its_progress(tmp_path: Path, mailstac
     assert result.exit_code == 0, result.output
     assert "requests: 500/501 prepared" in result.stderr.splitlines()
     assert "501 request(s) would be sent" in result.stdout
+
+
+def test_a_round_is_queued_in_chunks_the_first_small() -> None:
+    from bot.rounds import CHUNK, FIRST_CHUNK, _chunks
+
+    assert list(_chunks(0)) == []
+    assert list(_chunks(FIRST_CHUNK - 3)) == [(0, FIRST_CHUNK - 3)]
+    bounds = list(_chunks(FIRST_CHUNK + 2 * CHUNK + 5))
+    assert bounds == [(0, FIRST_CHUNK), (FIRST_CHUNK, FIRST_CHUNK + CHUNK),
+                      (FIRST_CHUNK + CHUNK, FIRST_CHUNK + 2 * CHUNK),
+                      (FIRST_CHUNK + 2 * CHUNK, FIRST_CHUNK + 2 * CHUNK + 5)]
