@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -166,8 +166,8 @@ class _Outcome:
 
 def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[], Transport],
                 sender: str, now: datetime | Callable[[], datetime], batch: int = 100,
-                connections: int = CONNECTIONS,
-                queued: threading.Event | None = None) -> DeliveryReport:
+                connections: int = CONNECTIONS, queued: threading.Event | None = None,
+                commits: _Commits | None = None) -> DeliveryReport:
     """Send every due row over up to `connections` SMTP connections at once.
 
     Each connection runs in a thread of its own and claims its own rows (with a lease, see
@@ -178,7 +178,8 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
     wait for the database.
 
     With `queued` the mail is still being queued: the connections keep looking for new rows
-    until the event is set, then send what is left (see `Meanwhile`). `now` may be a clock.
+    until the event is set, then send what is left (see `Meanwhile`); an idle one looks
+    again at each of `commits`, or every POLL_SECONDS. `now` may be a clock.
 
     The transports are built before any row is claimed: a configuration problem (a missing
     password) then leaves every row untouched instead of leased. A connection problem stops
@@ -197,8 +198,9 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
     share = batch if count == 1 else min(batch, CLAIM_SHARE)
     outcomes: queue.SimpleQueue[_Outcome | None] = queue.SimpleQueue()
     stop = _Stop()
+    commits = commits or _Commits()
     workers = [_Sender(sessions, transport, sender, clock, share, outcomes, stop, queued,
-                       first=n == 0) for n, transport in enumerate(transports)]
+                       commits, first=n == 0) for n, transport in enumerate(transports)]
     stop.running = len(workers)
     for worker in workers:
         worker.start()
@@ -261,8 +263,29 @@ class _Stop(threading.Event):
         self.set()
 
 
-#: while mail is still being queued, an idle connection looks for new rows this often
+#: while mail is still being queued, an idle connection looks for new rows at each commit
+#: of this process, and this often (for the commits of other processes)
 POLL_SECONDS = 0.05
+
+
+class _Commits:
+    """Counts commits (a session's after_commit event, and the end of queuing): an idle
+    connection waits for the next one rather than a whole POLL_SECONDS."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self.count = 0
+
+    def __call__(self, *_: object) -> None:
+        with self._changed:
+            self.count += 1
+            self._changed.notify_all()
+
+    def after(self, seen: int, timeout: float) -> int:
+        """Wait until the count is no longer `seen` (at most `timeout`); the count."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.count != seen, timeout)
+            return self.count
 
 
 class _Sender(threading.Thread):
@@ -271,11 +294,12 @@ class _Sender(threading.Thread):
     def __init__(self, sessions: sessionmaker[Session], transport: Transport, sender: str,
                  clock: Callable[[], datetime], share: int,
                  outcomes: queue.SimpleQueue[_Outcome | None], stop: _Stop,
-                 queued: threading.Event | None, first: bool = True) -> None:
+                 queued: threading.Event | None, commits: _Commits,
+                 first: bool = True) -> None:
         super().__init__(name="intake-outbox", daemon=True)
         self.sessions, self.transport, self.sender = sessions, transport, sender
         self.clock, self.share, self.outcomes, self.stop = clock, share, outcomes, stop
-        self.queued = queued
+        self.queued, self.commits = queued, commits
         self.first = first
         self.crashed: BaseException | None = None
 
@@ -289,12 +313,14 @@ class _Sender(threading.Thread):
                 # further one refused after that only means fewer connections
                 self.stop.first_open.wait()
             while not self.stop.is_set():
+                seen = self.commits.count  # before the claim: a commit meanwhile counts
                 claimed = _claim(self.sessions, self.clock(), self.share)
                 if not claimed:
                     if last_look or self.queued is None:
                         return
                     # wait for new rows by reading: a claim takes SQLite's write lock
-                    while not (last_look := self.queued.wait(POLL_SECONDS)):
+                    while not (last_look := self.queued.is_set()):
+                        seen = self.commits.after(seen, POLL_SECONDS)
                         if self.stop.is_set() or _due_count(self.sessions, self.clock(), 1):
                             break
                     continue
@@ -374,11 +400,14 @@ class Meanwhile:
         self._connections = connections
         self._enabled = enabled
         self._queued = threading.Event()
+        self._commits = _Commits()
         self._thread: threading.Thread | None = None
         self.report = DeliveryReport()
 
     def __enter__(self) -> Meanwhile:
         if self._enabled:
+            # each chunk the round commits wakes the idle connections at once
+            event.listen(self._args[0], "after_commit", self._commits)
             self._thread = threading.Thread(target=self._run, name="intake-outbox-meanwhile",
                                             daemon=True)
             self._thread.start()
@@ -387,7 +416,7 @@ class Meanwhile:
     def _run(self) -> None:
         try:
             self.report = deliver_due(*self._args, connections=self._connections,
-                                      queued=self._queued)
+                                      queued=self._queued, commits=self._commits)
         except UserError as exc:  # a missing password: the delivery that follows says so
             log.debug("outbox: no delivery during queuing: %s", exc)
         except Exception as exc:
@@ -396,8 +425,10 @@ class Meanwhile:
 
     def __exit__(self, *exc_info: object) -> None:
         self._queued.set()
+        self._commits()  # the idle connections see it at once
         if self._thread is not None:
             self._thread.join()
+            event.remove(self._args[0], "after_commit", self._commits)
 
 
 def _judge(mail: _Claimed, exc: DeliveryError, now: datetime) -> _Outcome:

@@ -286,3 +286,21 @@ def test_requests_become_sent_with_their_mails_sending_time_and_only_then(
     assert states == [("Bauamt", "sent", True), ("Kulturamt", "queued", False),
                       ("Schulamt", "queued", False), ("Jugendamt", "queued", False),
                       ("Bauamt", "answered", False)]
+
+
+def test_meanwhile_wakes_its_idle_connections_at_each_commit_and_then_lets_go(
+        sessions: sessionmaker[Session], clean_mailboxes: MailStack) -> None:
+    from sqlalchemy import event
+
+    with Meanwhile(sessions, lambda: transport(clean_mailboxes), "bot@x",
+                   lambda: NOW) as early:
+        commits = early._commits
+        assert event.contains(sessions, "after_commit", commits)
+        before = commits.count
+        queue_many(sessions, 3)
+        assert commits.count > before
+    assert early.report.sent == 3
+    assert not event.contains(sessions, "after_commit", commits)  # nothing left behind
+    # a wait returns at once when the count moved on, else after its timeout
+    assert commits.after(commits.count - 1, 10.0) == commits.count
+    assert commits.after(commits.count, 0.01) == commits.count
