@@ -19,7 +19,6 @@ from bot.config import DEFAULT_CONFIG_NAME, Settings, load_settings
 from bot.contacts import ContactEntry, load_contacts
 from bot.errors import UserError, one_line
 from bot.logs import setup_logging
-from bot.memory import start_up_objects_left_alone
 from db import migrate
 from db.engine import make_engine, session_factory
 
@@ -109,9 +108,7 @@ class App:
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
-        factory = session_factory(self.engine)
-        start_up_objects_left_alone()  # the program is set up: what it holds now stays
-        return factory
+        return session_factory(self.engine)
 
     def contacts(self) -> list[ContactEntry]:
         return load_contacts(self.settings.resolve_path(self.settings.contacts.file))

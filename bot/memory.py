@@ -1,5 +1,5 @@
-"""The process's memory: a long pass's resident size kept flat, and start-up's objects
-left out of garbage collection.
+"""The process's memory: a long pass's resident size kept flat, and what exists before a
+pass or a round left out of garbage collection.
 
 glibc serves large allocations (a fetched mail's bytes, a photo) with mmap and gives them
 back on free, but after the first such free it raises its mmap threshold up to 32 MB, and
@@ -15,6 +15,9 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 log = logging.getLogger("intake")
 
@@ -41,21 +44,31 @@ def large_buffers_back_to_the_system() -> bool:
     return ok
 
 
-_frozen = False
+_holding = threading.Lock()
+_held = 0  # passes and rounds under way (the daemon runs both at once)
 
 
-def start_up_objects_left_alone() -> None:
-    """Leave the objects made so far out of every later garbage collection (once per
-    process).
+@contextmanager
+def collector_skips_what_exists() -> Iterator[None]:
+    """While a pass or a round runs, the garbage collector leaves alone what existed when
+    the first of them began; afterwards everything is collectable again.
 
-    What start-up made (modules, classes, mappings, the settings) lives as long as the
-    process. A full collection traverses all of it, about 60 ms for this program, holding
+    What lives before it (modules, classes, mappings, the settings, the daemon's state)
+    stays. A full collection traverses all of it, about 60 ms for this program, holding
     the interpreter: the outbox's SMTP connections and the IMAP fetch stand still
-    meanwhile, and a round of a thousand requests used to set one off. Only what is made
-    later is collected (gc.freeze; cycles among the frozen objects are never freed, which
-    is why it happens once).
+    meanwhile, and a pass or a round makes enough objects to set off several. gc.freeze
+    takes them out of it; gc.unfreeze hands them back when the last one ends, so nothing
+    that became garbage meanwhile is kept for good.
     """
-    global _frozen
-    if not _frozen:
-        _frozen = True
-        gc.freeze()
+    global _held
+    with _holding:
+        if _held == 0:
+            gc.freeze()
+        _held += 1
+    try:
+        yield
+    finally:
+        with _holding:
+            _held -= 1
+            if _held == 0:
+                gc.unfreeze()

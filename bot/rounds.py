@@ -25,6 +25,7 @@ from bot.contacts import ContactEntry
 from bot.errors import UserError, one_line
 from bot.german import long_date, month_label, short_date
 from bot.mailer import new_tag, subject_tag
+from bot.memory import collector_skips_what_exists
 from bot.outbox import enqueue
 from db.contacts import (
     MassDeactivation,
@@ -171,6 +172,7 @@ def any_round(session: Session) -> bool:
     return session.scalar(select(RequestRound.id).limit(1)) is not None
 
 
+@collector_skips_what_exists()
 def send_requests(app: App, month: str | None = None, only: str | None = None,
                   dry_run: bool = False, *, confirmed: bool = False, force: bool = False,
                   progress: Progress | None = None) -> RoundResult:

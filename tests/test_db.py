@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -266,25 +265,3 @@ def test_among_is_an_in_list_with_one_statement_text(engine) -> None:  # type: i
         assert list(session.scalars(select(RequestRound.month).where(
             among(session, RequestRound.month, ["2027-01-extra"])))) == []
 
-
-def test_start_up_objects_are_frozen_once_the_database_is_set_up(
-        tmp_path: Path, sqlite_url: str) -> None:
-    """A full garbage collection over start-up's objects held every thread for about
-    60 ms (a round of a thousand requests set one off): an App freezes them, once."""
-    import gc
-
-    from tests.test_telling import app_for, write_site
-
-    site = write_site(tmp_path / "site", sqlite_url)
-    first, second = app_for(site), app_for(site)
-    try:
-        _ = first.sessions
-        frozen = gc.get_freeze_count()
-        assert frozen > 10_000  # the modules, classes and mappings of the program
-        made_later = [[n] for n in range(1000)]
-        _ = second.sessions
-        assert gc.get_freeze_count() == frozen  # once per process: later ones stay collectable
-        assert made_later and gc.is_tracked(made_later[0])
-    finally:
-        first.close()
-        second.close()

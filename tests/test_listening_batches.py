@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -162,6 +163,47 @@ def test_large_buffers_go_back_to_the_system_where_glibc_allows() -> None:
     expected = ctypes.util.find_library("c") is not None  # glibc on Debian, as in CI
     assert large_buffers_back_to_the_system() is expected
     assert large_buffers_back_to_the_system() is expected  # once is enough, twice harmless
+
+
+
+def test_the_collector_skips_what_existed_while_passes_and_rounds_run() -> None:
+    """A full garbage collection over the program's start-up objects held every thread
+    for about 60 ms; while a pass or a round runs (the daemon: both at once, in two
+    threads) what existed when the first began is frozen, and handed back once the last
+    one ends."""
+    import gc
+
+    from bot.memory import collector_skips_what_exists
+
+    def collectable(thing: object) -> bool:
+        return any(candidate is thing for candidate in gc.get_objects())
+
+    before = ["made before"]
+    assert gc.get_freeze_count() == 0 and collectable(before)
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, bool] = {}
+
+    def round_in_the_scheduler() -> None:
+        with collector_skips_what_exists():
+            first_in.set()
+            second_in.wait(10)
+            seen["before, both under way"] = collectable(before)
+        first_out.set()
+
+    thread = threading.Thread(target=round_in_the_scheduler)
+    thread.start()
+    first_in.wait(10)
+    assert gc.get_freeze_count() > 10_000  # the modules, classes and mappings
+    during = ["made while the round runs"]
+    with collector_skips_what_exists():  # the pass: nothing more is frozen
+        second_in.set()
+        first_out.wait(10)
+        seen["during, the pass alone"] = collectable(during)
+        seen["before, the pass alone"] = collectable(before)
+    thread.join()
+    assert seen == {"before, both under way": False, "during, the pass alone": True,
+                    "before, the pass alone": False}
+    assert gc.get_freeze_count() == 0 and collectable(before)  # all handed back
 
 
 def test_a_bounce_is_traced_to_the_mail_that_bounced_else_to_its_recipient(

@@ -16,7 +16,6 @@ or not).
 
 from __future__ import annotations
 
-import gc
 import logging
 import queue
 import threading
@@ -33,6 +32,7 @@ from bot.errors import one_line
 from bot.imap import Mailbox
 from bot.listening.parsing import parsing_for
 from bot.listening.process import ListenSettings, Processor, ProcessReport, process_pending
+from bot.memory import collector_skips_what_exists
 from db.inbound import RawMail, mailbox_state, store_raw, store_raws, stored_uids
 from db.models import MailboxState
 
@@ -108,14 +108,8 @@ def batches(sizes: dict[int, int], count: int, limit: int) -> list[list[int]]:
 
 def poll_once(mailbox: Mailbox, sessions: sessionmaker[Session], fetch: FetchSettings,
               listen: ListenSettings, now: Callable[[], datetime]) -> PassReport:
-    # What lives before the pass (modules, settings, the other threads' state) stays: the
-    # garbage collector need not look at it again and again while the pass makes and drops
-    # its many short-lived objects. Everything is handed back to it afterwards.
-    gc.freeze()
-    try:
+    with collector_skips_what_exists():
         return _pass(mailbox, sessions, fetch, listen, now)
-    finally:
-        gc.unfreeze()
 
 
 def _pass(mailbox: Mailbox, sessions: sessionmaker[Session], fetch: FetchSettings,
