@@ -138,18 +138,19 @@ def run(stack: MailStack, site: Path, count: int, db_url: str, bare_first: bool)
 
     cpu: dict[str, tuple[float, float]] = {}  # (this process, the mail servers), seconds
 
-    def intake() -> tuple[float, float]:
+    def intake() -> tuple[float, float, float]:
         stack.wait_queue_empty(timeout=600)
         own, servers = time.process_time(), servers_cpu(stack)
         t0 = time.perf_counter()
         with outbox_meanwhile(app) as early:  # what `intake send-requests` does
             result = send_requests(app)
-        t1 = time.perf_counter()
+            queued = time.perf_counter()
+        meanwhile = time.perf_counter()  # the delivery that ran while queuing has ended
         report = deliver_outbox(app, early.report)
         t2 = time.perf_counter()
         cpu["intake"] = (time.process_time() - own, servers_cpu(stack) - servers)
         assert len(result.queued) == count and report.sent == count, (result, report)
-        return t1 - t0, t2 - t0
+        return queued - t0, meanwhile - t0, t2 - t0
 
     def bare() -> float:
         stack.wait_queue_empty(timeout=600)
@@ -172,9 +173,9 @@ def run(stack: MailStack, site: Path, count: int, db_url: str, bare_first: bool)
         bare_s = bare()
         with app.sessions.begin() as session:
             session.execute(OutboxMessage.__table__.delete())
-        (queued_s, total_s) = intake()
+        (queued_s, meanwhile_s, total_s) = intake()
     else:
-        (queued_s, total_s) = intake()
+        (queued_s, meanwhile_s, total_s) = intake()
         bare_s = bare()
     stack.wait_queue_empty(timeout=600)
     app.close()
@@ -183,7 +184,7 @@ def run(stack: MailStack, site: Path, count: int, db_url: str, bare_first: bool)
     print(f"{count} contacts, {db_url.split('://')[0].split('+')[0]}, "
           f"{'bare first' if bare_first else 'intake first'}:")
     print(f"  intake send-requests end to end: {total_s:6.2f} s {count / total_s:7.1f} mails/s "
-          f"(round queued after {queued_s:.2f} s)")
+          f"(round queued after {queued_s:.2f} s, delivered meanwhile by {meanwhile_s:.2f} s)")
     print(f"  bare smtplib, one connection:    {bare_s:6.2f} s {count / bare_s:7.1f} mails/s")
     print(f"  ratio end to end vs bare:        {ratio:6.2f}x")
     for name, wall in (("intake", total_s), ("bare", bare_s)):
