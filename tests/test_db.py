@@ -265,3 +265,50 @@ def test_among_is_an_in_list_with_one_statement_text(engine) -> None:  # type: i
         assert list(session.scalars(select(RequestRound.month).where(
             among(session, RequestRound.month, ["2027-01-extra"])))) == []
 
+
+
+def test_new_rows_draw_their_ids_ahead_on_postgresql_and_are_inserted_without_returning(
+        engine) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import event
+
+    from db.ids import draw_ids
+    from db.models import Attachment
+    from tests.test_telling import Seeder
+
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda _c, _cur, sql, *_: statements.append(sql))
+    sessions = session_factory(engine)
+    postgresql = engine.dialect.name == "postgresql"
+    with sessions.begin() as session:
+        s = Seeder(session)
+        s.department("Bauamt", "bauamt@musterhausen.test")
+        earlier = s.topic("Bauamt", "Spatenstich")  # inserted the ordinary way
+        inbound = s.inbound()
+        topics = [Topic(inbound_id=inbound.id, position=n, department_id=earlier.department_id,
+                        status="complete", what=f"Thema {n}", missing=[], created_at=NOW,
+                        updated_at=NOW) for n in range(3)]
+        files = [Attachment(inbound_id=inbound.id, topic=topics[n], filename=f"f{n}.jpg",
+                            content_type="image/jpeg", size=1, created_at=NOW)
+                 for n in range(2)]
+        session.add_all([*topics, *files])
+        statements.clear()
+        draw_ids(session, topics)
+        draw_ids(session, files)
+        draw_ids(session, [])
+        drawn = [t.id for t in topics]
+        if postgresql:  # in order, after what the sequence gave before
+            assert drawn == list(range(earlier.id + 1, earlier.id + 4))
+            assert all(f.id is not None for f in files)
+        else:  # SQLite: the insert gives them
+            assert drawn == [None, None, None] and statements == []
+        statements.clear()
+        session.flush()
+        inserts = [sql for sql in statements if sql.startswith("INSERT INTO topics")]
+        assert inserts and all(("RETURNING" in sql) is not postgresql for sql in inserts)
+        later = s.topic("Bauamt", "Richtfest")  # the ordinary way again: no clash
+    with sessions() as session:
+        ids = list(session.scalars(select(Topic.id).order_by(Topic.id)))
+        assert len(ids) == len(set(ids)) == 5 and ids[-1] == later.id
+        owners = list(session.scalars(select(Attachment.topic_id).order_by(Attachment.id)))
+        assert owners == [t.id for t in topics[:2]]

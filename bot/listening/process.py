@@ -34,9 +34,11 @@ from bot.errors import database_problem, one_line
 from bot.listening import automatic, followups, signatures, topics
 from bot.listening.match import Directory, KnownContact, KnownRequest, Match, match
 from bot.listening.parsing import Parsed, Parsing, Results, parse_stored, parsing_for
+from db.ids import draw_ids
 from db.inbound import claim_batch, claim_rows, count_waiting
 from db.inlists import among
 from db.models import (
+    Attachment,
     Contact,
     Department,
     FollowUp,
@@ -44,6 +46,7 @@ from db.models import (
     OutboxMessage,
     Request,
     RequestRound,
+    Topic,
 )
 from parsers import ParseOptions, ParseResult, parse_message
 
@@ -712,6 +715,9 @@ class Processor:
             for row in rows:
                 outcomes.append(self._run(session, row, results.get(row.id), directory,
                                           stored))
+        for kind in (Topic, Attachment):  # the batch's new rows, inserted without RETURNING
+            draw_ids(session, [new for new in session.new
+                               if type(new) is kind and new.id is None])
         return outcomes
 
     def _single(self, row_id: int, batch: _Batch,
