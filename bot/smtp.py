@@ -229,12 +229,19 @@ def _dot_stuffed(raw: bytes) -> bytes:
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
+#: a mail up to this size goes out with CHUNKING in one write, commands and bytes; a larger
+#: one waits for MAIL and RCPT to be accepted before its bytes are sent (a refusal for its
+#: size comes at MAIL FROM)
+CHUNK_WITH_COMMANDS = 256 * 1024
+
+
 def _pipelined(smtp: smtplib.SMTP, sender: str, recipients: list[str], raw: bytes,
                options: list[str]) -> dict[str, tuple[int, bytes]]:
-    """`smtp.sendmail` with PIPELINING (RFC 2920): MAIL, RCPT and DATA go out in one
-    write and their answers are read together, then the content; two round trips per mail
-    instead of four (a local Postfix takes about a fifth more mail per second that way,
-    and spends less CPU on it).
+    """`smtp.sendmail` with PIPELINING (RFC 2920): one round trip per mail where the server
+    also offers CHUNKING (RFC 3030: MAIL, RCPT and `BDAT <size> LAST` with the mail's bytes
+    in one write; Postfix, Exchange and Microsoft 365 offer both), else two (MAIL, RCPT and
+    DATA in one write, then the content), instead of smtplib's four. A local Postfix takes
+    about a fifth more mail per second with two, and spends less CPU on it.
 
     Raises what `sendmail` raises for the same answers (SMTPSenderRefused,
     SMTPRecipientsRefused, SMTPDataError), with RSET after a refusal so that the
@@ -244,9 +251,15 @@ def _pipelined(smtp: smtplib.SMTP, sender: str, recipients: list[str], raw: byte
         options = [*options, f"SIZE={len(raw)}"]
     encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
     tail = "".join(f" {option}" for option in options)
+    chunked = smtp.has_extn("chunking") and len(raw) <= CHUNK_WITH_COMMANDS
+    if chunked and not raw.endswith(b"\r\n"):
+        raw += b"\r\n"  # as DATA ends it: the same bytes arrive either way
+    last = f"BDAT {len(raw)} LAST\r\n" if chunked else "DATA\r\n"
     commands = [f"MAIL FROM:<{sender}>{tail}\r\n",
-                *(f"RCPT TO:<{rcpt}>\r\n" for rcpt in recipients), "DATA\r\n"]
-    smtp.send("".join(commands).encode(encoding))
+                *(f"RCPT TO:<{rcpt}>\r\n" for rcpt in recipients), last]
+    # a chunk's bytes are counted, not ended by a dot: they go as they are, and a server
+    # that refused MAIL or every RCPT still reads them before it answers BDAT
+    smtp.send("".join(commands).encode(encoding) + (raw if chunked else b""))
     mail = smtp.getreply()
     answers = [smtp.getreply() for _ in recipients]
     data = smtp.getreply()
@@ -258,6 +271,10 @@ def _pipelined(smtp: smtplib.SMTP, sender: str, recipients: list[str], raw: byte
         problem = smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
     elif len(refused) == len(recipients):
         problem = smtplib.SMTPRecipientsRefused(refused)
+    elif chunked:
+        if data[0] == 250:
+            return refused
+        problem = smtplib.SMTPDataError(*data)
     elif data[0] != 354:
         problem = smtplib.SMTPDataError(*data)
     if problem is None:
@@ -267,7 +284,7 @@ def _pipelined(smtp: smtplib.SMTP, sender: str, recipients: list[str], raw: byte
             return refused
         closing = closing or code == 421
         problem = smtplib.SMTPDataError(code, message)
-    elif data[0] == 354:
+    elif data[0] == 354 and not chunked:
         # a server that took DATA without a recipient: an empty mail it must then refuse
         smtp.send(b".\r\n")
         smtp.getreply()

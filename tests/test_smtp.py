@@ -1,4 +1,4 @@
-"""SMTP delivery against the real Postfix (which offers PIPELINING) and aiosmtpd (which
+"""SMTP delivery against the real Postfix (which offers PIPELINING and CHUNKING) and aiosmtpd (which
 does not, unless a test's handler adds it): the mail arrives byte for byte either way, a
 refusal keeps the connection, a server closing down ends it."""
 
@@ -17,7 +17,7 @@ from aiosmtpd.smtp import Envelope, Session
 
 from bot.config import SmtpSettings
 from bot.errors import ConnectionProblem, PermanentDeliveryError, TransientDeliveryError
-from bot.smtp import SmtpTransport
+from bot.smtp import CHUNK_WITH_COMMANDS, SmtpTransport
 from tests.mailstack import MailStack
 
 SENDER = "bot@musterhausen.test"
@@ -44,15 +44,31 @@ def body_of(raw: bytes) -> bytes:
 
 def test_postfix_gets_the_mail_pipelined_and_whole(clean_mailboxes: MailStack) -> None:
     to = "contact1@musterhausen.test"
+    large = b"".join(b"Zeile %d mit etwas Text, damit es viele Bytes werden\r\n" % n
+                     for n in range(CHUNK_WITH_COMMANDS // 40)) + b".\r\n.Ende\r\n"
+    writes: list[bytes | str] = []
     with transport(clean_mailboxes.smtp_port) as smtp:
-        assert smtp._smtp is not None and smtp._smtp.has_extn("pipelining")
+        connection = smtp._smtp
+        assert connection is not None and connection.has_extn("pipelining")
+        assert connection.has_extn("chunking")
+        sent = connection.send
+        connection.send = lambda data: (writes.append(data), sent(data))[1]  # type: ignore[method-assign]
         smtp.send(SENDER, [to], mail(to))
         smtp.send(SENDER, [to], mail(to, b"Zweite Mail\r\n"))
-    arrived = clean_mailboxes.wait_for_messages(to, count=2)
-    # Postfix adds a line break to a mail that ends without one, and nothing else (the
-    # two may arrive in either order)
+        smtp.send(SENDER, [to], mail(to, large))
+    # one write per small mail, commands and bytes (CHUNKING); the large one waits for
+    # MAIL and RCPT to be accepted, then goes as DATA
+    verbs = [[line.split(b":")[0].split(b" ")[0] for line in data.split(b"\r\n")[:3]]
+             if data.startswith(b"MAIL") else b"(the large mail's content)"
+             for data in (w if isinstance(w, bytes) else w.encode() for w in writes)
+             if not data.startswith(b"quit")]
+    assert verbs == [[b"MAIL", b"RCPT", b"BDAT"], [b"MAIL", b"RCPT", b"BDAT"],
+                     [b"MAIL", b"RCPT", b"DATA"], b"(the large mail's content)"]
+    arrived = clean_mailboxes.wait_for_messages(to, count=3)
+    # Postfix adds a line break to a mail that ends without one, and nothing else; what
+    # begins with a dot arrives as it was sent (the mails may arrive in any order)
     assert sorted(body_of(raw) for raw in arrived) == sorted([BODY + b"\r\n",
-                                                              b"Zweite Mail\r\n"])
+                                                              b"Zweite Mail\r\n", large])
 
 
 def test_a_refused_recipient_leaves_the_connection_usable(clean_mailboxes: MailStack) -> None:
