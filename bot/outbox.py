@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -141,16 +142,19 @@ def _due_count(sessions: sessionmaker[Session], now: datetime, up_to: int) -> in
         return int(session.scalar(select(func.count()).select_from(due)) or 0)
 
 
-#: SMTP connections one sender opens at most, each in its own thread with its own claims
-#: (a server that takes fewer at once gets fewer; Microsoft 365 takes three per mailbox)
+#: SMTP connections one sender opens at most, each in its own thread (a server that takes
+#: fewer at once gets fewer; Microsoft 365 takes three per mailbox)
 CONNECTIONS = 3
 #: a further connection pays off from this many due mails on (its login costs a few mails)
 MAILS_PER_CONNECTION = 20
 #: results are written together for this long: a commit per mail would slow the
 #: connections down (by half, measured); a crash then sends at most this long's mail again
 RECORD_SECONDS = 0.1
-#: rows a connection claims at a time while several share the work (small: even shares)
-CLAIM_SHARE = 25
+#: rows claimed at a time while several connections share the work
+CLAIM_SHARE = 50
+#: claimed mails waiting for a connection, per connection, below which more are claimed
+#: (about a tenth of a second of sending: a claim is done before they run out)
+AHEAD = 10
 
 
 @dataclass(frozen=True)
@@ -170,20 +174,21 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
                 commits: _Commits | None = None) -> DeliveryReport:
     """Send every due row over up to `connections` SMTP connections at once.
 
-    Each connection runs in a thread of its own and claims its own rows (with a lease, see
-    the module's docstring); one connection serves a batch, and a small outbox needs only
-    one. The first connection opens before the others: if it cannot, the server is
-    unreachable; a further one refused later only means fewer connections. The results are
-    written by this thread, those of RECORD_SECONDS in one commit: the connections never
-    wait for the database.
+    One thread claims rows (with a lease, see the module's docstring) ahead of the
+    connections into a buffer in memory; each connection, a thread of its own, takes the
+    next mail from it, so no connection waits for the database and they finish together.
+    A small outbox needs only one connection, which claims a batch at a time. The first
+    connection opens before the others: if it cannot, the server is unreachable; a further
+    one refused later only means fewer connections (its mail goes back into the buffer).
+    The results are written by this thread, those of RECORD_SECONDS in one commit.
 
-    With `queued` the mail is still being queued: the connections keep looking for new rows
-    until the event is set, then send what is left (see `Meanwhile`); an idle one looks
-    again at each of `commits`, or every POLL_SECONDS. `now` may be a clock.
+    With `queued` the mail is still being queued: the claims go on until the event is set,
+    then take what is left (see `Meanwhile`); an idle claimer looks again at each of
+    `commits`, or every POLL_SECONDS. `now` may be a clock.
 
     The transports are built before any row is claimed: a configuration problem (a missing
     password) then leaves every row untouched instead of leased. A connection problem stops
-    every connection; what they had claimed and not sent is given back, queued.
+    every connection; what was claimed and not sent is given back, queued.
     """
     clock = now if callable(now) else (lambda: now)
     report = DeliveryReport()
@@ -193,15 +198,16 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
             return report
         count = max(1, min(connections, due // MAILS_PER_CONNECTION))
     else:
-        count = connections  # a connection is opened only once it has claimed a row
+        count = connections  # a connection is opened only once there is mail for it
     transports = [transport_factory() for _ in range(count)]
-    share = batch if count == 1 else min(batch, CLAIM_SHARE)
     outcomes: queue.SimpleQueue[_Outcome | None] = queue.SimpleQueue()
     stop = _Stop()
-    commits = commits or _Commits()
-    workers = [_Sender(sessions, transport, sender, clock, share, outcomes, stop, queued,
-                       commits, first=n == 0) for n, transport in enumerate(transports)]
+    claimer = _Claimer(sessions, clock, batch if count == 1 else CLAIM_SHARE, AHEAD * count,
+                       stop, queued, commits or _Commits())
+    workers = [_Sender(transport, sender, clock, claimer.buffer, outcomes, stop,
+                       first=n == 0) for n, transport in enumerate(transports)]
     stop.running = len(workers)
+    claimer.start()
     for worker in workers:
         worker.start()
     running = len(workers)
@@ -224,22 +230,75 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
     finally:
         for worker in workers:
             worker.join()
-    for worker in workers:
-        if worker.crashed is not None:
-            raise worker.crashed
+        stop.set()  # the claimer too, when every connection ended early
+        claimer.join()
+    for crashed in (*(worker.crashed for worker in workers), claimer.crashed):
+        if crashed is not None:
+            raise crashed
+    left = claimer.buffer.drain()  # claimed, never sent: queued again
+    if left:
+        _record(sessions, [_Outcome(None, "returned" if stop.reason is None else "released",
+                                    stop.reason, released=tuple(mail.id for mail in left))],
+                clock(), report)
     if report.connection_error is not None:
-        # what no connection got to claim waits as well
+        # what was not claimed waits as well
         report.retrying += _due_count(sessions, clock(), 10**9)
         log.error("outbox: %s; %d mail(s) stay queued", report.connection_error,
                   report.retrying)
-    if stop.refused and not stop.is_set():
-        # rows a refused connection gave back may have come after the others' last look
-        return report + deliver_due(sessions, transport_factory, sender, now, batch,
-                                    max(1, stop.up))
     return report
 
 
 _count_lock = threading.Lock()
+
+
+class _Buffer:
+    """Claimed mails waiting for a connection, oldest first; `close`d once nothing more
+    is coming."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._mails: deque[_Claimed] = deque()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._mails)
+
+    def put(self, mails: list[_Claimed], first: bool = False) -> None:
+        """Add claimed mails (`first`: a mail a connection could not send, at the front)."""
+        with self._changed:
+            if first:
+                self._mails.extendleft(reversed(mails))
+            else:
+                self._mails.extend(mails)
+            self._changed.notify_all()
+
+    def take(self, stop: threading.Event) -> _Claimed | None:
+        """The next mail; None once the buffer is closed and empty, or `stop` is set."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._mails or self._closed or stop.is_set())
+            if stop.is_set() or not self._mails:
+                return None
+            mail = self._mails.popleft()
+            self._changed.notify_all()  # the claimer may be waiting for room
+            return mail
+
+    def wait_for_room(self, below: int, stop: threading.Event) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: len(self._mails) < below or stop.is_set())
+
+    def close(self) -> None:
+        self.wake(closing=True)
+
+    def wake(self, closing: bool = False) -> None:
+        with self._changed:
+            self._closed = self._closed or closing
+            self._changed.notify_all()
+
+    def drain(self) -> list[_Claimed]:
+        with self._changed:
+            left = list(self._mails)
+            self._mails.clear()
+            return left
 
 
 class _Stop(threading.Event):
@@ -251,11 +310,15 @@ class _Stop(threading.Event):
     def __init__(self) -> None:
         super().__init__()
         self.working = threading.Event()
-        self.up = 0  # connections that opened
         self.running = 0  # connections still at work
         self.all_done = threading.Event()
         self.first_open = threading.Event()  # the first connection opened, or failed to
-        self.refused = False  # a further connection was refused; its rows went back
+        self.buffers: list[_Buffer] = []  # woken when it is set
+
+    def set(self) -> None:
+        super().set()
+        for buffer in self.buffers:
+            buffer.wake()
 
     def because(self, reason: str) -> None:
         if self.reason is None:
@@ -263,14 +326,14 @@ class _Stop(threading.Event):
         self.set()
 
 
-#: while mail is still being queued, an idle connection looks for new rows at each commit
-#: of this process, and this often (for the commits of other processes)
+#: while mail is still being queued, the claimer looks for new rows at each commit of
+#: this process, and this often (for the commits of other processes)
 POLL_SECONDS = 0.05
 
 
 class _Commits:
     """Counts commits (a session's after_commit event, and the end of queuing): an idle
-    connection waits for the next one rather than a whole POLL_SECONDS."""
+    claimer waits for the next one rather than a whole POLL_SECONDS."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
@@ -288,42 +351,69 @@ class _Commits:
             return self.count
 
 
-class _Sender(threading.Thread):
-    """One SMTP connection: claim a share, send it, claim the next, until nothing is due."""
+class _Claimer(threading.Thread):
+    """Claims due rows into the buffer while it holds fewer than `ahead`, `share` at a
+    time, until nothing is due (and, with `queued`, nothing more is being queued)."""
 
-    def __init__(self, sessions: sessionmaker[Session], transport: Transport, sender: str,
-                 clock: Callable[[], datetime], share: int,
-                 outcomes: queue.SimpleQueue[_Outcome | None], stop: _Stop,
-                 queued: threading.Event | None, commits: _Commits,
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime],
+                 share: int, ahead: int, stop: _Stop, queued: threading.Event | None,
+                 commits: _Commits) -> None:
+        super().__init__(name="intake-outbox-claims", daemon=True)
+        self.sessions, self.clock, self.share, self.ahead = sessions, clock, share, ahead
+        self.stop, self.queued, self.commits = stop, queued, commits
+        self.buffer = _Buffer()
+        stop.buffers.append(self.buffer)
+        self.crashed: BaseException | None = None
+
+    def run(self) -> None:
+        # without `queued` nothing more is coming; with it, one more look once it is set
+        last_look = self.queued is None
+        try:
+            while not self.stop.is_set():
+                self.buffer.wait_for_room(self.ahead, self.stop)
+                if self.stop.is_set():
+                    return
+                seen = self.commits.count  # before the claim: a commit meanwhile counts
+                claimed = _claim(self.sessions, self.clock(), self.share)
+                if claimed:
+                    self.buffer.put(claimed)
+                    continue
+                if last_look or self.queued is None:
+                    return
+                # wait for new rows by reading: a claim takes SQLite's write lock
+                while not (last_look := self.queued.is_set()):
+                    seen = self.commits.after(seen, POLL_SECONDS)
+                    if self.stop.is_set() or _due_count(self.sessions, self.clock(), 1):
+                        break
+        except BaseException as exc:  # a database problem: the caller raises it
+            self.crashed = exc
+            self.stop.set()
+        finally:
+            self.buffer.close()
+
+
+class _Sender(threading.Thread):
+    """One SMTP connection: take the next claimed mail, send it, until none is left."""
+
+    def __init__(self, transport: Transport, sender: str, clock: Callable[[], datetime],
+                 buffer: _Buffer, outcomes: queue.SimpleQueue[_Outcome | None], stop: _Stop,
                  first: bool = True) -> None:
         super().__init__(name="intake-outbox", daemon=True)
-        self.sessions, self.transport, self.sender = sessions, transport, sender
-        self.clock, self.share, self.outcomes, self.stop = clock, share, outcomes, stop
-        self.queued, self.commits = queued, commits
-        self.first = first
+        self.transport, self.sender, self.clock = transport, sender, clock
+        self.buffer, self.outcomes, self.stop, self.first = buffer, outcomes, stop, first
         self.crashed: BaseException | None = None
 
     def run(self) -> None:
         opened = False
-        # without `queued` nothing more is coming; with it, one more look once it is set
-        last_look = self.queued is None
         try:
             if not self.first:
                 # the first connection tells whether the server can be reached at all; a
                 # further one refused after that only means fewer connections
                 self.stop.first_open.wait()
             while not self.stop.is_set():
-                seen = self.commits.count  # before the claim: a commit meanwhile counts
-                claimed = _claim(self.sessions, self.clock(), self.share)
-                if not claimed:
-                    if last_look or self.queued is None:
-                        return
-                    # wait for new rows by reading: a claim takes SQLite's write lock
-                    while not (last_look := self.queued.is_set()):
-                        seen = self.commits.after(seen, POLL_SECONDS)
-                        if self.stop.is_set() or _due_count(self.sessions, self.clock(), 1):
-                            break
-                    continue
+                mail = self.buffer.take(self.stop)
+                if mail is None:
+                    return
                 if not opened:
                     try:
                         self.transport.open()
@@ -331,34 +421,29 @@ class _Sender(threading.Thread):
                         self.stop.first_open.set()
                         if self.stop.working.is_set():
                             # the server takes fewer connections at once (Microsoft 365
-                            # allows few): the ones that are up send these rows
+                            # allows few): the ones that are up send this mail
                             log.info("outbox: no further connection (%s); sending over "
                                      "the others", exc)
-                            self.stop.refused = True
-                            self.outcomes.put(_Outcome(None, "returned", released=tuple(
-                                mail.id for mail in claimed)))
+                            self.buffer.put([mail], first=True)
                         else:
-                            self._give_back(claimed, str(exc))
+                            self._give_back(mail, str(exc))
                         return
                     opened = True
-                    with _count_lock:
-                        self.stop.up += 1
                     self.stop.working.set()
                     self.stop.first_open.set()
-                for position, mail in enumerate(claimed):
-                    if self.stop.is_set():  # another connection lost the server
-                        self._give_back(claimed[position:], self.stop.reason)
-                        return
-                    try:
-                        self.transport.send(self.sender, [mail.to_address], mail.raw)
-                    except ConnectionProblem as exc:  # the server went away
-                        self._give_back(claimed[position:], str(exc))
-                        return
-                    except DeliveryError as exc:
-                        self.outcomes.put(_judge(mail, exc, self.clock()))
-                    else:
-                        self.outcomes.put(_Outcome(mail, "sent"))
-        except BaseException as exc:  # a database problem: the caller raises it
+                if self.stop.is_set():  # another connection lost the server
+                    self._give_back(mail, None)
+                    return
+                try:
+                    self.transport.send(self.sender, [mail.to_address], mail.raw)
+                except ConnectionProblem as exc:  # the server went away
+                    self._give_back(mail, str(exc))
+                    return
+                except DeliveryError as exc:
+                    self.outcomes.put(_judge(mail, exc, self.clock()))
+                else:
+                    self.outcomes.put(_Outcome(mail, "sent"))
+        except BaseException as exc:  # a bug here: the caller raises it
             self.crashed = exc
             self.stop.set()
         finally:
@@ -372,14 +457,13 @@ class _Sender(threading.Thread):
                 if self.stop.running == 0:
                     self.stop.all_done.set()
 
-    def _give_back(self, mails: list[_Claimed], error: str | None) -> None:
-        """Rows claimed and not sent go back to the queue; every other connection stops
-        too (the server is unusable, or gone)."""
+    def _give_back(self, mail: _Claimed, error: str | None) -> None:
+        """A mail taken and not sent goes back to the queue; with `error` every other
+        connection stops too (the server is unusable, or gone)."""
         if error is not None:
             self.stop.because(error)
-        if mails:
-            self.outcomes.put(_Outcome(None, "released", error,
-                                       released=tuple(mail.id for mail in mails)))
+        self.outcomes.put(_Outcome(None, "released", error or self.stop.reason or "not sent",
+                                   released=(mail.id,)))
 
 
 class Meanwhile:

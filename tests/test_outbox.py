@@ -304,3 +304,30 @@ def test_meanwhile_wakes_its_idle_connections_at_each_commit_and_then_lets_go(
     # a wait returns at once when the count moved on, else after its timeout
     assert commits.after(commits.count - 1, 10.0) == commits.count
     assert commits.after(commits.count, 0.01) == commits.count
+
+
+def test_claimed_mails_wait_in_order_and_what_is_left_is_handed_back() -> None:
+    from bot.outbox import _Buffer, _Claimed, _Stop
+
+    def mail(n: int) -> _Claimed:
+        return _Claimed(n, "request", f"<m{n}@x>", "a@musterhausen.test", b"x", 1)
+
+    stop = _Stop()
+    buffer = _Buffer()
+    stop.buffers.append(buffer)
+    buffer.put([mail(1), mail(2), mail(3)])
+    assert buffer.take(stop) == mail(1)
+    buffer.put([mail(1)], first=True)  # a connection refused after taking it: next in line
+    assert [buffer.take(stop), buffer.take(stop)] == [mail(1), mail(2)]
+    buffer.wait_for_room(2, stop)  # one left: room below two, at once
+    stop.set()
+    assert buffer.take(stop) is None  # stopped: nothing more goes out ...
+    assert buffer.drain() == [mail(3)] and len(buffer) == 0  # ... and this goes back
+    taker = _Buffer()
+    got: list[_Claimed | None] = []
+    waiting = threading.Thread(target=lambda: got.append(taker.take(_Stop())))
+    waiting.start()
+    taker.put([mail(4)])
+    waiting.join(10)
+    taker.close()
+    assert got == [mail(4)] and taker.take(_Stop()) is None  # closed and empty
