@@ -249,10 +249,6 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
         # A department added after the round opened still gets the full reply time.
         own = calendar.reply_deadline(now, tz, state, app.settings.schedule.reply_working_days)
         mail_deadline = max(rnd.deadline, own) if rnd.deadline else own
-        # PostgreSQL: the requests' ids for the whole round in one query (see db.ids); an id
-        # a department does not use (asked already, or its mail failed) is a gap, no more
-        drawn = next_ids(session, Request.__tablename__, len(contacts))
-        ids = iter(drawn) if drawn is not None else None
         for start, end in _chunks(len(contacts)):
             chunk = contacts[start:end]
             prepared: list[_Prepared] = []
@@ -270,7 +266,7 @@ def send_requests(app: App, month: str | None = None, only: str | None = None,
                     reason = str(exc) if isinstance(exc, UserError) else (
                         f"{type(exc).__name__}: {one_line(exc)}")
                     result.failed.append(NotAsked(department, address, one_line(reason)))
-            if _insert_chunk(session, rnd, prepared, now, ids):
+            if _insert_chunk(session, rnd, prepared, now):
                 result.queued.extend(p.planned for p in prepared)
                 checkpoint()
             else:
@@ -332,11 +328,10 @@ def _prepare_request(composer: Composer, block: str, rnd: RequestRound, contact:
 
 
 def _insert_chunk(session: Session, rnd: RequestRound, prepared: list[_Prepared],
-                  now: datetime, ids: Iterator[int] | None = None) -> bool:
+                  now: datetime) -> bool:
     """Insert the requests and their outbox rows of a chunk in one savepoint, a batch of
     statements per table rather than a round trip per row. False when a unique key was
-    taken (a concurrent run, or a tag picked twice): nothing of the chunk is inserted then.
-    `ids`: the requests' ids, drawn ahead (PostgreSQL); else they are read back."""
+    taken (a concurrent run, or a tag picked twice): nothing of the chunk is inserted then."""
     if not prepared:
         return True
     try:
@@ -350,23 +345,22 @@ def _insert_chunk(session: Session, rnd: RequestRound, prepared: list[_Prepared]
                  "message_id": p.message_id, "status": "queued", "created_at": now,
                  "reminders_sent": 0} for p in prepared]
             message_ids = [p.message_id for p in prepared]
-            if ids is not None:
-                for row in requests:
-                    row["id"] = next(ids)
+            # PostgreSQL: the ids drawn first, nothing to read back (see db.ids)
+            drawn = next_ids(session, Request.__tablename__, len(prepared))
+            for row, new_id in zip(requests, drawn or (), strict=False):
+                row["id"] = new_id
             session.execute(insert(Request), requests)
-            if ids is not None:
-                by_message = {str(row["message_id"]): int(row["id"])  # type: ignore[call-overload]
-                              for row in requests}
+            if drawn:
+                ids = dict(zip(message_ids, drawn, strict=True))
             else:
-                by_message = {message_id: request_id for message_id, request_id in
-                              session.execute(select(Request.message_id, Request.id).where(
-                                  among(session, Request.message_id, message_ids)))}
+                ids = {message_id: request_id for message_id, request_id in session.execute(
+                    select(Request.message_id, Request.id).where(
+                        among(session, Request.message_id, message_ids)))}
             session.execute(insert(OutboxMessage), [
                 {"kind": "request", "dedupe_key": f"request:{rnd.month}:{p.contact.id}",
                  "message_id": p.message_id, "to_address": p.contact.email,
                  "subject": p.subject, "raw": p.raw, "status": "queued", "attempts": 0,
-                 "next_attempt_at": now, "created_at": now,
-                 "request_id": by_message[p.message_id],
+                 "next_attempt_at": now, "created_at": now, "request_id": ids[p.message_id],
                  "contact_id": p.contact.id}
                 for p in prepared])
     except IntegrityError:
