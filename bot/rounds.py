@@ -33,7 +33,6 @@ from db.contacts import (
     active_primary_contacts,
     sync_contacts_retrying,
 )
-from db.ids import next_ids
 from db.inlists import among
 from db.models import Absence, Contact, Department, OutboxMessage, Request, RequestRound
 from db.session import unit_of_work
@@ -339,23 +338,14 @@ def _insert_chunk(session: Session, rnd: RequestRound, prepared: list[_Prepared]
             # a statement per row, of one text (on PostgreSQL pipelined, and prepared once):
             # a multi-row INSERT has a text of its own per chunk length and hundreds of
             # parameters, which psycopg converts anew each time instead of from its cache
-            requests: list[dict[str, object]] = [
+            session.execute(insert(Request), [
                 {"round_id": rnd.id, "contact_id": p.contact.id,
                  "department_id": p.contact.department_id, "tag": p.tag,
                  "message_id": p.message_id, "status": "queued", "created_at": now,
-                 "reminders_sent": 0} for p in prepared]
-            message_ids = [p.message_id for p in prepared]
-            # PostgreSQL: the ids drawn first, nothing to read back (see db.ids)
-            drawn = next_ids(session, Request.__tablename__, len(prepared))
-            for row, new_id in zip(requests, drawn or (), strict=False):
-                row["id"] = new_id
-            session.execute(insert(Request), requests)
-            if drawn:
-                ids = dict(zip(message_ids, drawn, strict=True))
-            else:
-                ids = {message_id: request_id for message_id, request_id in session.execute(
-                    select(Request.message_id, Request.id).where(
-                        among(session, Request.message_id, message_ids)))}
+                 "reminders_sent": 0} for p in prepared])
+            ids = {message_id: request_id for message_id, request_id in session.execute(
+                select(Request.message_id, Request.id).where(
+                    among(session, Request.message_id, [p.message_id for p in prepared])))}
             session.execute(insert(OutboxMessage), [
                 {"kind": "request", "dedupe_key": f"request:{rnd.month}:{p.contact.id}",
                  "message_id": p.message_id, "to_address": p.contact.email,

@@ -21,21 +21,11 @@ from sqlalchemy.orm import DeclarativeBase, Session
 def draw_ids(session: Session, rows: Sequence[DeclarativeBase]) -> None:
     """Give each of `rows` (new, of one mapped class with an integer `id`, none set yet)
     its id from the id column's sequence, in the order given; nothing on SQLite."""
-    if not rows:
+    if not rows or session.get_bind().dialect.name != "postgresql":
         return
-    ids = next_ids(session, rows[0].__tablename__, len(rows))
-    if ids is None:
-        return
+    sequence = func.pg_get_serial_sequence(rows[0].__tablename__, "id")
+    with session.no_autoflush:  # a flush now would insert them the other way first
+        ids = list(session.scalars(select(func.nextval(sequence, type_=Integer)).select_from(
+            func.generate_series(1, bindparam("n", len(rows))).table_valued("n"))))
     for row, new_id in zip(rows, ids, strict=True):
         row.id = new_id  # type: ignore[attr-defined]
-
-
-def next_ids(session: Session, table: str, count: int) -> list[int] | None:
-    """`count` new ids for `table` (its integer `id` column) in ascending order, on
-    PostgreSQL; None on SQLite, where the insert gives them."""
-    if session.get_bind().dialect.name != "postgresql":
-        return None
-    sequence = func.pg_get_serial_sequence(table, "id")
-    with session.no_autoflush:  # a flush now would insert new rows the other way first
-        return list(session.scalars(select(func.nextval(sequence, type_=Integer)).select_from(
-            func.generate_series(1, bindparam("n", count)).table_valued("n"))))
