@@ -120,6 +120,9 @@ def test_requests_arrive_with_german_text_and_identity_headers(site: Path,
     assert "outbox: 3 sent, 0 waiting for retry, 0 failed" in result.stdout
 
     requests = {r.message_id: r for r in db_rows(site, Request)}
+    # each outbox row names its request
+    assert {o.message_id: o.request_id for o in db_rows(site, OutboxMessage)} == {
+        message_id: request.id for message_id, request in requests.items()}
     (raw,) = mailstack.wait_for_messages("contact2@musterhausen.test")
     msg = parse(raw)
     request = requests[msg["Message-ID"]]
