@@ -247,13 +247,13 @@ def _pipelined(smtp: smtplib.SMTP, sender: str, recipients: list[str], raw: byte
     SMTPRecipientsRefused, SMTPDataError), with RSET after a refusal so that the
     connection stays usable; a 421 closes it, as smtplib does.
     """
+    chunked = smtp.has_extn("chunking") and len(raw) < CHUNK_WITH_COMMANDS
+    if chunked and not raw.endswith(b"\r\n"):
+        raw += b"\r\n"  # as DATA ends it: the same bytes arrive either way
     if smtp.has_extn("size"):
         options = [*options, f"SIZE={len(raw)}"]
     encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
     tail = "".join(f" {option}" for option in options)
-    chunked = smtp.has_extn("chunking") and len(raw) <= CHUNK_WITH_COMMANDS
-    if chunked and not raw.endswith(b"\r\n"):
-        raw += b"\r\n"  # as DATA ends it: the same bytes arrive either way
     last = f"BDAT {len(raw)} LAST\r\n" if chunked else "DATA\r\n"
     commands = [f"MAIL FROM:<{sender}>{tail}\r\n",
                 *(f"RCPT TO:<{rcpt}>\r\n" for rcpt in recipients), last]
