@@ -232,14 +232,21 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
             worker.join()
         stop.set()  # the claimer too, when every connection ended early
         claimer.join()
-    for crashed in (*(worker.crashed for worker in workers), claimer.crashed):
-        if crashed is not None:
-            raise crashed
+    crashed = next((exc for exc in (*(w.crashed for w in workers), claimer.crashed)
+                    if exc is not None), None)
     left = claimer.buffer.drain()  # claimed, never sent: queued again
     if left:
-        _record(sessions, [_Outcome(None, "returned" if stop.reason is None else "released",
-                                    stop.reason, released=tuple(mail.id for mail in left))],
-                clock(), report)
+        try:
+            _record(sessions, [_Outcome(None, "returned" if stop.reason is None else
+                                        "released", stop.reason,
+                                        released=tuple(mail.id for mail in left))],
+                    clock(), report)
+        except Exception:
+            if crashed is None:
+                raise
+            # the database itself failed: their lease brings them back
+    if crashed is not None:
+        raise crashed
     if report.connection_error is not None:
         # what was not claimed waits as well
         report.retrying += _due_count(sessions, clock(), 10**9)

@@ -331,3 +331,34 @@ def test_claimed_mails_wait_in_order_and_what_is_left_is_handed_back() -> None:
     waiting.join(10)
     taker.close()
     assert got == [mail(4)] and taker.take(_Stop()) is None  # closed and empty
+
+
+class BreaksOnTheTenth(SmtpTransport):
+    """The real transport with a bug: the tenth mail raises something unforeseen."""
+
+    sent = 0
+    lock = threading.Lock()
+
+    def send(self, sender: str, recipients: list[str], raw: bytes) -> None:
+        with BreaksOnTheTenth.lock:
+            BreaksOnTheTenth.sent += 1
+            if BreaksOnTheTenth.sent == 10:
+                raise RuntimeError("a bug")
+        super().send(sender, recipients, raw)
+
+
+def test_a_bug_while_sending_is_raised_and_what_waited_goes_back_to_the_queue(
+        sessions: sessionmaker[Session], clean_mailboxes: MailStack) -> None:
+    queue_many(sessions, 90)
+    BreaksOnTheTenth.sent = 0
+    settings = SmtpSettings(host="127.0.0.1", port=clean_mailboxes.smtp_port,
+                            security="none", username=None)
+    with pytest.raises(RuntimeError, match="a bug"):
+        deliver_due(sessions, lambda: BreaksOnTheTenth(settings, None), "bot@x", NOW,
+                    connections=3)
+    with sessions() as s:
+        statuses = Counter(s.scalars(select(OutboxMessage.status)))
+    # only the mail in the broken connection's hands waits for its lease; every other
+    # one is sent, or queued again
+    assert statuses["sending"] == 1 and sum(statuses.values()) == 90
+    assert set(statuses) == {"sent", "queued", "sending"}
