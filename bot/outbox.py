@@ -260,12 +260,14 @@ _count_lock = threading.Lock()
 
 class _Buffer:
     """Claimed mails waiting for a connection, oldest first; `close`d once nothing more
-    is coming."""
+    is coming. A mail taken is in a connection's hands until it says `settled` (sent,
+    judged, given back, or put back here)."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._mails: deque[_Claimed] = deque()
         self._closed = False
+        self._in_hand = 0
 
     def __len__(self) -> int:
         return len(self._mails)
@@ -280,14 +282,23 @@ class _Buffer:
             self._changed.notify_all()
 
     def take(self, stop: threading.Event) -> _Claimed | None:
-        """The next mail; None once the buffer is closed and empty, or `stop` is set."""
+        """The next mail; None once the buffer is closed and empty and no mail is in a
+        connection's hands (one being refused puts its mail back), or `stop` is set."""
         with self._changed:
-            self._changed.wait_for(lambda: self._mails or self._closed or stop.is_set())
+            self._changed.wait_for(lambda: self._mails or stop.is_set() or (
+                self._closed and not self._in_hand))
             if stop.is_set() or not self._mails:
                 return None
+            self._in_hand += 1
             mail = self._mails.popleft()
             self._changed.notify_all()  # the claimer may be waiting for room
             return mail
+
+    def settled(self) -> None:
+        """The mail last taken by the caller is dealt with (or back in the buffer)."""
+        with self._changed:
+            self._in_hand -= 1
+            self._changed.notify_all()
 
     def wait_for_room(self, below: int, stop: threading.Event) -> None:
         with self._changed:
@@ -408,10 +419,10 @@ class _Sender(threading.Thread):
         super().__init__(name="intake-outbox", daemon=True)
         self.transport, self.sender, self.clock = transport, sender, clock
         self.buffer, self.outcomes, self.stop, self.first = buffer, outcomes, stop, first
+        self.opened = False
         self.crashed: BaseException | None = None
 
     def run(self) -> None:
-        opened = False
         try:
             if not self.first:
                 # the first connection tells whether the server can be reached at all; a
@@ -421,48 +432,60 @@ class _Sender(threading.Thread):
                 mail = self.buffer.take(self.stop)
                 if mail is None:
                     return
-                if not opened:
-                    try:
-                        self.transport.open()
-                    except ConnectionProblem as exc:
-                        self.stop.first_open.set()
-                        if self.stop.working.is_set():
-                            # the server takes fewer connections at once (Microsoft 365
-                            # allows few): the ones that are up send this mail
-                            log.info("outbox: no further connection (%s); sending over "
-                                     "the others", exc)
-                            self.buffer.put([mail], first=True)
-                        else:
-                            self._give_back(mail, str(exc))
-                        return
-                    opened = True
-                    self.stop.working.set()
-                    self.stop.first_open.set()
-                if self.stop.is_set():  # another connection lost the server
-                    self._give_back(mail, None)
-                    return
                 try:
-                    self.transport.send(self.sender, [mail.to_address], mail.raw)
-                except ConnectionProblem as exc:  # the server went away
-                    self._give_back(mail, str(exc))
-                    return
-                except DeliveryError as exc:
-                    self.outcomes.put(_judge(mail, exc, self.clock()))
-                else:
-                    self.outcomes.put(_Outcome(mail, "sent"))
+                    if not self._deliver(mail):
+                        return
+                finally:
+                    self.buffer.settled()
         except BaseException as exc:  # a bug here: the caller raises it
             self.crashed = exc
             self.stop.set()
         finally:
             if self.first:
                 self.stop.first_open.set()  # also when it had nothing to send
-            if opened:
-                self.transport.close()
-            self.outcomes.put(None)  # this connection is done
-            with _count_lock:
-                self.stop.running -= 1
-                if self.stop.running == 0:
-                    self.stop.all_done.set()
+            try:
+                if self.opened:
+                    self.transport.close()
+            finally:
+                self.outcomes.put(None)  # this connection is done
+                with _count_lock:
+                    self.stop.running -= 1
+                    if self.stop.running == 0:
+                        self.stop.all_done.set()
+
+    def _deliver(self, mail: _Claimed) -> bool:
+        """Open the connection if need be, send `mail`, report the outcome; False when
+        this connection ends (its mail given back, or put back for the others)."""
+        if not self.opened:
+            try:
+                self.transport.open()
+            except ConnectionProblem as exc:
+                self.stop.first_open.set()
+                if self.stop.working.is_set():
+                    # the server takes fewer connections at once (Microsoft 365 allows
+                    # few): the ones that are up send this mail
+                    log.info("outbox: no further connection (%s); sending over the others",
+                             exc)
+                    self.buffer.put([mail], first=True)
+                else:
+                    self._give_back(mail, str(exc))
+                return False
+            self.opened = True
+            self.stop.working.set()
+            self.stop.first_open.set()
+        if self.stop.is_set():  # another connection lost the server
+            self._give_back(mail, None)
+            return False
+        try:
+            self.transport.send(self.sender, [mail.to_address], mail.raw)
+        except ConnectionProblem as exc:  # the server went away
+            self._give_back(mail, str(exc))
+            return False
+        except DeliveryError as exc:
+            self.outcomes.put(_judge(mail, exc, self.clock()))
+        else:
+            self.outcomes.put(_Outcome(mail, "sent"))
+        return True
 
     def _give_back(self, mail: _Claimed, error: str | None) -> None:
         """A mail taken and not sent goes back to the queue; with `error` every other
@@ -571,6 +594,8 @@ def _record(sessions: sessionmaker[Session], outcomes: list[_Outcome], now: date
             report.retrying += 1
             log.warning("outbox: mail %s to %s deferred (%s); retry at %s", mail.message_id,
                         mail.to_address, outcome.error, outcome.retry_at)
+        elif outcome.status == "returned":  # due again at once
+            report.retrying += len(outcome.released)
         elif outcome.status == "released":
             report.retrying += len(outcome.released)
             if outcome.error is not None:

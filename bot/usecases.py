@@ -48,8 +48,9 @@ def deliver_outbox(app: App, before: DeliveryReport | None = None) -> DeliveryRe
     what an `outbox_meanwhile` delivery sent already, counted in the report."""
     from bot.rounds import mark_sent_requests
 
+    # the clock, not this moment: a long delivery leases each claim from when it is made
     report = deliver_due(app.sessions, lambda: smtp_transport(app),
-                         app.settings.mail.from_address, app.now())
+                         app.settings.mail.from_address, app.now)
     if before is not None:
         report = before + report
     if report.sent:  # the 30-second tick mostly sends nothing: no query then

@@ -312,25 +312,41 @@ def test_claimed_mails_wait_in_order_and_what_is_left_is_handed_back() -> None:
     def mail(n: int) -> _Claimed:
         return _Claimed(n, "request", f"<m{n}@x>", "a@musterhausen.test", b"x", 1)
 
+    def take(buffer: _Buffer, stop: _Stop) -> _Claimed | None:
+        taken = buffer.take(stop)
+        if taken is not None:
+            buffer.settled()
+        return taken
+
     stop = _Stop()
     buffer = _Buffer()
     stop.buffers.append(buffer)
     buffer.put([mail(1), mail(2), mail(3)])
-    assert buffer.take(stop) == mail(1)
+    assert take(buffer, stop) == mail(1)
     buffer.put([mail(1)], first=True)  # a connection refused after taking it: next in line
-    assert [buffer.take(stop), buffer.take(stop)] == [mail(1), mail(2)]
+    assert [take(buffer, stop), take(buffer, stop)] == [mail(1), mail(2)]
     buffer.wait_for_room(2, stop)  # one left: room below two, at once
     stop.set()
     assert buffer.take(stop) is None  # stopped: nothing more goes out ...
     assert buffer.drain() == [mail(3)] and len(buffer) == 0  # ... and this goes back
-    taker = _Buffer()
+
+    # closed and empty, but one connection still holds a mail while it opens: the others
+    # wait, and send it if that connection is refused and puts it back
+    shared = _Buffer()
+    shared.put([mail(4)])
+    held = shared.take(_Stop())
+    shared.close()
     got: list[_Claimed | None] = []
-    waiting = threading.Thread(target=lambda: got.append(taker.take(_Stop())))
-    waiting.start()
-    taker.put([mail(4)])
-    waiting.join(10)
-    taker.close()
-    assert got == [mail(4)] and taker.take(_Stop()) is None  # closed and empty
+    other = threading.Thread(target=lambda: got.append(take(shared, _Stop())))
+    other.start()
+    other.join(0.2)
+    assert other.is_alive() and got == []  # waiting, not ended
+    assert held is not None
+    shared.put([held], first=True)  # refused: back for the others
+    shared.settled()
+    other.join(10)
+    assert got == [mail(4)]
+    assert take(shared, _Stop()) is None  # closed, empty, nothing in hand: the end
 
 
 class BreaksOnTheTenth(SmtpTransport):
@@ -362,3 +378,36 @@ def test_a_bug_while_sending_is_raised_and_what_waited_goes_back_to_the_queue(
     # one is sent, or queued again
     assert statuses["sending"] == 1 and sum(statuses.values()) == 90
     assert set(statuses) == {"sent", "queued", "sending"}
+
+
+class RefusesSlowly(SmtpTransport):
+    """The real transport, as a server that takes one connection and refuses a further one
+    only after a while (a tarpit, a slow TLS handshake): meanwhile the first connection
+    sends everything else."""
+
+    opened = 0
+    lock = threading.Lock()
+
+    def open(self) -> None:
+        with RefusesSlowly.lock:
+            RefusesSlowly.opened += 1
+            further = RefusesSlowly.opened > 1
+        if further:
+            time.sleep(0.5)
+            raise ConnectionProblem(f"SMTP {self.server}: 421 4.7.0 too many connections")
+        super().open()
+
+
+def test_the_mail_of_a_connection_refused_late_is_sent_over_the_others(
+        sessions: sessionmaker[Session], clean_mailboxes: MailStack) -> None:
+    ids = queue_many(sessions, 41)  # two connections' worth
+    RefusesSlowly.opened = 0
+    settings = SmtpSettings(host="127.0.0.1", port=clean_mailboxes.smtp_port,
+                            security="none", username=None)
+    report = deliver_due(sessions, lambda: RefusesSlowly(settings, None), "bot@x", NOW,
+                         connections=3)
+    assert (report.sent, report.retrying, report.failed) == (41, 0, 0)
+    with sessions() as s:
+        assert set(s.execute(select(OutboxMessage.status, OutboxMessage.attempts))) == {
+            ("sent", 1)}
+    assert sorted(received_ids(clean_mailboxes, 41)) == sorted(ids)
