@@ -266,28 +266,24 @@ def _pipelined(smtp: smtplib.SMTP, sender: str, recipients: list[str], raw: byte
     closing = any(code == 421 for code, _ in (mail, *answers, data))
     refused = {rcpt: answer for rcpt, answer in zip(recipients, answers, strict=True)
                if answer[0] not in (250, 251)}
-    problem: smtplib.SMTPException | None = None
-    if mail[0] != 250:
-        problem = smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
-    elif len(refused) == len(recipients):
-        problem = smtplib.SMTPRecipientsRefused(refused)
-    elif chunked:
+    problem: smtplib.SMTPException
+    if mail[0] != 250 or len(refused) == len(recipients):
+        problem = (smtplib.SMTPSenderRefused(mail[0], mail[1], sender) if mail[0] != 250
+                   else smtplib.SMTPRecipientsRefused(refused))
+        if data[0] == 354 and not chunked:
+            # a server that took DATA without a recipient: an empty mail it must then refuse
+            smtp.send(b".\r\n")
+            smtp.getreply()
+    elif not chunked and data[0] != 354:
+        problem = smtplib.SMTPDataError(*data)
+    else:
+        if not chunked:  # the content, now that DATA was taken
+            smtp.send(_dot_stuffed(raw))
+            data = smtp.getreply()
         if data[0] == 250:
             return refused
+        closing = closing or data[0] == 421
         problem = smtplib.SMTPDataError(*data)
-    elif data[0] != 354:
-        problem = smtplib.SMTPDataError(*data)
-    if problem is None:
-        smtp.send(_dot_stuffed(raw))
-        code, message = smtp.getreply()
-        if code == 250:
-            return refused
-        closing = closing or code == 421
-        problem = smtplib.SMTPDataError(code, message)
-    elif data[0] == 354 and not chunked:
-        # a server that took DATA without a recipient: an empty mail it must then refuse
-        smtp.send(b".\r\n")
-        smtp.getreply()
     if closing:
         smtp.close()
     else:
