@@ -201,10 +201,11 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
         count = connections  # a connection is opened only once there is mail for it
     transports = [transport_factory() for _ in range(count)]
     outcomes: queue.SimpleQueue[_Outcome | None] = queue.SimpleQueue()
-    stop = _Stop()
+    buffer = _Buffer()
+    stop = _Stop(buffer)
     claimer = _Claimer(sessions, clock, batch if count == 1 else CLAIM_SHARE, AHEAD * count,
-                       stop, queued, commits or _Commits())
-    workers = [_Sender(transport, sender, clock, claimer.buffer, outcomes, stop,
+                       buffer, stop, queued, commits or _Commits())
+    workers = [_Sender(transport, sender, clock, buffer, outcomes, stop,
                        first=n == 0) for n, transport in enumerate(transports)]
     stop.running = len(workers)
     claimer.start()
@@ -234,7 +235,7 @@ def deliver_due(sessions: sessionmaker[Session], transport_factory: Callable[[],
         claimer.join()
     crashed = next((exc for exc in (*(w.crashed for w in workers), claimer.crashed)
                     if exc is not None), None)
-    left = claimer.buffer.drain()  # claimed, never sent: queued again
+    left = buffer.drain()  # claimed, never sent: queued again
     if left:
         try:
             _record(sessions, [_Outcome(None, "returned" if stop.reason is None else
@@ -305,11 +306,12 @@ class _Buffer:
             self._changed.wait_for(lambda: len(self._mails) < below or stop.is_set())
 
     def close(self) -> None:
-        self.wake(closing=True)
-
-    def wake(self, closing: bool = False) -> None:
         with self._changed:
-            self._closed = self._closed or closing
+            self._closed = True
+            self._changed.notify_all()
+
+    def wake(self) -> None:
+        with self._changed:
             self._changed.notify_all()
 
     def drain(self) -> list[_Claimed]:
@@ -320,23 +322,22 @@ class _Buffer:
 
 
 class _Stop(threading.Event):
-    """Set when one connection found the server unusable: the others stop as well.
-    `working` is set once any connection is up."""
+    """Set when one connection found the server unusable: the others stop as well (those
+    waiting at `buffer` are woken). `working` is set once any connection is up."""
 
     reason: str | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, buffer: _Buffer) -> None:
         super().__init__()
+        self.buffer = buffer
         self.working = threading.Event()
         self.running = 0  # connections still at work
         self.all_done = threading.Event()
         self.first_open = threading.Event()  # the first connection opened, or failed to
-        self.buffers: list[_Buffer] = []  # woken when it is set
 
     def set(self) -> None:
         super().set()
-        for buffer in self.buffers:
-            buffer.wake()
+        self.buffer.wake()
 
     def because(self, reason: str) -> None:
         if self.reason is None:
@@ -374,13 +375,11 @@ class _Claimer(threading.Thread):
     time, until nothing is due (and, with `queued`, nothing more is being queued)."""
 
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], datetime],
-                 share: int, ahead: int, stop: _Stop, queued: threading.Event | None,
-                 commits: _Commits) -> None:
+                 share: int, ahead: int, buffer: _Buffer, stop: _Stop,
+                 queued: threading.Event | None, commits: _Commits) -> None:
         super().__init__(name="intake-outbox-claims", daemon=True)
         self.sessions, self.clock, self.share, self.ahead = sessions, clock, share, ahead
-        self.stop, self.queued, self.commits = stop, queued, commits
-        self.buffer = _Buffer()
-        stop.buffers.append(self.buffer)
+        self.buffer, self.stop, self.queued, self.commits = buffer, stop, queued, commits
         self.crashed: BaseException | None = None
 
     def run(self) -> None:

@@ -318,9 +318,8 @@ def test_claimed_mails_wait_in_order_and_what_is_left_is_handed_back() -> None:
             buffer.settled()
         return taken
 
-    stop = _Stop()
     buffer = _Buffer()
-    stop.buffers.append(buffer)
+    stop = _Stop(buffer)
     buffer.put([mail(1), mail(2), mail(3)])
     assert take(buffer, stop) == mail(1)
     buffer.put([mail(1)], first=True)  # a connection refused after taking it: next in line
@@ -334,10 +333,10 @@ def test_claimed_mails_wait_in_order_and_what_is_left_is_handed_back() -> None:
     # wait, and send it if that connection is refused and puts it back
     shared = _Buffer()
     shared.put([mail(4)])
-    held = shared.take(_Stop())
+    held = shared.take(_Stop(shared))
     shared.close()
     got: list[_Claimed | None] = []
-    other = threading.Thread(target=lambda: got.append(take(shared, _Stop())))
+    other = threading.Thread(target=lambda: got.append(take(shared, _Stop(shared))))
     other.start()
     other.join(0.2)
     assert other.is_alive() and got == []  # waiting, not ended
@@ -346,7 +345,7 @@ def test_claimed_mails_wait_in_order_and_what_is_left_is_handed_back() -> None:
     shared.settled()
     other.join(10)
     assert got == [mail(4)]
-    assert take(shared, _Stop()) is None  # closed, empty, nothing in hand: the end
+    assert take(shared, _Stop(shared)) is None  # closed, empty, nothing in hand: the end
 
 
 class BreaksOnTheTenth(SmtpTransport):
