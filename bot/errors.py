@@ -14,6 +14,8 @@ def one_line(value: object) -> str:
     if value is None:
         return ""
     text = str(value)
+    if text.isprintable() and "  " not in text and text == text.strip():
+        return text  # nearly every header value is one clean line already
     cleaned = "".join(ch if ch.isprintable() or ch == " " else " " for ch in text)
     return _WS.sub(" ", cleaned).strip()
 

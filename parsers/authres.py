@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 
+from parsers.fields import header_fields
+
+_FIELD = "authentication-results"
 _RESULT = re.compile(r"\b(dmarc|dkim|spf)\s*=\s*([a-z]+)", re.IGNORECASE)
 #: a header field longer than this is not an authentication result anyone wrote honestly
 _MAX_FIELD = 8192
@@ -49,13 +50,9 @@ def verdict(raw: bytes, authserv_id: str) -> AuthVerdict:
     """
     if not authserv_id:
         return AuthVerdict(checked=False)
-    end = raw.find(b"\r\n\r\n")
-    end2 = raw.find(b"\n\n")
-    cut = min(x for x in (end, end2, len(raw)) if x >= 0)
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw[:cut + 2])
     wanted = authserv_id.strip().casefold()
-    for value in headers.get_all("Authentication-Results") or []:
-        text = _strip_comments(str(value)[:_MAX_FIELD])
+    for value in header_fields(raw, [_FIELD])[_FIELD]:
+        text = _strip_comments(value[:_MAX_FIELD])
         server = text.split(";", 1)[0].strip().split()
         if not server or server[0].casefold() != wanted:
             continue

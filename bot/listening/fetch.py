@@ -22,8 +22,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,6 +33,7 @@ from bot.listening.process import ListenSettings, Processor, ProcessReport, proc
 from bot.memory import collector_skips_what_exists
 from db.inbound import RawMail, mailbox_state, store_raw, store_raws, stored_uids
 from db.models import MailboxState
+from parsers.fields import header_fields
 
 log = logging.getLogger("intake.listening")
 
@@ -65,27 +64,16 @@ class PassReport:
 
 def _headers(raw: bytes) -> tuple[str | None, str | None, str | None]:
     """Message-ID, From and Subject, read cheaply (the parser runs later, per row)."""
-    end = raw.find(b"\r\n\r\n")
-    if end < 0:
-        end = raw.find(b"\n\n")
-    head = raw if end < 0 else raw[:end + 2]
-    msg = BytesHeaderParser(policy=compat32).parsebytes(head[:256 * 1024])
+    fields = header_fields(raw, _STORED_FIELDS)
     # not cut to the column's length: store_raw knows an overlong one by the mail's hash
     # instead (cut, two different mails with the same beginning would count as one)
-    message_id = _one_line(msg.get("Message-ID")) or None
-    sender = _one_line(msg.get("From"))[:320] or None
-    subject = _one_line(msg.get("Subject"))[:2000] or None
-    return message_id, sender, subject
+    message_id, sender, subject = (one_line(fields[name][0]) if fields[name] else ""
+                                   for name in _STORED_FIELDS)
+    return message_id or None, sender[:320] or None, subject[:2000] or None
 
 
-def _one_line(value: object) -> str:
-    """`one_line`, at once for a value that is one clean line already (nearly every one)."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text.isprintable() and "  " not in text and text == text.strip():
-        return text
-    return one_line(text)
+#: the fields a row keeps from the moment it is stored (the first of each)
+_STORED_FIELDS = ("message-id", "from", "subject")
 
 
 def batches(sizes: dict[int, int], count: int, limit: int) -> list[list[int]]:

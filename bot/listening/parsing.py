@@ -21,7 +21,6 @@ import logging
 import os
 import pickle
 import queue
-import re
 import subprocess
 import sys
 import threading
@@ -35,7 +34,7 @@ from typing import IO, Any
 from bot.errors import one_line
 from parsers import ParseOptions, ParseResult, parse_message
 from parsers.authres import verdict
-from parsers.charsets import decode_bytes
+from parsers.fields import header_fields
 
 log = logging.getLogger("intake.listening")
 
@@ -85,19 +84,8 @@ def parse_stored(inbound_id: int, raw: bytes, options: ParseOptions,
 
 def authors(raw: bytes) -> list[str]:
     """Every address the mail's From fields name (RFC 5322 allows several authors)."""
-    # the fields picked out of the header block directly (which ends where the email
-    # package ends it: at the first line that is no field, the blank one included); the
-    # email package would parse every other field too, 4 % of the time a reply takes
-    head = raw[:256 * 1024]
-    head = head[:_FIELD_LINES.match(head).end()]  # type: ignore[union-attr]
-    values = [one_line(decode_bytes(m.group(1))) for m in _FROM_FIELD.finditer(head)]
+    values = [one_line(value) for value in header_fields(raw, ["from"])["from"]]
     return [address for _name, address in getaddresses(values) if "@" in address]
-
-
-#: the lines of a header block: an mbox "From " line, then fields and their continuations
-_FIELD_LINES = re.compile(rb"(?:From [^\n]*\n)?(?:(?:[!-9;-~]+:|[ \t])[^\n]*(?:\n|$))*")
-#: a From field and its folded continuation lines
-_FROM_FIELD = re.compile(rb"^from:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 
 
 #: a batch's results by row id, waited for when called
