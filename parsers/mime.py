@@ -21,6 +21,7 @@ from datetime import date
 from email.message import Message
 from email.policy import Compat32
 
+from parsers import delimiters
 from parsers.charsets import decode_bytes, decode_text
 from parsers.encoded_words import decode_encoded_words
 from parsers.html import MAX_HTML_CHARS, cid_references, html_to_text
@@ -29,6 +30,8 @@ from parsers.photos import InlineImage, signature_images
 from parsers.signatures import html_signature_blocks
 from parsers.tnef import unpack_tnef
 from parsers.transfer import decoded_payload, encoded_length, estimated_size
+
+delimiters.install()
 
 #: Deeper MIME nesting than this is not walked (real clients nest 3-5 levels).
 MAX_DEPTH = 40
