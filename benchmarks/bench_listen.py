@@ -228,7 +228,9 @@ def cpu_seconds(who: int) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def worker_bare(stack_info: dict[str, Any]) -> dict[str, Any]:
+def worker_bare(stack_info: dict[str, Any], quiet: bool = False) -> dict[str, Any]:
+    """The bare loop; `quiet`: with imaplib's debug lines off, as the bot runs imapclient
+    (imapclient turns them on, and imaplib then formats every fetched mail's repr())."""
     import ssl
 
     context = ssl.create_default_context(cafile=stack_info["cafile"])
@@ -236,6 +238,8 @@ def worker_bare(stack_info: dict[str, Any]) -> dict[str, Any]:
     t0 = time.perf_counter()
     client = CountingIMAPClient("127.0.0.1", port=stack_info["imaps_port"], ssl=True,
                                 ssl_context=context)
+    if quiet:
+        client._imap.debug = 0
     client.login(BOT, PASSWORD)
     client.select_folder("INBOX", readonly=True)
     uids = sorted(client.search(["ALL"]))
@@ -359,6 +363,38 @@ def breakdown(stats: pstats.Stats) -> list[tuple[str, float]]:
     return out
 
 
+#: the servers' processes by name (the test stack's Dovecot, the PostgreSQL server)
+SERVERS = {"dovecot": {"dovecot", "imap", "imap-login", "auth", "config", "log", "anvil",
+                       "stats", "indexer", "indexer-worker"},
+           "postgres": {"postgres"}}
+
+
+def server_cpu() -> dict[str, float]:
+    """CPU seconds the servers' processes used so far: each live process's own and that of
+    the children it has reaped (an IMAP session, a database connection that ended)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = dict.fromkeys(SERVERS, 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError):
+            text = stat.read_text()
+            comm = text[text.index("(") + 1:text.rindex(")")]
+            times = text[text.rindex(")") + 2:].split()[11:15]  # utime stime cutime cstime
+            for name, comms in SERVERS.items():
+                if comm in comms:
+                    out[name] += sum(int(t) for t in times) / tick
+    return out
+
+
+def run_measured(kind: str, args: list[str]) -> dict[str, Any]:
+    """`run_worker`, with the servers' CPU seconds meanwhile (`servers_cpu_s`)."""
+    before = server_cpu()
+    result = run_worker(kind, args)
+    time.sleep(0.5)  # the sessions' processes end and are reaped
+    after = server_cpu()
+    result["servers_cpu_s"] = {name: after[name] - before[name] for name in SERVERS}
+    return result
+
+
 def run_worker(kind: str, args: list[str]) -> dict[str, Any]:
     proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_listen", "--worker", kind,
                            *args], cwd=REPO, capture_output=True, text=True,
@@ -379,8 +415,8 @@ def peak_rss_mb() -> float:
 
 
 def worker_main(kind: str, site: Path, stack_info: str) -> None:
-    if kind == "bare":
-        result = worker_bare(json.loads(stack_info))
+    if kind in ("bare", "bare-quiet"):
+        result = worker_bare(json.loads(stack_info), quiet=kind == "bare-quiet")
     elif kind == "baseline":
         import bot.cli
         import bot.listening.service  # noqa: F401
@@ -556,9 +592,11 @@ def run(stack: MailStack, work: Path, args: argparse.Namespace,
         (work / name).mkdir(exist_ok=True)
         site = write_site(work / name, stack, url)
         refill_inbox(stack)
-        bare = run_worker("bare", ["--stack", stack_info])
-        bot = run_worker("bot", ["--site", str(site)])
-        assert bot["messages"] == args.count == bare["messages"], (bot, bare)
+        bare = run_measured("bare", ["--stack", stack_info])
+        bare["quiet"] = run_measured("bare-quiet", ["--stack", stack_info])
+        bot = run_measured("bot", ["--site", str(site)])
+        assert bot["messages"] == args.count == bare["messages"] == \
+            bare["quiet"]["messages"], (bot, bare)
         rows.append((name, bare, bot))
         print(f"{name}: bot {bot['seconds']:.1f} s, bare {bare['seconds']:.1f} s; "
               f"statuses {bot['statuses']}, {bot['topics']} topics")
@@ -566,7 +604,7 @@ def run(stack: MailStack, work: Path, args: argparse.Namespace,
     baseline = run_worker("baseline", [])
     print(f"peak RSS of a worker that only imports the bot: {baseline['maxrss_mb']:.0f} MB")
     print()
-    print(f"{'':34}" + "".join(f"{name:>14}" for name, _, _ in rows))
+    print(f"{'':40}" + "".join(f"{name:>14}" for name, _, _ in rows))
     Row = dict[str, Any]
     line: list[tuple[str, Callable[[Row, Row], str]]] = [
         ("bare: msgs/s", lambda b, _: f"{args.count / b['seconds']:.0f}"),
@@ -574,18 +612,26 @@ def run(stack: MailStack, work: Path, args: argparse.Namespace,
         ("bare: peak RSS (MB)", lambda b, _: f"{b['maxrss_mb']:.0f}"),
         ("bare: IMAP round trips", lambda b, _: str(sum(b["commands"].values()))),
         ("bare: CPU (s)", lambda b, _: f"{b['cpu_s']:.1f}"),
+        ("bare: CPU (s), Dovecot", lambda b, _: f"{b['servers_cpu_s']['dovecot']:.1f}"),
+        ("bare, imaplib's debug lines off: msgs/s",
+         lambda b, _: f"{args.count / b['quiet']['seconds']:.0f}"),
+        ("  its CPU (s)", lambda b, _: f"{b['quiet']['cpu_s']:.1f}"),
         ("bot: msgs/s", lambda _, o: f"{args.count / o['seconds']:.0f}"),
         ("bot: CPU (s), this process", lambda _, o: f"{o['cpu_s']:.1f}"),
         ("bot: CPU (s), parser helpers", lambda _, o: f"{o['helpers_cpu_s']:.1f}"),
+        ("bot: CPU (s), Dovecot", lambda _, o: f"{o['servers_cpu_s']['dovecot']:.1f}"),
+        ("bot: CPU (s), PostgreSQL server", lambda _, o: f"{o['servers_cpu_s']['postgres']:.1f}"),
         ("bot: peak RSS (MB)", lambda _, o: f"{o['maxrss_mb']:.0f}"),
         ("bot: helpers' peak RSS (MB, each)",
          lambda _, o: "/".join(f"{m:.0f}" for m in o["helpers_rss_mb"]) or "-"),
         ("bot: IMAP round trips", lambda _, o: str(sum(o["commands"].values()))),
         ("ratio bot/bare (time)", lambda b, o: f"{o['seconds'] / b['seconds']:.2f}x"),
         ("speed bot/bare", lambda b, o: f"{b['seconds'] / o['seconds']:.2f}x"),
+        ("speed bot/bare, its debug lines off",
+         lambda b, o: f"{b['quiet']['seconds'] / o['seconds']:.2f}x"),
     ]
     for label, cell in line:
-        print(f"{label:34}" + "".join(f"{cell(b, o):>14}" for _, b, o in rows))
+        print(f"{label:40}" + "".join(f"{cell(b, o):>14}" for _, b, o in rows))
     for name, bare, bot in rows:
         print(f"IMAP commands {name}: bot {sort_counts(bot['commands'])}; "
               f"bare {sort_counts(bare['commands'])}")
