@@ -425,13 +425,14 @@ def _nth(raw: bytes, separator: bytes, n: int) -> int:
     return pos
 
 
-def _nth_field_line(raw: bytes, n: int) -> int:
-    """The index of the newline before the n-th line that looks like a header field, or
-    -1. Walks the matches one by one, but only lines with a colon early on match (none in
-    base64, few in text), and it stops at the n-th."""
-    if len(raw) < 2 * n or raw.count(b":") < n:  # "x:" at least
+def _nth_field_line(raw: bytes, n: int, end: int | None = None) -> int:
+    """The index of the newline before the n-th line that looks like a header field (before
+    `end`), or -1. Walks the matches one by one, but only lines with a colon early on match
+    (none in base64, few in text), and it stops at the n-th."""
+    end = len(raw) if end is None else end
+    if end < 2 * n or raw.count(b":", 0, end) < n:  # "x:" at least
         return -1  # the common case, found at the speed of memchr
-    for count, match in enumerate(_FIELD_LINE.finditer(raw), start=1):
+    for count, match in enumerate(_FIELD_LINE.finditer(raw, 0, end), start=1):
         if count >= n:
             return match.start()
     return -1
@@ -440,9 +441,13 @@ def _nth_field_line(raw: bytes, n: int) -> int:
 def _drop_excess_fields(raw: bytes, budget: _Budget) -> bytes:
     """A top-level header block with more than MAX_HEADER_FIELDS fields loses the excess
     (but not its Content-* and MIME-Version fields), so the body is still read."""
-    pos = _nth_field_line(raw, MAX_HEADER_FIELDS)
     blank = _BLANK_LINE.search(raw)
-    if pos < 0 or blank is None or pos > blank.start():
+    if blank is None:
+        return raw
+    # only the header block is searched (a field line found in it ends before the blank
+    # line): a photo's megabyte of body need not be counted through
+    pos = _nth_field_line(raw, MAX_HEADER_FIELDS, blank.start())
+    if pos < 0:
         return raw
     kept = b"".join(m.group(0) for m in _CONTENT_FIELD.finditer(raw, pos, blank.start()))
     budget.warnings.append(
@@ -461,13 +466,21 @@ def _within_limits(raw: bytes, budget: _Budget) -> bytes:
             f"{_size_text(MAX_MESSAGE_BYTES)} gelesen."
         )
         raw = raw[:MAX_MESSAGE_BYTES]
-    raw = _drop_excess_fields(raw, budget)
+    # Each line these limits count begins with a line break (a field line, a delimiter),
+    # so a mail with fewer line breaks than a limit cannot reach it: one count at memchr's
+    # speed rules out most limits for a photo mail, which would otherwise be scanned whole
+    # for each of them. Cutting only lowers the count, so it stays a bound.
+    breaks = raw.count(b"\n")
+    if breaks >= MAX_HEADER_FIELDS:
+        raw = _drop_excess_fields(raw, budget)
     limits = (
         (b"\n", MAX_LINES, "Zeilen"),
         (b"", MAX_FIELD_LINES, "Kopfzeilen"),
         (b"\n--", MAX_DELIMITER_LINES, "MIME-Grenzen"),
     )
     for separator, limit, what in limits:
+        if breaks < limit:
+            continue
         pos = _nth(raw, separator, limit) if separator else _nth_field_line(raw, limit)
         if pos >= 0:
             budget.warnings.append(

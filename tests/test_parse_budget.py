@@ -372,3 +372,42 @@ def test_24_megabytes_of_junk_base64_stay_within_memory_bounds(where: str) -> No
     report = json.loads(done.stdout)
     assert report["text"] == "Was: Fest"
     assert report["peak_mb"] < 400, report
+
+
+def _limits_scanned_whole(raw: bytes) -> tuple[bytes, list[str]]:
+    """The line limits as four scans of the whole mail (the bound taken out): what
+    `_within_limits` must keep doing."""
+    budget = mime_module._Budget()
+    pos = mime_module._nth_field_line(raw, mime_module.MAX_HEADER_FIELDS)
+    blank = mime_module._BLANK_LINE.search(raw)
+    if not (pos < 0 or blank is None or pos > blank.start()):
+        raw = mime_module._drop_excess_fields(raw, budget)
+    for separator, limit, what in ((b"\n", mime_module.MAX_LINES, "Zeilen"),
+                                   (b"", mime_module.MAX_FIELD_LINES, "Kopfzeilen"),
+                                   (b"\n--", mime_module.MAX_DELIMITER_LINES, "MIME-Grenzen")):
+        pos = (mime_module._nth(raw, separator, limit) if separator
+               else mime_module._nth_field_line(raw, limit))
+        if pos >= 0:
+            budget.warnings.append(
+                f"Nachricht gekürzt ({mime_module._size_text(len(raw))}): mehr als "
+                f"{mime_module._number(limit)} {what}; der Rest wurde übergangen.")
+            raw = raw[: pos + 1]
+    return raw, budget.warnings
+
+
+@pytest.mark.parametrize("fields", [9_998, 9_999, 10_000, 10_001])
+@pytest.mark.parametrize("delimiters", [0, 9_999, 10_000, 10_001])
+def test_line_limits_are_the_same_with_one_count_of_line_breaks(
+        monkeypatch: pytest.MonkeyPatch, fields: int, delimiters: int) -> None:
+    monkeypatch.setattr(mime_module, "MAX_LINES", 30_000)
+    monkeypatch.setattr(mime_module, "MAX_FIELD_LINES", 20_000)
+    head = b"".join(b"X-F%d: v\n" % n for n in range(fields))
+    body = b"--b\nText\n" * delimiters + b"A" * 76 + b"\n"
+    raw = b"From: a@b.de\n" + head + b"Content-Type: text/plain\n\n" + body
+    expected_raw, expected_warnings = _limits_scanned_whole(raw)
+    budget = mime_module._Budget()
+    assert mime_module._within_limits(raw, budget) == expected_raw
+    assert budget.warnings == expected_warnings
+    # field lines after the first, delimiter lines, line breaks: each at or over its limit
+    assert bool(expected_warnings) == (fields + 1 >= 10_000 or delimiters >= 10_000
+                                       or fields + 2 * delimiters + 4 >= 30_000)
