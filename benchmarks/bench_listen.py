@@ -371,7 +371,9 @@ SERVERS = {"dovecot": {"dovecot", "imap", "imap-login", "auth", "config", "log",
 
 def server_cpu() -> dict[str, float]:
     """CPU seconds the servers' processes used so far: each live process's own and that of
-    the children it has reaped (an IMAP session, a database connection that ended)."""
+    the children it has reaped (an IMAP session, a database connection that ended). Every
+    process of these names on the machine counts: nothing else should use the servers
+    while the benchmark runs."""
     tick = os.sysconf("SC_CLK_TCK")
     out = dict.fromkeys(SERVERS, 0.0)
     for stat in Path("/proc").glob("[0-9]*/stat"):

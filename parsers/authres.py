@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from parsers.fields import header_fields
 
 _FIELD = "authentication-results"
-_RESULT = re.compile(r"\b(dmarc|dkim|spf)\s*=\s*([a-z]+)", re.IGNORECASE)
+#: a result's method and outcome, at the start of its part (RFC 8601: "method=result"
+#: first, then properties such as "smtp.mailfrom=...", whose values the sender chooses)
+_RESULT = re.compile(r"\s*(dmarc|dkim|spf)\s*=\s*([a-z]+)\b", re.IGNORECASE)
+#: a quoted string (a property's value may be one, ";" and "=" included); one left open
+#: is not taken as one, so it cannot hide the results after it
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 #: a header field longer than this is not an authentication result anyone wrote honestly
 _MAX_FIELD = 8192
 
@@ -51,14 +56,17 @@ def verdict(raw: bytes, authserv_id: str) -> AuthVerdict:
     if not authserv_id:
         return AuthVerdict(checked=False)
     wanted = authserv_id.strip().casefold()
-    for value in header_fields(raw, [_FIELD])[_FIELD]:
+    # the whole block, however long: a trusted field further down must not go unread
+    for value in header_fields(raw, [_FIELD], limit=None)[_FIELD]:
         text = _strip_comments(value[:_MAX_FIELD])
         server = text.split(";", 1)[0].strip().split()
         if not server or server[0].casefold() != wanted:
             continue
         results: dict[str, set[str]] = {}
-        for method, result in _RESULT.findall(text):
-            results.setdefault(method.lower(), set()).add(result.lower())
+        for part in _QUOTED.sub('""', text).split(";")[1:]:
+            found = _RESULT.match(part)
+            if found:
+                results.setdefault(found.group(1).lower(), set()).add(found.group(2).lower())
         failed: list[str] = []
         dmarc = results.get("dmarc", set())
         if "fail" in dmarc:

@@ -6,7 +6,9 @@ unique per mail, so `re`'s cache never helps, and compiling takes 0.15-0.3 ms: a
 of the whole work on a typical reply (two multiparts, text and HTML). The expression asks
 for the line to begin with the delimiter, followed by the fixed tail; this module answers
 that with `str.startswith` and one tail pattern compiled once, giving the same match object
-groups ("end", "ws", "linesep") the parser reads.
+groups ("end", "ws", "linesep") the parser reads. (Only those: the match starts after the
+delimiter, has no "sep" group, and there is no `search` or `fullmatch`; the parser uses
+`match` and those three groups.)
 
 `install()` puts a stand-in for the `re` module into `email.feedparser` that does this for
 exactly that expression, recognised by its text, and hands every other pattern to `re`

@@ -97,6 +97,17 @@ def _mail(*headers: str) -> bytes:
     (["Authentication-Results: mx.stadt.de; dmarc=pass",
       "Authentication-Results: mx.stadt.de; dmarc=fail"], True, ()),
     ([], False, ()),
+    # only a result's leading "method=result" counts, not a property's value the sender
+    # chose, quoted or not
+    (["Authentication-Results: mx.stadt.de; spf=fail smtp.mailfrom=spf=pass@evil.example"],
+     True, ("spf=fail",)),
+    (['Authentication-Results: mx.stadt.de; spf=fail smtp.mailfrom="x;dkim=pass"@evil.example'],
+     True, ("spf=fail",)),
+    # folded over lines, a result after a property
+    (["Authentication-Results: mx.stadt.de;\r\n  spf=pass smtp.mailfrom=a@stadt.de;\r\n"
+      "  dmarc=fail header.from=stadt.de"], True, ("dmarc=fail",)),
+    # below a line the email package skips: still found
+    ([":kaputt", "Authentication-Results: mx.stadt.de; dmarc=fail"], True, ("dmarc=fail",)),
 ])
 def test_authentication_results(headers: list[str], checked: bool,
                                 failed: tuple[str, ...]) -> None:

@@ -381,7 +381,13 @@ def _limits_scanned_whole(raw: bytes) -> tuple[bytes, list[str]]:
     pos = mime_module._nth_field_line(raw, mime_module.MAX_HEADER_FIELDS)
     blank = mime_module._BLANK_LINE.search(raw)
     if not (pos < 0 or blank is None or pos > blank.start()):
-        raw = mime_module._drop_excess_fields(raw, budget)
+        assert blank is not None
+        kept = b"".join(m.group(0) for m in
+                        mime_module._CONTENT_FIELD.finditer(raw, pos, blank.start()))
+        budget.warnings.append(
+            f"Mehr als {mime_module._number(mime_module.MAX_HEADER_FIELDS)} Kopfzeilen "
+            f"({mime_module._size_text(blank.start() - pos)}); der Rest wurde übergangen.")
+        raw = raw[:pos] + kept + raw[blank.start():]
     for separator, limit, what in ((b"\n", mime_module.MAX_LINES, "Zeilen"),
                                    (b"", mime_module.MAX_FIELD_LINES, "Kopfzeilen"),
                                    (b"\n--", mime_module.MAX_DELIMITER_LINES, "MIME-Grenzen")):
@@ -405,6 +411,7 @@ def test_line_limits_are_the_same_with_one_count_of_line_breaks(
     body = b"--b\nText\n" * delimiters + b"A" * 76 + b"\n"
     raw = b"From: a@b.de\n" + head + b"Content-Type: text/plain\n\n" + body
     expected_raw, expected_warnings = _limits_scanned_whole(raw)
+    assert b"Content-Type: text/plain\n\n" in expected_raw  # kept when fields are dropped
     budget = mime_module._Budget()
     assert mime_module._within_limits(raw, budget) == expected_raw
     assert budget.warnings == expected_warnings

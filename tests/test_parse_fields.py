@@ -35,8 +35,8 @@ def test_eight_bit_values_are_decoded_and_encoded_words_kept() -> None:
 
 
 @pytest.mark.parametrize(("raw", "block"), [
-    # an mbox line first; the block ends at the first line that is no field
-    (b"From bot@x.de Mon Jan  4 09:00:00 2027\nTo: a@x.de\nkein Feld\nFrom: b@x.de\n\n",
+    # an mbox line first, then the fields up to the blank line
+    (b"From bot@x.de Mon Jan  4 09:00:00 2027\nTo: a@x.de\n\nFrom: b@x.de\n",
      b"From bot@x.de Mon Jan  4 09:00:00 2027\nTo: a@x.de\n"),
     (b"To: a@x.de\r\n\r\nFrom: b@x.de\r\n", b"To: a@x.de\r\n"),
     (b"To: a@x.de", b"To: a@x.de"),  # no body at all
@@ -49,11 +49,35 @@ def test_the_block_ends_where_the_email_package_ends_it(raw: bytes, block: bytes
         [name for name in ("to",) if b"To:" in block]
 
 
+@pytest.mark.parametrize("raw", [
+    # a line the email package skips (no name), then more fields
+    b"Subject: s\n:kaputt\nFrom: a@b.de\nAuthentication-Results: mx; dmarc=fail\n\nText\n",
+    # a second mbox line inside the block
+    b"Subject: s\nFrom nobody Mon Jan  4 09:00:00 2027\nFrom: a@b.de\n\nText\n",
+    # lines ending in a bare CR (old Macs), also before the field that matters
+    b"X-A: a\rAuthentication-Results: mx; dmarc=fail\r\n\r\nText\r\n",
+    b"Message-ID: <a@b>\rFrom: x@y.de\rSubject: Hallo\r\rBody text",
+    b"Subject: echt\r\r\nFrom: body@evil.example\r\n",
+    # the body begins without a blank line
+    b"Subject: s\nFrom: a@b.de\nHallo zusammen\nFrom: b@evil.example\n",
+])
+def test_a_block_that_is_not_well_formed_is_read_as_the_email_package_reads_it(
+        raw: bytes) -> None:
+    assert header_block(raw) is None
+    names = ["from", "subject", "message-id", "authentication-results"]
+    package = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    expected = {name: [one_line(v) for v in package.get_all(name) or []] for name in names}
+    got = header_fields(raw, names)
+    assert {name: [one_line(v) for v in values] for name, values in got.items()} == expected
+
+
 def test_a_header_block_beyond_the_limit_is_cut() -> None:
     raw = b"".join(b"X-Filler-%06d: %s\r\n" % (n, b"y" * 60) for n in range(5000))
     raw += b"Message-ID: <late@x.de>\r\n\r\nText\r\n"
-    assert len(header_block(raw)) <= HEAD_LIMIT
+    assert len(header_block(raw) or b"") == HEAD_LIMIT
     assert header_fields(raw, ["message-id"]) == {"message-id": []}
+    # unless the whole block is asked for
+    assert header_fields(raw, ["message-id"], limit=None) == {"message-id": ["<late@x.de>"]}
 
 
 def test_stored_fields_are_what_the_email_package_reads_for_every_fixture() -> None:
